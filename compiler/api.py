@@ -1,0 +1,160 @@
+"""The public API, named after OpenVINO's: convert_model, read_model, save_model,
+compile_model and Core."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from compiler.frontends.inputs import parse_inputs
+from compiler.model import Model
+from dialects.errors import CompileError, ModelFileError, OvccError
+
+DEVICES = ("CPU", "REFERENCE")
+
+
+def _outputs(output: Any) -> list[str]:
+    if output is None:
+        return []
+    if isinstance(output, str):
+        return [s.strip() for s in output.split(",") if s.strip()]
+    return [str(o) for o in output]
+
+
+def _is_instance_of(obj: Any, module: str, names: Sequence[str]) -> bool:
+    """isinstance against a framework class without importing the framework."""
+    for klass in type(obj).__mro__:
+        if klass.__module__.split(".")[0] == module and klass.__name__ in names:
+            return True
+    return False
+
+
+def _cleanup(model: Model) -> Model:
+    from passes import FRONTEND_CLEANUP
+    from passes.pipeline import run_pipeline
+
+    run_pipeline(model.module, FRONTEND_CLEANUP)
+    return model
+
+
+def convert_model(input_model: Any, *, example_input: Any = None, input: Any = None, output: Any = None,
+                  share_weights: bool = True, verbose: bool = False, **kwargs: Any) -> Model:
+    """Convert a model from a file or a framework object into a `Model` of the `ov` dialect.
+
+    `input` sets input names/shapes/types (and cuts the graph at named tensors), `output`
+    picks output tensors (and cuts the graph there). `example_input` is what PyTorch models
+    are traced with."""
+    specs = parse_inputs(input)
+    outs = _outputs(output)
+    if isinstance(input_model, str | os.PathLike):
+        return _cleanup(_convert_path(Path(input_model), specs, outs, example_input, kwargs))
+    if _is_instance_of(input_model, "onnx", ["ModelProto"]):
+        from compiler.frontends.onnx import convert_onnx
+
+        return _cleanup(Model(convert_onnx(input_model, specs, outs)))
+    if _is_instance_of(input_model, "torch", ["Module", "ExportedProgram", "ScriptModule", "ScriptFunction"]):
+        from compiler.frontends.torch import convert_torch
+
+        return _cleanup(Model(convert_torch(input_model, example_input, specs, outs)))
+    if "tensorflow" in sys.modules or "keras" in sys.modules:
+        if _is_instance_of(input_model, "keras", ["Model", "Layer"]) or _is_instance_of(
+                input_model, "tensorflow", ["Module", "Function", "ConcreteFunction", "GraphDef"]) or \
+                _is_instance_of(input_model, "tf_keras", ["Model"]):
+            from compiler.frontends.tensorflow import convert_tensorflow
+
+            return _cleanup(Model(convert_tensorflow(input_model, specs, outs, **kwargs)))
+    if isinstance(input_model, Model):
+        return input_model
+    raise OvccError(f"convert_model: cannot convert an object of type {type(input_model).__module__}."
+                    f"{type(input_model).__name__} (supported: paths to .onnx/.xml/.pb/.tflite/.pt2/.pt files "
+                    "or SavedModel directories, onnx.ModelProto, torch.nn.Module, torch.export.ExportedProgram, "
+                    "torch.jit.ScriptModule, tf.keras.Model, tf.Module)")
+
+
+def _convert_path(path: Path, specs, outs, example_input, kwargs) -> Model:
+    suffix = path.suffix.lower()
+    if not path.exists():
+        raise ModelFileError(f"{path}: no such file or directory")
+    if suffix == ".onnx":
+        from compiler.frontends.onnx import convert_onnx
+
+        return Model(convert_onnx(path, specs, outs), path.stem)
+    if suffix == ".xml":
+        from compiler.frontends.ir_reader import read_ir
+
+        model = Model(read_ir(path, kwargs.get("weights")), path.stem)
+        if specs:
+            model.reshape([(s.name, list(s.shape or ())) if s.name else list(s.shape or ()) for s in specs])
+        return model
+    if suffix in (".pt2", ".pt", ".pth", ".ts", ".torchscript"):
+        from compiler.frontends.torch import convert_torch
+
+        return Model(convert_torch(path, example_input, specs, outs), path.stem)
+    if suffix in (".pb", ".tflite", ".keras", ".h5") or path.is_dir():
+        from compiler.frontends.tensorflow import convert_tensorflow
+
+        return Model(convert_tensorflow(path, specs, outs, **kwargs), path.stem)
+    raise ModelFileError(f"{path}: unknown model format (expected .onnx, .xml, .pb, .tflite, .pt2, .pt, or a "
+                         "SavedModel directory)")
+
+
+def read_model(model: str | os.PathLike, weights: str | os.PathLike | None = None) -> Model:
+    """Read a model file: OpenVINO IR (.xml, with its .bin), ONNX, or any format convert_model reads."""
+    path = Path(model)
+    if path.suffix.lower() == ".xml":
+        from compiler.frontends.ir_reader import read_ir
+
+        if not path.is_file():
+            raise ModelFileError(f"{path}: no such file")
+        return _cleanup(Model(read_ir(path, weights), path.stem))
+    return convert_model(path)
+
+
+def save_model(model: Model, output_model: str | os.PathLike, compress_to_fp16: bool = True) -> None:
+    """Write OpenVINO IR v11: `output_model` (.xml) and the .bin beside it."""
+    from codegen.ir_writer import write_ir
+
+    write_ir(model, Path(output_model), compress_to_fp16=compress_to_fp16)
+
+
+def compile_model(model: Model | str | os.PathLike, device_name: str = "CPU", config: dict | None = None):
+    """Compile for a device: "CPU" (native code) or "REFERENCE" (the numpy interpreter)."""
+    if not isinstance(model, Model):
+        model = read_model(model)
+    device = (device_name or "CPU").upper()
+    if device == "REFERENCE":
+        from runtime.compiled import ReferenceCompiledModel
+
+        return ReferenceCompiledModel(model)
+    if device == "CPU":
+        from runtime.native import compile_cpu
+
+        return compile_cpu(model, config or {})
+    raise CompileError(f"unknown device {device_name!r}: available devices are {', '.join(DEVICES)}")
+
+
+class Core:
+    """OpenVINO's entry object: read_model, compile_model, available_devices."""
+
+    def __init__(self) -> None:
+        self.properties: dict[str, Any] = {}
+
+    @property
+    def available_devices(self) -> list[str]:
+        return list(DEVICES)
+
+    def read_model(self, model: str | os.PathLike, weights: str | os.PathLike | None = None) -> Model:
+        return read_model(model, weights)
+
+    def compile_model(self, model: Model | str | os.PathLike, device_name: str = "CPU",
+                      config: dict | None = None):
+        return compile_model(model, device_name, {**self.properties, **(config or {})})
+
+    def set_property(self, properties: dict[str, Any]) -> None:
+        self.properties.update(properties)
+
+    def get_property(self, key: str) -> Any:
+        return self.properties.get(key)

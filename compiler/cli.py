@@ -1,0 +1,152 @@
+"""`ovcc`: convert a model to OpenVINO IR as `ovc` does, and drive the compiler as clang or
+mlir-opt do (print any level, choose the pass pipeline, benchmark the compiled model).
+
+    ovcc model.onnx                                   writes model.xml + model.bin
+    ovcc model.onnx --output_model out/m.xml --input "x[1,3,224,224]" --compress_to_fp16=False
+    ovcc model.onnx --emit hl                         prints the `ov` module (also loops|llvm|asm|ir)
+    ovcc model.onnx --pass-pipeline "fold-constants,dce" --print-ir-after-all --emit hl
+    ovcc model.onnx --benchmark --niter 100
+
+Exit codes: 0 success, 1 bad input or unsupported model (one line on stderr), 2 bad command
+line, 3 internal compiler error."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+EMIT_LEVELS = ("hl", "ir", "loops", "llvm", "asm")
+
+
+def _bool(v: str) -> bool:
+    low = v.strip().lower()
+    if low in ("true", "1", "yes", "on"):
+        return True
+    if low in ("false", "0", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected True or False, got {v!r}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="ovcc", description="ovcc: model compiler for CPU inference (OpenVINO-compatible).",
+        epilog="Exit codes: 0 ok, 1 bad input/unsupported model, 2 bad command line, 3 internal error.")
+    p.add_argument("input_model", help="model file: .onnx, .xml (OpenVINO IR), .pb, .tflite, .pt2, or a "
+                                       "SavedModel directory")
+    conv = p.add_argument_group("conversion (as OpenVINO's ovc)")
+    conv.add_argument("--output_model", "-o", metavar="PATH",
+                      help="where to write the IR (.xml, the .bin goes beside it); default: the input's name "
+                           "with .xml in the current directory")
+    conv.add_argument("--input", metavar="SPEC",
+                      help='input names, shapes and types, e.g. "x[1,3,224,224]" or "x[?,128]{i64},mask[?,128]"; '
+                           "naming an inner tensor cuts the graph there")
+    conv.add_argument("--output", metavar="NAMES", help="comma-separated output tensor names (cuts the graph)")
+    conv.add_argument("--compress_to_fp16", type=_bool, default=True, metavar="{True,False}",
+                      help="store float weights as f16 in the IR (default True, as ovc)")
+    comp = p.add_argument_group("compiler driver")
+    comp.add_argument("--emit", choices=EMIT_LEVELS,
+                      help="print one level instead of writing IR: hl (ov dialect), ir (OpenVINO XML), "
+                           "loops (loop dialect), llvm (LLVM IR), asm (host assembly)")
+    comp.add_argument("-O", dest="opt", choices=("0", "1", "2"), default="2",
+                      help="optimization level: the pipeline named O0/O1/O2 (default 2)")
+    comp.add_argument("--pass-pipeline", metavar="PASSES",
+                      help='run this comma-separated pass pipeline instead of -O, e.g. "fold-constants,dce"')
+    comp.add_argument("--print-ir-after-all", action="store_true", help="print the module after every pass")
+    comp.add_argument("--stats", action="store_true", help="print op counts and time per pass")
+    comp.add_argument("--list-passes", action="store_true", help="list the registered passes and exit")
+    run = p.add_argument_group("benchmark")
+    run.add_argument("--benchmark", action="store_true", help="compile for the CPU and time inference on random "
+                                                             "inputs")
+    run.add_argument("--niter", type=int, default=50, help="benchmark iterations (default 50)")
+    run.add_argument("--device", default="CPU", choices=("CPU", "REFERENCE"), help="device for --benchmark")
+    p.add_argument("--traceback", action="store_true", help="show the Python traceback of internal errors")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return _run(args)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as e:  # noqa: BLE001 - the driver turns every failure into one line
+        from dialects.errors import OvccError
+
+        if isinstance(e, OvccError):
+            print(f"ovcc: error: {e}", file=sys.stderr)
+            return 1
+        if args.traceback:
+            raise
+        print(f"ovcc: internal error: {type(e).__name__}: {e} (rerun with --traceback for details)",
+              file=sys.stderr)
+        return 3
+
+
+def _run(args: argparse.Namespace) -> int:
+    import compiler as ov
+    from passes import PASSES, PIPELINES
+    from passes.pipeline import PipelineStats, run_pipeline
+
+    if args.list_passes:
+        for name, cls in sorted(PASSES.items()):
+            doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+            print(f"{name:<28}{doc}")
+        return 0
+    model = ov.convert_model(args.input_model, input=args.input, output=args.output)
+    stats = PipelineStats() if args.stats else None
+    spec = args.pass_pipeline or PIPELINES["O" + args.opt]
+    if args.emit in (None, "ir"):
+        spec = args.pass_pipeline or PIPELINES["ir"]
+    run_pipeline(model.module, spec, print_after_all=args.print_ir_after_all, stats=stats)
+    if stats is not None:
+        print(stats.table(), file=sys.stderr)
+        print("ops: " + ", ".join(f"{k}={v}" for k, v in sorted(model.op_counts().items())), file=sys.stderr)
+    if args.benchmark:
+        return _benchmark(model, args)
+    if args.emit == "hl":
+        print(model)
+    elif args.emit == "ir":
+        from codegen.ir_writer import ir_xml_text
+
+        print(ir_xml_text(model, compress_to_fp16=args.compress_to_fp16))
+    elif args.emit in ("loops", "llvm", "asm"):
+        from runtime.native import emit_level
+
+        print(emit_level(model, args.emit))
+    else:
+        out = Path(args.output_model) if args.output_model else Path(Path(args.input_model).stem + ".xml")
+        ov.save_model(model, out, compress_to_fp16=args.compress_to_fp16)
+        print(f"[ SUCCESS ] XML file: {out}\n[ SUCCESS ] BIN file: {out.with_suffix('.bin')}")
+    return 0
+
+
+def _benchmark(model, args: argparse.Namespace) -> int:
+    import numpy as np
+
+    import compiler as ov
+
+    t0 = time.perf_counter()
+    compiled = ov.compile_model(model, args.device)
+    t_compile = time.perf_counter() - t0
+    rng = np.random.default_rng(0)
+    inputs = []
+    for p in compiled.inputs:
+        shape = [d if d is not None else 1 for d in p.shape]
+        inputs.append(rng.standard_normal(shape).astype(p.dtype) if p.dtype.kind == "f"
+                      else rng.integers(0, 2, shape).astype(p.dtype))
+    compiled(inputs)
+    times = []
+    for _ in range(args.niter):
+        t = time.perf_counter()
+        compiled(inputs)
+        times.append(time.perf_counter() - t)
+    times.sort()
+    print(f"device {args.device}: compile {t_compile:.2f} s, latency median {times[len(times) // 2] * 1e3:.3f} ms, "
+          f"min {times[0] * 1e3:.3f} ms over {args.niter} runs")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

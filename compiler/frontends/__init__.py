@@ -1,0 +1,1 @@
+"""Frontends: each turns a framework's model into a module of the `ov` dialect."""

@@ -1,0 +1,117 @@
+"""The `input=` argument of convert_model and `--input` of the driver, in OpenVINO's forms:
+"x[1,3,224,224]", "x[?,3,-1,224]{f32},mask[1,128]{i64}", [1, 3, 224, 224], ("x", [1, 3]),
+[("x", [1, 3], np.float32), "y"], {"x": [1, 3]}, {"x": ([1, 3], "f32")}; a numpy array as the
+value in the dict form freezes that input to a constant: {"axes": np.array([0, 1])}."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from dialects.errors import InputError
+from dialects.ov import Dim, format_shape, np_dtype
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    name: str | None
+    shape: tuple[Dim, ...] | None = None
+    dtype: np.dtype | None = None
+    value: np.ndarray | None = None  # freeze the input to this constant
+
+    def resolve(self, name: str, shape: Sequence[Dim] | None, dtype: np.dtype) -> tuple[list[Dim], np.dtype]:
+        """The shape and type of input `name` after this override."""
+        if self.shape is None:
+            if shape is None:
+                raise InputError(f"input {name!r}: a shape is needed to cut the graph there")
+            new_shape = list(shape)
+        else:
+            if shape is not None and len(shape) != len(self.shape):
+                raise InputError(f"input {name!r}: shape {format_shape(self.shape)} has rank {len(self.shape)}, "
+                                 f"the model's input has rank {len(shape)} ({format_shape(shape)})")
+            new_shape = list(self.shape)
+        return new_shape, self.dtype if self.dtype is not None else dtype
+
+
+def _dim(tok: Any) -> Dim:
+    if tok is None:
+        return None
+    if isinstance(tok, str):
+        t = tok.strip()
+        if t in ("?", "-1", "") or ".." in t:
+            return None
+        return int(t)
+    v = int(tok)
+    return None if v < 0 else v
+
+
+def _shape(v: Any) -> tuple[Dim, ...]:
+    if isinstance(v, str):
+        v = v.strip().strip("[]")
+        return tuple(_dim(t) for t in v.split(",")) if v.strip() else ()
+    if hasattr(v, "__iter__"):
+        return tuple(_dim(d) for d in v)
+    raise InputError(f"cannot read {v!r} as a shape")
+
+
+def _dtype(v: Any) -> np.dtype | None:
+    if v is None:
+        return None
+    try:
+        return np_dtype(v.strip().lower() if isinstance(v, str) else v)
+    except Exception as e:
+        raise InputError(f"unknown element type {v!r}") from e
+
+
+_SPEC = re.compile(r"\s*([^\[\]{},]+?)?\s*(\[[^\]]*\])?\s*(\{[^}]*\})?\s*(?:,|$)")
+
+
+def parse_input_string(s: str) -> list[InputSpec]:
+    out = []
+    pos = 0
+    while pos < len(s):
+        m = _SPEC.match(s, pos)
+        if not m or m.end() == pos:
+            raise InputError(f"cannot parse input specification {s!r} near {s[pos:]!r}")
+        name, shape, dtype = m.group(1), m.group(2), m.group(3)
+        out.append(InputSpec(name.strip() if name else None, _shape(shape) if shape else None,
+                             _dtype(dtype.strip("{}")) if dtype else None))
+        pos = m.end()
+    return out
+
+
+def parse_inputs(arg: Any) -> list[InputSpec]:
+    if arg is None:
+        return []
+    if isinstance(arg, str):
+        return parse_input_string(arg)
+    if isinstance(arg, dict):
+        out = []
+        for name, v in arg.items():
+            if isinstance(v, np.ndarray):
+                out.append(InputSpec(name, tuple(v.shape), v.dtype, v))
+            elif isinstance(v, tuple) and len(v) == 2 and not isinstance(v[1], int | type(None)):
+                out.append(InputSpec(name, _shape(v[0]), _dtype(v[1])))
+            else:
+                out.append(InputSpec(name, _shape(v)))
+        return out
+    if isinstance(arg, list | tuple):
+        if all(isinstance(d, int | type(None)) for d in arg) and arg:
+            return [InputSpec(None, _shape(arg))]
+        out = []
+        for item in arg:
+            if isinstance(item, str):
+                out.extend(parse_input_string(item))
+            elif isinstance(item, tuple) and item and isinstance(item[0], str):
+                out.append(InputSpec(item[0], _shape(item[1]) if len(item) > 1 else None,
+                                     _dtype(item[2]) if len(item) > 2 else None))
+            elif isinstance(item, list | tuple):
+                out.append(InputSpec(None, _shape(item)))
+            else:
+                raise InputError(f"cannot read {item!r} as an input specification")
+        return out
+    raise InputError(f"cannot read {arg!r} as an input specification")

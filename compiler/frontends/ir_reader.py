@@ -1,0 +1,394 @@
+"""OpenVINO IR (v10/v11 .xml + .bin) reader into the `ov` dialect.
+
+The XML goes through defusedxml (no DTDs, entities or external references). Every structural
+problem (missing .bin, blobs outside it, wrong sizes, unknown layers, dangling or duplicate
+edges, cycles) is a ModelFileError naming the file and the layer. Older op versions are
+mapped onto the version the dialect defines (`UPGRADES`)."""
+
+from __future__ import annotations
+
+import heapq
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from defusedxml import ElementTree as SafeET
+from defusedxml.common import DefusedXmlException
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.ir import SSAValue
+
+from compiler.frontends.builder import GraphBuilder, add_tensor_name, set_layer_name
+from dialects.errors import ConversionError, ModelFileError, OvccError, ShapeError, UnsupportedOpsError
+from dialects.ov import OPS
+from dialects.ov.base import REQUIRED, Type
+
+_TYPE = Type()
+
+
+class _Layer:
+    def __init__(self, el, where: str):
+        self.el = el
+        for key in ("id", "type", "version"):
+            if el.get(key) is None:
+                raise ModelFileError(f"{where}: a <layer> has no {key!r} attribute")
+        self.id = el.get("id")
+        self.name = el.get("name") or f"layer_{self.id}"
+        self.type = el.get("type")
+        self.version = el.get("version")
+        data = el.find("data")
+        self.data: dict[str, str] = dict(data.attrib) if data is not None else {}
+        self.in_ports = [p.get("id") for p in el.findall("input/port")]
+        self.out_ports = [p for p in el.findall("output/port")]
+        self.where = f"{where}: layer {self.name!r} (id {self.id}, {self.type})"
+        rt = el.find("rt_info")
+        self.decompression = rt is not None and any(a.get("name") == "decompression" for a in rt.iter("attribute"))
+
+    def out_index(self, port_id: str) -> int:
+        for i, p in enumerate(self.out_ports):
+            if p.get("id") == port_id:
+                return i
+        raise ModelFileError(f"{self.where}: has no output port {port_id}")
+
+    def in_index(self, port_id: str) -> int:
+        if port_id not in self.in_ports:
+            raise ModelFileError(f"{self.where}: has no input port {port_id}")
+        return self.in_ports.index(port_id)
+
+    def port_names(self, i: int) -> list[str]:
+        raw = self.out_ports[i].get("names") if i < len(self.out_ports) else None
+        if not raw:
+            return []
+        parts, cur, esc = [], "", False
+        for ch in raw:
+            if esc:
+                cur += ch
+                esc = False
+            elif ch == "\\":
+                esc = True
+            elif ch == ",":
+                parts.append(cur.strip())
+                cur = ""
+            else:
+                cur += ch
+        parts.append(cur.strip())
+        return [p for p in parts if p]
+
+
+def _dims(text: str, where: str) -> list[int | None]:
+    text = text.strip()
+    if not text:
+        return []
+    out: list[int | None] = []
+    for tok in text.split(","):
+        t = tok.strip()
+        if t in ("?", "-1") or ".." in t:
+            out.append(None)
+        else:
+            try:
+                v = int(t)
+            except ValueError:
+                raise ModelFileError(f"{where}: bad dimension {t!r} in shape {text!r}") from None
+            if v < 0:
+                raise ModelFileError(f"{where}: bad dimension {t!r} in shape {text!r}")
+            out.append(v)
+    return out
+
+
+def _element_type(layer: _Layer, key: str = "element_type") -> np.dtype:
+    v = layer.data.get(key)
+    if v is None:
+        raise ModelFileError(f"{layer.where}: missing attribute {key!r}")
+    try:
+        return np.dtype(_TYPE.from_ir(v))
+    except (OvccError, TypeError, ValueError):
+        raise ModelFileError(f"{layer.where}: unsupported element type {v!r}") from None
+
+
+def _attrs(layer: _Layer, op_cls, rename: dict[str, str] | None = None) -> dict[str, Any]:
+    attrs = {}
+    data = {(rename or {}).get(k, k): v for k, v in layer.data.items()}
+    for name, spec in op_cls.ATTRS.items():
+        key = spec.ir_name or name
+        if key in data:
+            try:
+                attrs[name] = spec.from_ir(data[key])
+            except (ValueError, OvccError) as e:
+                raise ModelFileError(f"{layer.where}: bad value {data[key]!r} for attribute {key}: {e}") from None
+        elif spec.default is REQUIRED:
+            raise ModelFileError(f"{layer.where}: missing attribute {key!r}")
+    return attrs
+
+
+# --- older op versions ---------------------------------------------------------------------
+
+Upgrade = Callable[["_Reader", _Layer, list[SSAValue]], list[SSAValue]]
+UPGRADES: dict[tuple[str, str], Upgrade] = {}
+
+
+def upgrade(op_type: str, *versions: str):
+    def register(fn: Upgrade) -> Upgrade:
+        for v in versions:
+            UPGRADES[(op_type, v)] = fn
+        return fn
+    return register
+
+
+@upgrade("MaxPool", "opset1", "opset8")
+def _max_pool(r: _Reader, layer: _Layer, ins):
+    attrs = _attrs(layer, OPS["MaxPool"])
+    if layer.version == "opset1":
+        attrs["dilations"] = [1] * len(attrs["kernel"])
+    op = r.b.op("MaxPool", ins, **attrs)
+    return list(op.outputs)[: len(layer.out_ports)]
+
+
+@upgrade("AvgPool", "opset1")
+def _avg_pool(r: _Reader, layer: _Layer, ins):
+    return [r.b.out("AvgPool", ins, **_attrs(layer, OPS["AvgPool"]))]
+
+
+@upgrade("SoftMax", "opset1")
+def _softmax1(r: _Reader, layer: _Layer, ins):
+    return [r.b.out("SoftMax", ins, **_attrs(layer, OPS["SoftMax"]))]
+
+
+@upgrade("Gather", "opset1", "opset7")
+def _gather(r: _Reader, layer: _Layer, ins):
+    return [r.b.out("Gather", ins, **_attrs(layer, OPS["Gather"]))]
+
+
+@upgrade("ShapeOf", "opset1")
+def _shape_of(r: _Reader, layer: _Layer, ins):
+    return [r.b.out("ShapeOf", ins, output_type=np.int64)]
+
+
+@upgrade("Gelu", "opset2")
+def _gelu(r: _Reader, layer: _Layer, ins):
+    return [r.b.out("Gelu", ins, approximation_mode="erf")]
+
+
+@upgrade("BatchNormInference", "opset1")
+def _batch_norm(r: _Reader, layer: _Layer, ins):
+    gamma, beta, data, mean, var = ins  # opset1 puts the data third
+    return [r.b.out("BatchNormInference", [data, gamma, beta, mean, var], **_attrs(layer, OPS["BatchNormInference"]))]
+
+
+@upgrade("TopK", "opset1", "opset3")
+def _topk(r: _Reader, layer: _Layer, ins):
+    attrs = _attrs(layer, OPS["TopK"])
+    op = r.b.op("TopK", ins, **attrs)
+    return list(op.outputs)
+
+
+@upgrade("Broadcast", "opset1")
+def _broadcast(r: _Reader, layer: _Layer, ins):
+    return [r.b.out("Broadcast", ins, mode=layer.data.get("mode", "numpy").lower())]
+
+
+@upgrade("Pad", "opset1")
+def _pad(r: _Reader, layer: _Layer, ins):
+    return [r.b.out("Pad", ins, pad_mode=layer.data.get("pad_mode", "constant").lower())]
+
+
+@upgrade("MVN", "opset1")
+def _mvn1(r: _Reader, layer: _Layer, ins):
+    x = ins[0]
+    rank = len(x.type.get_shape())
+    across = layer.data.get("across_channels", "false").lower() in ("true", "1")
+    axes = list(range(1 if across else 2, rank))
+    return [r.b.out("MVN", [x, r.b.const(np.array(axes, np.int64))], eps=float(layer.data.get("eps", "1e-9")),
+                    normalize_variance=layer.data.get("normalize_variance", "true").lower() in ("true", "1"),
+                    eps_mode="outside_sqrt")]
+
+
+@upgrade("Interpolate", "opset4")
+def _interpolate4(r: _Reader, layer: _Layer, ins):
+    attrs = _attrs(layer, OPS["Interpolate"])
+    image, sizes, scales = ins[0], ins[1], ins[2]
+    rest = ins[3:]
+    param = sizes if attrs["shape_calculation_mode"] == "sizes" else scales
+    return [r.b.out("Interpolate", [image, param, *rest], **attrs)]
+
+
+# ----------------------------------------------------------------------------------------------
+
+
+class _Reader:
+    def __init__(self, where: str, weights: bytes):
+        self.where = where
+        self.weights = weights
+        self.b = GraphBuilder()
+
+    def const(self, layer: _Layer) -> SSAValue:
+        dtype = _element_type(layer)
+        shape = _dims(layer.data.get("shape", ""), layer.where)
+        if None in shape:
+            raise ModelFileError(f"{layer.where}: constant shape must be static")
+        try:
+            offset, size = int(layer.data["offset"]), int(layer.data["size"])
+        except (KeyError, ValueError):
+            raise ModelFileError(f"{layer.where}: needs integer 'offset' and 'size' attributes") from None
+        need = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        if offset < 0 or size < 0 or offset + size > len(self.weights):
+            raise ModelFileError(f"{layer.where}: data at offset {offset} size {size} lies beyond the end of the "
+                                 f".bin ({len(self.weights)} bytes)")
+        if size != need:
+            raise ModelFileError(f"{layer.where}: {size} bytes of data for shape {shape} of {dtype} "
+                                 f"({need} bytes needed)")
+        arr = np.frombuffer(self.weights, dtype=dtype, count=need // dtype.itemsize, offset=offset).reshape(shape)
+        from dialects.ov import Const
+
+        return self.b.add(Const(arr)).output
+
+    def op(self, layer: _Layer, ins: list[SSAValue]) -> list[SSAValue]:
+        fn = UPGRADES.get((layer.type, layer.version))
+        if fn is not None:
+            return fn(self, layer, ins)
+        cls = OPS[layer.type]
+        return list(self.b.op(layer.type, ins, **_attrs(layer, cls)).outputs)
+
+
+def _known(layer: _Layer) -> bool:
+    if layer.type in ("Parameter", "Result", "Const"):
+        return True
+    if (layer.type, layer.version) in UPGRADES:
+        return True
+    cls = OPS.get(layer.type)
+    return cls is not None and _version_number(layer.version) >= _version_number(cls.OPSET)
+
+
+def _version_number(v: str) -> int:
+    digits = "".join(c for c in v if c.isdigit())
+    return int(digits) if digits else -1
+
+
+def read_ir(xml_path: str | os.PathLike, weights: str | os.PathLike | None = None) -> ModuleOp:
+    xml_path = Path(xml_path)
+    where = str(xml_path)
+    if not xml_path.is_file():
+        raise ModelFileError(f"{where}: no such file")
+    try:
+        root = SafeET.parse(str(xml_path), forbid_dtd=True).getroot()
+    except DefusedXmlException as e:
+        raise ModelFileError(f"{where}: refused unsafe XML ({type(e).__name__})") from None
+    except SafeET.ParseError as e:
+        raise ModelFileError(f"{where}: malformed XML ({e})") from None
+    if root.tag != "net":
+        raise ModelFileError(f"{where}: not an OpenVINO IR (root element <{root.tag}>, expected <net>)")
+    if root.get("version") not in ("10", "11"):
+        raise ModelFileError(f"{where}: IR version {root.get('version')!r} is not supported (10 or 11)")
+    bin_path = Path(weights) if weights is not None else xml_path.with_suffix(".bin")
+    layers_el = root.find("layers")
+    if layers_el is None:
+        raise ModelFileError(f"{where}: no <layers>")
+    layers = [_Layer(el, where) for el in layers_el.findall("layer")]
+    by_id: dict[str, _Layer] = {}
+    for lay in layers:
+        if lay.id in by_id:
+            raise ModelFileError(f"{where}: duplicate layer id {lay.id}")
+        by_id[lay.id] = lay
+    unknown: dict[str, list[str]] = {}
+    for lay in layers:
+        if not _known(lay):
+            unknown.setdefault(f"{lay.type}-{lay.version}", []).append(lay.name)
+    if unknown:
+        raise UnsupportedOpsError("OpenVINO IR", where, unknown)
+    needs_bin = any(lay.type == "Const" for lay in layers)
+    if needs_bin and not bin_path.is_file():
+        raise ModelFileError(f"{where}: weights file {bin_path} is missing")
+    data = bin_path.read_bytes() if needs_bin else b""
+    try:
+        return _build(root, layers, by_id, where, data)
+    except (ShapeError, ConversionError) as e:
+        raise ModelFileError(f"{where}: {e}") from None
+
+
+def _build(root, layers: list[_Layer], by_id: dict[str, _Layer], where: str, data: bytes) -> ModuleOp:
+    incoming: dict[str, dict[int, tuple[str, int]]] = {lay.id: {} for lay in layers}
+    edges_el = root.find("edges")
+    for e in (edges_el.findall("edge") if edges_el is not None else []):
+        f_l, f_p, t_l, t_p = (e.get(k) for k in ("from-layer", "from-port", "to-layer", "to-port"))
+        if None in (f_l, f_p, t_l, t_p):
+            raise ModelFileError(f"{where}: an <edge> lacks from-layer/from-port/to-layer/to-port")
+        if f_l not in by_id or t_l not in by_id:
+            raise ModelFileError(f"{where}: edge {f_l}:{f_p} -> {t_l}:{t_p} refers to a missing layer")
+        src, dst = by_id[f_l], by_id[t_l]
+        out_i = src.out_index(f_p)
+        in_i = dst.in_index(t_p)
+        if in_i in incoming[t_l]:
+            raise ModelFileError(f"{dst.where}: input port {t_p} has two incoming edges")
+        incoming[t_l][in_i] = (f_l, out_i)
+    for lay in layers:
+        missing = [lay.in_ports[i] for i in range(len(lay.in_ports)) if i not in incoming[lay.id]]
+        if missing:
+            raise ModelFileError(f"{lay.where}: input port(s) {', '.join(missing)} have no incoming edge")
+
+    order = _topological(layers, incoming, where)
+    r = _Reader(where, data)
+    values: dict[tuple[str, int], SSAValue] = {}
+    outputs = []
+    for lay in order:
+        ins = [values[incoming[lay.id][i]] for i in range(len(lay.in_ports))]
+        try:
+            if lay.type == "Parameter":
+                v = r.b.add_input(lay.port_names(0) or [lay.name], _dims(lay.data.get("shape", ""), lay.where),
+                                  _element_type(lay))
+                results = [v]
+            elif lay.type == "Const":
+                results = [r.const(lay)]
+                set_layer_name(results[0].op, lay.name)
+            elif lay.type == "Result":
+                src_l, src_i = incoming[lay.id][0]
+                names = by_id[src_l].port_names(src_i)
+                if "output_names" in lay.data:
+                    names = [n for n in lay.data["output_names"].split(",") if n]
+                outputs.append((layers.index(lay), ins[0], names))
+                continue
+            else:
+                before = r.b.block.last_op
+                results = r.op(lay, ins)
+                new = before.next_op if before is not None else r.b.block.first_op
+                while new is not None:
+                    set_layer_name(new, lay.name)
+                    new = new.next_op
+        except OvccError as e:
+            if isinstance(e, ModelFileError):
+                raise
+            raise ModelFileError(f"{lay.where}: {e}") from None
+        if len(results) < len(lay.out_ports):
+            raise ModelFileError(f"{lay.where}: declares {len(lay.out_ports)} outputs, the op has {len(results)}")
+        for i, v in enumerate(results):
+            values[(lay.id, i)] = v
+            if lay.type not in ("Parameter",):
+                for n in lay.port_names(i):
+                    add_tensor_name(v, n)
+    if not outputs:
+        raise ModelFileError(f"{where}: the model has no Result layer")
+    return r.b.finish([(v, names) for _, v, names in sorted(outputs, key=lambda o: o[0])])
+
+
+def _topological(layers: list[_Layer], incoming, where: str) -> list[_Layer]:
+    users: dict[str, list[str]] = {lay.id: [] for lay in layers}
+    indeg = {lay.id: len(incoming[lay.id]) for lay in layers}
+    for lay in layers:
+        for src, _ in incoming[lay.id].values():
+            users[src].append(lay.id)
+    index = {lay.id: i for i, lay in enumerate(layers)}
+    # Kahn's algorithm taking the earliest layer in the document first: a file in topological
+    # order (every file we or OpenVINO write) reads back in exactly that order.
+    ready = [index[lay.id] for lay in layers if indeg[lay.id] == 0]
+    heapq.heapify(ready)
+    order = []
+    while ready:
+        lay = layers[heapq.heappop(ready)]
+        order.append(lay)
+        for u in users[lay.id]:
+            indeg[u] -= 1
+            if indeg[u] == 0:
+                heapq.heappush(ready, index[u])
+    if len(order) != len(layers):
+        stuck = sorted((lay for lay in layers if indeg[lay.id] > 0), key=lambda x: x.id)
+        raise ModelFileError(f"{where}: the graph has a cycle through layer {stuck[0].name!r} (id {stuck[0].id})")
+    return order

@@ -1,0 +1,228 @@
+"""ONNX frontend: `.onnx` files and `onnx.ModelProto` objects into the `ov` dialect."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import onnx
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.ir import BlockArgument, SSAValue
+
+from compiler.frontends.builder import GraphBuilder, add_tensor_name, layer_name, set_layer_name
+from compiler.frontends.inputs import InputSpec
+from compiler.frontends.onnx import ops_math, ops_nn, ops_tensor  # noqa: F401  (fill the table)
+from compiler.frontends.onnx.context import CONVERTERS, OnnxContext, np_dtype_of_onnx, tensor_to_numpy
+from dialects.errors import ConversionError, ModelFileError, OvccError, UnsupportedOpsError
+
+MIN_OPSET = 7
+
+
+def load_onnx(path: str | os.PathLike) -> onnx.ModelProto:
+    """Read an ONNX file (and its external data), turning every failure into a ModelFileError."""
+    p = Path(path)
+    if not p.is_file():
+        raise ModelFileError(f"{p}: no such file")
+    try:
+        model = onnx.load(str(p), load_external_data=False)
+    except Exception as e:  # protobuf raises DecodeError, RuntimeWarning-like errors, ...
+        raise ModelFileError(f"{p}: not a valid ONNX model ({type(e).__name__}: {str(e)[:200]})") from None
+    if not model.HasField("graph") or (not model.graph.node and not model.graph.output):
+        raise ModelFileError(f"{p}: not a valid ONNX model (no graph)")
+    _load_external_data(model, p.parent, p)
+    return model
+
+
+def _load_external_data(model: onnx.ModelProto, base: Path, where: Path) -> None:
+    from onnx.external_data_helper import load_external_data_for_tensor, uses_external_data
+
+    root = base.resolve()
+    for t in _all_tensors(model):
+        if not uses_external_data(t):
+            continue
+        info = {e.key: e.value for e in t.external_data}
+        loc = info.get("location", "")
+        target = (base / loc).resolve()
+        if not loc or os.path.isabs(loc) or root not in target.parents:
+            raise ModelFileError(f"{where}: initializer {t.name!r} points outside the model directory ({loc!r})")
+        if not target.is_file():
+            raise ModelFileError(f"{where}: external data file {loc!r} for initializer {t.name!r} is missing")
+        offset, length = int(info.get("offset", 0)), info.get("length")
+        size = target.stat().st_size
+        if offset > size or (length is not None and offset + int(length) > size):
+            raise ModelFileError(f"{where}: external data for {t.name!r} lies beyond the end of {loc!r}")
+        try:
+            load_external_data_for_tensor(t, str(base))
+        except Exception as e:
+            raise ModelFileError(f"{where}: cannot read external data for {t.name!r}: {e}") from None
+        del t.external_data[:]
+        t.data_location = onnx.TensorProto.DEFAULT
+
+
+def _all_tensors(model: onnx.ModelProto):
+    yield from model.graph.initializer
+    for node in model.graph.node:
+        for a in node.attribute:
+            if a.HasField("t"):
+                yield a.t
+
+
+def convert_onnx(model: onnx.ModelProto | str | os.PathLike, inputs: Sequence[InputSpec] = (),
+                 outputs: Sequence[str] = ()) -> ModuleOp:
+    """Convert an ONNX model. `inputs` override input shapes/types or cut the graph at named
+    tensors; `outputs` choose (and cut at) named output tensors."""
+    if isinstance(model, onnx.ModelProto):
+        where = f"ONNX model {model.graph.name or '(unnamed)'}"
+    else:
+        where = str(model)
+        model = load_onnx(model)
+    try:
+        return _convert(model, inputs, outputs, where)
+    except OvccError:
+        raise
+    except (ValueError, KeyError, IndexError, TypeError) as e:
+        raise ConversionError(f"{where}: conversion failed: {type(e).__name__}: {e}") from e
+
+
+def _convert(model: onnx.ModelProto, inputs: Sequence[InputSpec], outputs: Sequence[str], where: str) -> ModuleOp:
+    g = model.graph
+    opsets = {(o.domain or ""): o.version for o in model.opset_import}
+    if opsets.get("", MIN_OPSET) < MIN_OPSET:
+        raise ConversionError(f"{where}: ONNX opset {opsets['']} is older than {MIN_OPSET}, the oldest supported")
+    missing: dict[str, list[str]] = {}
+    for n in g.node:
+        if (n.domain if n.domain != "ai.onnx" else "", n.op_type) not in CONVERTERS:
+            key = n.op_type if n.domain in ("", "ai.onnx") else f"{n.domain}.{n.op_type}"
+            missing.setdefault(key, []).append(n.name or n.output[0])
+    if missing:
+        raise UnsupportedOpsError("ONNX", where, missing)
+
+    inits = {t.name: t for t in g.initializer}
+    b = GraphBuilder()
+    ctx = OnnxContext(b, opsets, where)
+    specs = {s.name: s for s in inputs if s.name}
+    unnamed = [s for s in inputs if not s.name]
+    graph_inputs = [i for i in g.input if i.name not in inits]
+    if unnamed and len(unnamed) != len(graph_inputs):
+        raise ConversionError(f"{where}: {len(unnamed)} unnamed input shapes given for {len(graph_inputs)} inputs")
+    for i, vi in enumerate(graph_inputs):
+        spec = specs.pop(vi.name, None) or (unnamed[i] if unnamed else None)
+        tt = vi.type.tensor_type
+        if not vi.type.HasField("tensor_type"):
+            raise ConversionError(f"{where}: input {vi.name!r} is not a tensor")
+        shape = [d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else None for d in tt.shape.dim]
+        dtype = np_dtype_of_onnx(tt.elem_type, f"{where}: input {vi.name!r}")
+        if spec is not None and spec.value is not None:
+            ctx.values[vi.name] = ctx.const(spec.value)
+            continue
+        if spec is not None:
+            shape, dtype = spec.resolve(vi.name, shape, dtype)
+        ctx.values[vi.name] = b.add_input([vi.name], shape, dtype)
+    cut = bool(outputs) or bool(specs)  # specs left over name tensors inside the graph
+    for name, spec in specs.items():  # cut points inside the graph
+        if spec.value is not None:
+            ctx.values[name] = ctx.const(spec.value)
+            continue
+        shape, dtype = spec.resolve(name, None, np.dtype(np.float32))
+        ctx.values[name] = b.add_input([name], shape, dtype)
+
+    out_names = list(outputs) or [o.name for o in g.output]
+    needed = _needed_nodes(g, out_names, set(ctx.values), set(inits), where)
+    if cut:  # inputs that only fed the parts cut away go too
+        used = {name for i, n in enumerate(g.node) if i in needed for name in n.input} | set(out_names)
+        _drop_unused_inputs(b, ctx, used)
+    for index, node in enumerate(g.node):
+        if index not in needed:
+            continue
+        ins: list[SSAValue | None] = []
+        for name in node.input:
+            if not name:
+                ins.append(None)
+            elif name in ctx.values:
+                ins.append(ctx.values[name])
+            elif name in inits:
+                ins.append(_initializer(ctx, inits[name]))
+            else:
+                raise ConversionError(f"{where}: node {node.name or node.output[0]!r} uses tensor {name!r}, "
+                                      "which no node or input produces")
+        before = b.block.last_op
+        key = (node.domain if node.domain != "ai.onnx" else "", node.op_type)
+        try:
+            results = CONVERTERS[key](ctx, node, ins)
+        except ConversionError as e:
+            if str(e).startswith(where):
+                raise
+            raise ctx.error(node, str(e)) from e
+        _name_new_ops(b, before, node)
+        for name, v in zip(node.output, results):
+            if name and v is not None:
+                ctx.values[name] = v
+                add_tensor_name(v, name)
+
+    result = []
+    for name in out_names:
+        if name not in ctx.values:
+            if name in inits:
+                _initializer(ctx, inits[name])
+            else:
+                raise ConversionError(f"{where}: output {name!r} is not produced by the graph")
+        result.append((ctx.values[name], [name]))
+    return b.finish(result)
+
+
+def _needed_nodes(g: onnx.GraphProto, outputs: list[str], given: set[str], inits: set[str], where: str) -> set[int]:
+    """Indices of the nodes the outputs depend on (stopping at inputs and initializers)."""
+    nodes = list(g.node)
+    producer = {}
+    for i, n in enumerate(nodes):
+        for o in n.output:
+            if o:
+                producer[o] = i
+    needed: set[int] = set()
+    stack = [o for o in outputs]
+    seen: set[str] = set()
+    while stack:
+        name = stack.pop()
+        if name in seen or name in given or name in inits or not name:
+            continue
+        seen.add(name)
+        i = producer.get(name)
+        if i is None:
+            raise ConversionError(f"{where}: tensor {name!r} is neither an input nor produced by any node")
+        if i not in needed:
+            needed.add(i)
+            stack.extend(nodes[i].input)
+    return needed
+
+
+def _initializer(ctx: OnnxContext, t: onnx.TensorProto) -> SSAValue:
+    v = ctx.const(tensor_to_numpy(t, ctx.where))
+    if layer_name(v.op) is None:
+        set_layer_name(v.op, t.name)
+        add_tensor_name(v, t.name)
+    ctx.values[t.name] = v
+    return v
+
+
+def _drop_unused_inputs(b: GraphBuilder, ctx: OnnxContext, used: set[str]) -> None:
+    """Inputs that no needed node reads (dummy inputs, inputs of cut-away parts) are dropped."""
+    for name in [n for n, v in ctx.values.items() if n not in used and isinstance(v, BlockArgument)]:
+        arg = ctx.values.pop(name)
+        b.input_names.pop(arg.index)
+        b.block.erase_arg(arg)
+
+
+def _name_new_ops(b: GraphBuilder, before, node: onnx.NodeProto) -> None:
+    base = node.name or node.output[0]
+    ops = []
+    op = before.next_op if before is not None else b.block.first_op
+    while op is not None:
+        ops.append(op)
+        op = op.next_op
+    for i, op in enumerate(ops):
+        set_layer_name(op, base if i == len(ops) - 1 else f"{base}/{op.name.split('.', 1)[-1]}_{i}")
+
+
+__all__ = ["convert_onnx", "load_onnx", "tensor_to_numpy"]

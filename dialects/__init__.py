@@ -1,0 +1,1 @@
+"""IR definitions: the high-level `ov` dialect and the loop-level `loops` dialect."""

@@ -1,0 +1,29 @@
+"""Graph passes over the `ov` dialect, each an xDSL ModulePass with a registered name, and
+the named pipelines that `-O0/-O1/-O2` stand for."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from xdsl.passes import ModulePass
+
+from passes.dce import DeadCodeElimination
+from passes.fold_constants import FoldConstants
+from passes.infer_shapes import InferShapes
+
+PASSES: dict[str, type[ModulePass]] = {p.name: p for p in (InferShapes, FoldConstants, DeadCodeElimination)}
+
+# What every frontend runs after converting, as OpenVINO's frontends do: shapes propagated,
+# constant (and shape) subgraphs folded, dead ops removed.
+FRONTEND_CLEANUP = "infer-shapes,fold-constants,dce"
+
+PIPELINES: dict[str, str] = {
+    "ir": FRONTEND_CLEANUP,  # what save_model writes
+    "O0": "infer-shapes",
+    "O1": FRONTEND_CLEANUP,
+    "O2": FRONTEND_CLEANUP,
+}
+
+
+def registry() -> dict[str, Callable[[], type[ModulePass]]]:
+    return {name: (lambda p=p: p) for name, p in PASSES.items()}

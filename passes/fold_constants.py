@@ -1,0 +1,76 @@
+"""fold-constants: evaluate every op whose inputs are all constant (with the reference
+interpreter), and every shape computation whose value is known statically (ShapeOf of a
+static tensor, partial shapes that became complete), replacing them by `ov.Const`.
+
+Types are re-inferred op by op on the way, so one forward walk folds whole shape subgraphs
+(ShapeOf -> Gather -> Concat -> Reshape) and ConstantOfShape-style weight generators."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from xdsl.context import Context
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.ir import Block
+from xdsl.passes import ModulePass
+from xdsl.rewriter import InsertPoint, Rewriter
+
+from dialects.ov import Const, OvOp, constant_of, fully_known, is_static, shape_of
+from passes.common import functions, refine_types, sync_function_type
+from passes.dce import dce_block
+from runtime.interpreter import evaluate
+
+MAX_FOLDED_BYTES = 1 << 30  # never materialize a folded tensor larger than this
+
+
+def _fold(op: OvOp) -> list[np.ndarray] | None:
+    known = [fully_known(r) for r in op.outputs]
+    if all(k is not None for k in known):
+        return known  # shape arithmetic already known element by element
+    if op.IR_TYPE == "ShapeOf" and is_static(shape_of(op.inputs[0].type)):
+        return [np.array(shape_of(op.inputs[0].type), dtype=op.out_dtype(0))]
+    vals = [constant_of(v) for v in op.inputs]
+    if any(v is None for v in vals):
+        return None
+    out_bytes = 0
+    for r in op.outputs:
+        s = shape_of(r.type)
+        if not is_static(s):
+            return None
+        out_bytes += int(np.prod(s, dtype=np.int64)) * op.out_dtype(op.outputs.index(r)).itemsize
+    if out_bytes > MAX_FOLDED_BYTES:
+        return None
+    return evaluate(op, vals)
+
+
+def fold_block(block: Block) -> int:
+    folded = 0
+    for op in list(block.ops):
+        if not isinstance(op, OvOp):
+            continue
+        refine_types(op)
+        values = _fold(op)
+        if values is None:
+            continue
+        consts = [Const(np.asarray(v).astype(op.out_dtype(i), copy=False)) for i, v in enumerate(values)]
+        for c, res in zip(consts, op.outputs):
+            Rewriter.insert_op(c, InsertPoint.before(op))
+            for k in ("ov.name", "ov.tensor_names"):
+                if k in op.attributes and len(op.outputs) == 1:
+                    c.attributes[k] = op.attributes[k]
+            res.replace_all_uses_with(c.output)
+        Rewriter.erase_op(op)
+        folded += 1
+    return folded
+
+
+@dataclass(frozen=True)
+class FoldConstants(ModulePass):
+    name = "fold-constants"
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        for fn in functions(op):
+            fold_block(fn.body.block)
+            dce_block(fn.body.block)
+            sync_function_type(fn)

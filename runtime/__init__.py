@@ -1,0 +1,1 @@
+"""Execution: the numpy reference interpreter, the JIT engine and compiled models."""
