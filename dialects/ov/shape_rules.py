@@ -195,3 +195,26 @@ def strided_slice_shape(shape: Sequence[Dim], items: list[tuple]) -> Shape:
         elif it[0] == "slice":
             out.append(None if shape[it[1]] is None else slice_len(it[2], it[3], it[4]))
     return tuple(out)
+
+
+def deconv_pads(attr, x_shape: Sequence[int], kernel: Sequence[int], out_dims: Sequence[int],
+                explicit_output_shape: bool) -> list[int]:
+    """Begin pads of a transposed convolution: the explicit ones, or, when the output size is
+    given or auto_pad asks for it, what distributes the total padding (more at the end for
+    same_upper and explicit, at the start for same_lower)."""
+    n = len(kernel)
+    s, d = attr.strides, attr.dilations
+    outpad = attr.output_padding or (0,) * n
+    pb = []
+    for i in range(n):
+        full = s[i] * (x_shape[2 + i] - 1) + d[i] * (kernel[i] - 1) + 1
+        total = full + outpad[i] - out_dims[i]
+        if attr.auto_pad == "explicit" and not explicit_output_shape:
+            pb.append(attr.pads_begin[i])
+        elif attr.auto_pad == "valid":
+            pb.append(0)
+        elif attr.auto_pad == "same_lower":
+            pb.append(total - total // 2)
+        else:
+            pb.append(total // 2)
+    return pb

@@ -8,7 +8,7 @@ import math
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from dialects.ov.shape_rules import norm_axes, norm_axis, resolve_pads, window_out
+from dialects.ov.shape_rules import deconv_pads, norm_axes, norm_axis, resolve_pads, window_out
 from runtime.reference.registry import reference
 
 
@@ -63,17 +63,7 @@ def deconv(x: np.ndarray, w: np.ndarray, attr, out_dims) -> np.ndarray:
     s, d = attr.strides, attr.dilations
     outpad = attr.output_padding or (0,) * n
     full = [s[i] * (x.shape[2 + i] - 1) + d[i] * (k[i] - 1) + 1 for i in range(n)]
-    pb = []
-    for i in range(n):
-        total = full[i] + outpad[i] - out_dims[i]
-        if attr.auto_pad == "explicit" and not attr.explicit_output_shape:
-            pb.append(attr.pads_begin[i])
-        elif attr.auto_pad == "valid":
-            pb.append(0)
-        elif attr.auto_pad == "same_lower":
-            pb.append(total - total // 2)
-        else:
-            pb.append(total // 2)
+    pb = deconv_pads(attr, x.shape, k, out_dims, attr.explicit_output_shape)
     size = [max(full[i] + outpad[i], pb[i] + out_dims[i]) for i in range(n)]
     y = np.zeros((x.shape[0], w.shape[1], *size), dtype=np.float64 if x.dtype == np.float64 else np.float32)
     for idx in itertools.product(*[range(kk) for kk in k]):

@@ -1,0 +1,689 @@
+"""Convolution and MatMul as register-blocked GEMM: C[M, N] += A[M, K] x B[K, N].
+
+The micro-kernel keeps an MR x NR block of C in vector registers (NR = two vectors) and walks
+K with one broadcast of A and NR/V vector loads of B per row step, all fused multiply-adds.
+Around it (the "schedule", kept apart from the meaning):
+
+- Convolution (NCHW): M = output channels, A = filters packed at compile time as
+  [M/MR][K][MR]; N = output positions, B columns read straight from the input (1x1 stride-1
+  convs), from a zero-padded copy of the input through a table of row offsets (stride-1
+  convs: "implicit GEMM"), or packed per tile by im2col (strided convs).
+- MatMul: M = rows of A (read in place), B packed at compile time as [N/NR][K][NR] when it is
+  a constant, or per tile into scratch when it is computed.
+
+Work units (output tiles x row chunks) are split between the threads. A fused epilogue (bias,
+activation, residual add, ...) is applied to each C block before it is stored."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from xdsl.ir import SSAValue
+
+from codegen.target import host
+from dialects.errors import CompileError
+from dialects.ov import OvOp, constant_of, dtype_of, shape_of
+from dialects.ov.shape_rules import resolve_pads
+from passes.ov_to_loops.elementwise import Dag, broadcast_strides, dag_from_ops, input_view
+from passes.ov_to_loops.kb import KB
+from passes.ov_to_loops.lower import FUSED, lowering
+from passes.ov_to_loops.program import Buf, Kernel, LowerCtx
+
+F32 = np.dtype(np.float32)
+
+
+def blocking() -> tuple[int, int, int]:
+    """(MR, NR, V): rows x columns of the register block, floats per vector."""
+    v = host().vector_width
+    mr = {16: 8, 8: 6}.get(v, 4)
+    return mr, 2 * v, v
+
+
+def microkernel(kb: KB, mr: int, nvec: int, v: int, k_lo, k_hi, a_elem, b_vec) -> list[SSAValue]:
+    """acc[r][c] = sum_k a_elem(r, k) * b_vec(k, c): mr x nvec vector accumulators."""
+    zero = kb.splat(0.0, v)
+
+    def step(k, *acc):
+        bs = [b_vec(k, c) for c in range(nvec)]
+        out = []
+        for r in range(mr):
+            a = kb.broadcast(a_elem(r, k), v)
+            out += [kb.fma(a, bs[c], acc[r * nvec + c]) for c in range(nvec)]
+        return out
+
+    return kb.for_(k_lo, k_hi, step, init=[zero] * (mr * nvec))
+
+
+# --- epilogues ------------------------------------------------------------------------------------
+
+@dataclass
+class Epilogue:
+    """Element-wise ops applied to the GEMM result (`acc`) before it is stored."""
+
+    dag: Dag
+    inputs: list[SSAValue]
+    views: list[tuple[int, ...]]
+    out_shape: tuple[int, ...]
+
+    @staticmethod
+    def identity(out_shape) -> Epilogue:
+        return Epilogue(Dag([], [("acc", 0)]), [], [], tuple(out_shape))
+
+    def key(self) -> str:
+        return self.dag.key() + repr(self.views) + repr([dtype_of(v.type).str for v in self.inputs])
+
+    def strides(self) -> list[list[int]]:
+        return [broadcast_strides(self.out_shape, v) for v in self.views]
+
+
+def epilogue_from_group(ops: Sequence[OvOp], anchor: OvOp, inputs: Sequence[SSAValue], output: SSAValue) -> Epilogue:
+    out_shape = shape_of(output.type)
+    slopes = {op.inputs[1] for op in ops if op.IR_TYPE == "PRelu"}
+    dag = dag_from_ops(ops, inputs, [output], acc=anchor.outputs[0])
+    views = [input_view(out_shape, shape_of(v.type), v in slopes) for v in inputs]
+    return Epilogue(dag, list(inputs), views, tuple(out_shape))
+
+
+def _apply_epilogue_vec(kb: KB, ep: Epilogue, acc, bufs, pos: list, nvalid, v: int, strides):
+    """Epilogue on one vector of C whose elements differ only in the last index (contiguous
+    output positions). `pos` is the output multi-index of lane 0 (the last entry being the
+    last-dim index)."""
+    vals = []
+    mask = kb.mask(nvalid, v) if nvalid is not None else None
+    for buf, st in zip(bufs, strides):
+        base = kb.lin(pos, st)
+        if st[-1] == 0:
+            vals.append(kb.broadcast(kb.load(buf, base), v))
+        elif mask is not None:
+            vals.append(kb.vload_masked(buf, base, mask, v))
+        else:
+            vals.append(kb.vload(buf, base, v))
+    kb.width = v
+    try:
+        (out,) = ep.dag.eval(kb, vals, acc)
+    finally:
+        kb.width = 1
+    return out
+
+
+def _vec_ok(ep: Epilogue, last_contig: bool) -> bool:
+    """Every epilogue input is either contiguous or constant along the vectorized output dim."""
+    return all(st[-1] in (0, 1) for st in ep.strides()) and last_contig
+
+
+# --- convolution ---------------------------------------------------------------------------------
+
+def lower_conv(ctx: LowerCtx, conv: OvOp, ep: Epilogue, output: SSAValue, inputs: Sequence[SSAValue] = ()) -> None:
+    """`inputs` stand for conv's operands when conv sits inside a Fused group."""
+    x_v, w_v = inputs or conv.inputs
+    x_shape, w_shape = shape_of(x_v.type), shape_of(w_v.type)
+    out_shape = shape_of(conv.outputs[0].type)
+    grouped = conv.IR_TYPE == "GroupConvolution"
+    wval = constant_of(w_v)
+    if len(x_shape) not in (3, 4) or wval is None or dtype_of(x_v.type) != F32:
+        return lower_conv_direct(ctx, conv, ep, output, (x_v, w_v))
+    a = conv.attr
+    if len(x_shape) == 3:  # 1-D convolution as 2-D with height 1
+        x_shape, out_shape = (*x_shape[:2], 1, x_shape[2]), (*out_shape[:2], 1, out_shape[2])
+        wval = wval.reshape(*wval.shape[:-1], 1, wval.shape[-1])
+        strides, dil = (1, *a.strides), (1, *a.dilations)
+        pb, pe = resolve_pads(x_shape[3:], wval.shape[-1:], a.strides, a.dilations, a.auto_pad, a.pads_begin,
+                              a.pads_end)
+        pb, pe = (0, *pb), (0, *pe)
+    else:
+        strides, dil = tuple(a.strides), tuple(a.dilations)
+        pb, pe = resolve_pads(x_shape[2:], wval.shape[-2:], strides, dil, a.auto_pad, a.pads_begin, a.pads_end)
+    if grouped:
+        g, cout_g, cin_g = wval.shape[0], wval.shape[1], wval.shape[2]
+        wflat = wval.reshape(g, cout_g, -1)
+    else:
+        g, cout_g, cin_g = 1, wval.shape[0], wval.shape[1]
+        wflat = wval.reshape(1, cout_g, -1)
+    if cin_g == 1 and cout_g == 1 and g > 1:
+        return lower_depthwise(ctx, x_v, ep, output, wval, strides, dil, pb, x_shape, out_shape)
+    n, cin, h, w = x_shape
+    kh, kw = wval.shape[-2:]
+    _, cout, hout, wout = out_shape
+    mr, nr, v = blocking()
+    kdim = cin_g * kh * kw
+    mb = -(-cout_g // mr)
+    packed = np.zeros((g, mb * mr, kdim), F32)
+    packed[:, :cout_g] = wflat
+    packed = packed.reshape(g, mb, mr, kdim).transpose(0, 1, 3, 2).copy()  # [g][mb][k][mr]
+    pointwise = kh == kw == 1 and strides == (1, 1) and not any(pb) and not any(pe)
+    padded_mode = not pointwise and strides == (1, 1)
+    x_buf = ctx.buf(x_v)
+    if padded_mode:
+        hp, wp = h + pb[0] + pe[0], w + pb[1] + pe[1]
+        slack = nr + (kw - 1) * dil[1] + v
+        xp_size = n * cin * hp * wp + slack
+        x_buf = pad_input(ctx, x_buf, (n, cin, h, w), pb, (hp, wp), xp_size)
+        koff = np.array([(ci * hp + i * dil[0]) * wp + j * dil[1]
+                         for ci in range(cin_g) for i in range(kh) for j in range(kw)], np.int64)
+        grid_cols = hout * wp
+        in_plane = hp * wp
+    else:
+        koff = None
+        grid_cols = hout * wout
+        in_plane = h * w
+    nt = -(-grid_cols // nr)
+    units_outer = n * g * nt
+    n_mc = 1
+    while units_outer * n_mc < 8 and mb // (n_mc * 2) >= 2:
+        n_mc *= 2
+    blocks_per_chunk = -(-mb // n_mc)
+    extent = units_outer * n_mc
+    ep_strides = ep.strides()
+    vec_epilogue = not padded_mode and _vec_ok(ep, True)
+    scratch = (kdim * nr if not padded_mode else 0) + mr * nr + 64
+    key = (f"conv{(n, cin, h, w)}{(cout, hout, wout)}{(kh, kw)}{strides}{dil}{pb}{g}|{mr},{nr},{v}|"
+           f"{'pw' if pointwise else 'pad' if padded_mode else 'im2col'}|{n_mc}|{ep.key()}|{x_buf.size}")
+
+    def build(kb: KB) -> None:
+        xb, wb, ob = kb.args["x"], kb.args["w"], kb.args["out"]
+        kt = kb.args.get("koff")
+        eps = [kb.args[f"e{i}"] for i in range(len(ep.inputs))]
+        sc, soff = kb.args["scratch"], kb.args["soff"]
+        c_tile = kb.add(soff, kdim * nr if not padded_mode else 0)
+
+        def unit(u):
+            mc = kb.rem(u, n_mc)
+            rest = kb.div(u, n_mc)
+            t = kb.rem(rest, nt)
+            ng = kb.div(rest, nt)
+            gi = kb.rem(ng, g)
+            ni = kb.div(ng, g)
+            p0 = kb.mul(t, nr)
+            ncols = kb.imin(nr, kb.sub(grid_cols, p0))
+            x_base = kb.mul(kb.add(kb.mul(ni, cin), kb.mul(gi, cin_g)), in_plane)
+
+            def run_blocks(b_vec):
+                def block(mbi):
+                    a_base = kb.mul(kb.add(kb.mul(gi, mb), mbi), kdim * mr)
+                    acc = microkernel(kb, mr, nr // v, v, 0, kdim,
+                                      lambda r, k: kb.load(wb, kb.add(a_base, kb.add(kb.mul(k, mr), r))), b_vec)
+                    row0 = kb.add(kb.mul(gi, cout_g), kb.mul(mbi, mr))
+                    store_block(kb, acc, mbi, row0, ni, p0, ncols)
+                lo_b = kb.mul(mc, blocks_per_chunk)
+                kb.for_(lo_b, kb.imin(kb.add(lo_b, blocks_per_chunk), mb), block)
+
+            if pointwise:
+                def direct(k, c):
+                    return kb.vload(xb, kb.add(kb.add(x_base, kb.mul(k, in_plane)), kb.add(p0, c * v)), v)
+
+                def packed_b(k, c):
+                    return kb.vload(sc, kb.add(soff, kb.add(kb.mul(k, nr), c * v)), v)
+
+                full = kb.icmp("eq", ncols, nr)
+                kb.if_(full, lambda: run_blocks(direct),
+                       lambda: (im2col(kb, xb, sc, soff, x_base, p0, (1, 1), (1, 1), (1, 1), (0, 0), (h, w),
+                                       (hout, wout), cin_g, nr), run_blocks(packed_b))[-1])
+            elif padded_mode:
+                def shifted(k, c):
+                    off = kb.load(kt, k)
+                    return kb.vload(xb, kb.add(kb.add(x_base, off), kb.add(p0, c * v)), v)
+                run_blocks(shifted)
+            else:
+                im2col(kb, xb, sc, soff, x_base, p0, (kh, kw), strides, dil, pb, (h, w), (hout, wout), cin_g, nr)
+                run_blocks(lambda k, c: kb.vload(sc, kb.add(soff, kb.add(kb.mul(k, nr), c * v)), v))
+
+        def store_block(kb, acc, mbi, row0, ni, p0, ncols):
+            nvec = nr // v
+            for r in range(mr):
+                def store_row(r=r):
+                    row = kb.add(row0, r)
+                    if vec_epilogue:
+                        for c in range(nvec):
+                            nvalid = kb.imax(kb.imin(kb.sub(ncols, c * v), v), 0)
+                            p = kb.add(p0, c * v)
+                            pos = [ni, row, p]
+                            val = _apply_epilogue_vec(kb, ep, acc[r * nvec + c], eps, pos, nvalid, v,
+                                                      [_flat_strides(st, hout, wout) for st in ep_strides])
+                            kb.vstore_masked(val, ob, kb.add(kb.mul(kb.add(kb.mul(ni, cout), row), hout * wout), p),
+                                             kb.mask(nvalid, v))
+                    else:
+                        for c in range(nvec):
+                            kb.vstore(acc[r * nvec + c], sc, kb.add(c_tile, r * nr + c * v))
+
+                        def col(j):
+                            gc = kb.add(p0, j)
+                            if padded_mode:
+                                oh, ow = kb.div(gc, wp), kb.rem(gc, wp)
+                                ok = kb.emit_and(kb.icmp("ult", ow, wout), kb.icmp("ult", gc, grid_cols))
+                            else:
+                                oh, ow = kb.div(gc, wout), kb.rem(gc, wout)
+                                ok = kb.icmp("ult", gc, grid_cols)
+
+                            def put():
+                                val = kb.load(sc, kb.add(c_tile, kb.add(r * nr, j)))
+                                ins = [kb.load(b, kb.lin([ni, row, oh, ow], st)) for b, st in zip(eps, ep_strides)]
+                                (res,) = ep.dag.eval(kb, ins, val)
+                                kb.store(res, ob, kb.lin([ni, row, oh, ow], [cout * hout * wout, hout * wout, wout, 1]))
+                            kb.if_(ok, put)
+                        kb.for_(0, nr, col)
+                if cout_g % mr == 0:
+                    store_row()
+                else:
+                    kb.if_(kb.icmp("ult", kb.add(kb.mul(mbi, mr), r), cout_g), store_row)
+
+        kb.for_(kb.args["lo"], kb.args["hi"], unit)
+
+    args = [("x", F32, x_buf.size), ("w", F32, packed.size)]
+    bufs = [x_buf, ctx.const_buf(packed)]
+    if koff is not None:
+        args.append(("koff", np.dtype(np.int64), koff.size))
+        bufs.append(ctx.const_buf(koff))
+    for i, e in enumerate(ep.inputs):
+        args.append((f"e{i}", dtype_of(e.type), max(int(np.prod(shape_of(e.type), dtype=np.int64)), 1)))
+        bufs.append(ctx.buf(e))
+    out_buf = ctx.buf(output)
+    args.append(("out", dtype_of(output.type), out_buf.size))
+    bufs.append(out_buf)
+    macs = float(n * cout * hout * wout * kdim)
+    ctx.step(Kernel(key, args, build, scratch), bufs, extent, macs, [out_buf], conv.IR_TYPE)
+
+
+def _flat_strides(st: list[int], hout: int, wout: int) -> list[int]:
+    """Strides over (n, channel, flat position) for an input whose spatial part is contiguous
+    (or broadcast) like the output's."""
+    if st[2] == 0 and st[3] == 0:
+        return [st[0], st[1], 0]
+    if st[3] == 1 and st[2] == wout:
+        return [st[0], st[1], 1]
+    raise CompileError("conv epilogue input is not contiguous in the output positions")
+
+
+def _grid_ok(ep: Epilogue, wout: int) -> bool:
+    return all((st[2] == 0 and st[3] == 0) or (st[3] == 1 and st[2] == wout) for st in ep.strides())
+
+
+def im2col(kb: KB, xb, sc, soff, x_base, p0, k, s, d, pad, in_hw, out_hw, cin_g, nr) -> None:
+    """scratch[soff + kk*nr + j] = input element of patch row kk for output position p0 + j
+    (zero outside the input or past the last position)."""
+    kh, kw = k
+    h, w = in_hw
+    hout, wout = out_hw
+    total = hout * wout
+
+    def row(kk):
+        ci = kb.div(kk, kh * kw)
+        rem = kb.rem(kk, kh * kw)
+        i, j_ = kb.div(rem, kw), kb.rem(rem, kw)
+        plane = kb.add(x_base, kb.mul(ci, h * w))
+        dh = kb.sub(kb.mul(i, d[0]), pad[0])
+        dw = kb.sub(kb.mul(j_, d[1]), pad[1])
+
+        def col(j):
+            p = kb.add(p0, j)
+            oh, ow = kb.div(p, wout), kb.rem(p, wout)
+            ih = kb.add(kb.mul(oh, s[0]), dh)
+            iw = kb.add(kb.mul(ow, s[1]), dw)
+            ok = kb.emit_and(kb.emit_and(kb.icmp("ult", ih, h), kb.icmp("ult", iw, w)), kb.icmp("ult", p, total))
+            idx = kb.select(ok, kb.v(kb.add(plane, kb.add(kb.mul(ih, w), iw))), kb.v(0))
+            val = kb.load(xb, idx)
+            kb.store(kb.select(ok, val, kb.f(0.0)), sc, kb.add(soff, kb.add(kb.mul(kk, nr), j)))
+        kb.for_(0, nr, col)
+    kb.for_(0, cin_g * kh * kw, row)
+
+
+def pad_input(ctx: LowerCtx, x: Buf, shape, pb, hw_p, size: int) -> Buf:
+    """A zero-padded copy of an NCHW tensor, with `size` elements (slack after the end)."""
+    n, c, h, w = shape
+    hp, wp = hw_p
+    planes = n * c
+    key = f"pad{shape}{pb}{hw_p}{size}"
+    out = ctx.scratch_value(np.dtype(np.float32), size)
+
+    def build(kb: KB) -> None:
+        xb, ob = kb.args["x"], kb.args["out"]
+
+        def plane(pl):
+            def orow(i):
+                ih = kb.sub(i, pb[0])
+                inside = kb.icmp("ult", ih, h)
+
+                def ocol(j):
+                    iw = kb.sub(j, pb[1])
+                    ok = kb.emit_and(inside, kb.icmp("ult", iw, w))
+                    idx = kb.select(ok, kb.v(kb.add(kb.mul(pl, h * w), kb.add(kb.mul(ih, w), iw))), kb.v(0))
+                    val = kb.select(ok, kb.load(xb, idx), kb.f(0.0))
+                    kb.store(val, ob, kb.add(kb.mul(pl, hp * wp), kb.add(kb.mul(i, wp), j)))
+                kb.for_(0, wp, ocol)
+            kb.for_(0, hp, orow)
+
+        kb.for_(kb.args["lo"], kb.args["hi"], plane)
+
+        def tail(i):
+            kb.store(kb.f(0.0), ob, i)
+        kb.if_(kb.icmp("eq", kb.args["hi"], planes), lambda: kb.for_(planes * hp * wp, size, tail))
+
+    ctx.step(Kernel(key, [("x", F32, x.size), ("out", F32, size)], build), [x, out], planes,
+             float(planes * hp * wp), [out], "pad")
+    return out
+
+
+def lower_depthwise(ctx, x_v, ep, output, wval, strides, dil, pb, x_shape, out_shape) -> None:
+    """Depthwise convolution (one filter per channel): for each output row, the inner loop
+    runs along the output width over the valid range of each filter tap, so it vectorizes."""
+    n, c, h, w = x_shape
+    _, cout, hout, wout = out_shape
+    kh, kw = wval.shape[-2:]
+    mult = cout // c
+    filt = np.require(wval.reshape(cout, kh * kw), dtype=F32, requirements="C")
+    x_buf = ctx.buf(x_v)
+    ep_strides = ep.strides()
+    key = f"dw{x_shape}{out_shape}{(kh, kw)}{strides}{dil}{pb}|{ep.key()}"
+    scratch = wout + 64
+
+    def build(kb: KB) -> None:
+        xb, wb, ob, sc, soff = kb.args["x"], kb.args["w"], kb.args["out"], kb.args["scratch"], kb.args["soff"]
+        eps = [kb.args[f"e{i}"] for i in range(len(ep.inputs))]
+
+        def row(u):  # u = (n, co, oh)
+            oh = kb.rem(u, hout)
+            nc = kb.div(u, hout)
+            co = kb.rem(nc, cout)
+            ni = kb.div(nc, cout)
+            ci = kb.div(co, mult)
+            plane = kb.mul(kb.add(kb.mul(ni, c), ci), h * w)
+            kb.for_(0, wout, lambda j: kb.store(kb.f(0.0), sc, kb.add(soff, j)))
+
+            def tap(t):
+                i, j = kb.div(t, kw), kb.rem(t, kw)
+                ih = kb.add(kb.sub(kb.mul(oh, strides[0]), pb[0]), kb.mul(i, dil[0]))
+
+                def accumulate():
+                    wt = kb.load(wb, kb.add(kb.mul(co, kh * kw), t))
+                    off = kb.sub(kb.mul(j, dil[1]), pb[1])  # iw = ow*s + off
+                    # valid ow: 0 <= ow*s + off < w
+                    lo = kb.imax(kb.div(kb.add(kb.sub(0, off), strides[1] - 1), strides[1]) if isinstance(off, int)
+                                 else _ceil_div_nonneg(kb, off, strides[1]), 0)
+                    hi = kb.imin(_floor_div_bound(kb, kb.sub(w, off), strides[1]), wout)
+                    base = kb.add(plane, kb.mul(ih, w))
+
+                    def col(ow):
+                        iw = kb.add(kb.mul(ow, strides[1]), off)
+                        acc = kb.load(sc, kb.add(soff, ow))
+                        kb.store(kb.fadd(acc, kb.fmul(wt, kb.load(xb, kb.add(base, iw)))), sc, kb.add(soff, ow))
+                    kb.for_(lo, hi, col)
+                kb.if_(kb.icmp("ult", ih, h), accumulate)
+            kb.for_(0, kh * kw, tap)
+
+            def store(ow):
+                val = kb.load(sc, kb.add(soff, ow))
+                ins = [kb.load(b, kb.lin([ni, co, oh, ow], st)) for b, st in zip(eps, ep_strides)]
+                (res,) = ep.dag.eval(kb, ins, val)
+                kb.store(res, ob, kb.lin([ni, co, oh, ow], [cout * hout * wout, hout * wout, wout, 1]))
+            kb.for_(0, wout, store)
+
+        kb.for_(kb.args["lo"], kb.args["hi"], row)
+
+    args = [("x", F32, x_buf.size), ("w", F32, filt.size)]
+    bufs = [x_buf, ctx.const_buf(filt)]
+    for i, e in enumerate(ep.inputs):
+        args.append((f"e{i}", dtype_of(e.type), max(int(np.prod(shape_of(e.type), dtype=np.int64)), 1)))
+        bufs.append(ctx.buf(e))
+    out_buf = ctx.buf(output)
+    args.append(("out", dtype_of(output.type), out_buf.size))
+    bufs.append(out_buf)
+    ctx.step(Kernel(key, args, build, scratch), bufs, n * cout * hout, float(n * cout * hout * wout * kh * kw),
+             [out_buf], "DepthwiseConvolution")
+
+
+def _ceil_div_nonneg(kb: KB, off, s: int):
+    """ceil(-off / s) for a dynamic offset (may be negative)."""
+    from xdsl.dialects import arith
+
+    neg = kb.sub(0, off)
+    return kb.emit(arith.CeilDivSIOp(kb.v(neg), kb.v(s)))
+
+
+def _floor_div_bound(kb: KB, x, s: int):
+    """ceil(x / s): the first ow with ow*s >= x, i.e. the end of the valid range."""
+    from xdsl.dialects import arith
+
+    if isinstance(x, int):
+        return -(-x // s)
+    return kb.emit(arith.CeilDivSIOp(kb.v(x), kb.v(s)))
+
+
+def lower_conv_direct(ctx: LowerCtx, conv: OvOp, ep: Epilogue, output: SSAValue, inputs: Sequence[SSAValue]) -> None:
+    """Any convolution (N-D, computed filters, other types) as a plain loop nest."""
+    x_v, w_v = inputs
+    xs, ws = shape_of(x_v.type), shape_of(w_v.type)
+    os_ = shape_of(output.type)
+    grouped = conv.IR_TYPE == "GroupConvolution"
+    a = conv.attr
+    nsp = len(xs) - 2
+    k = ws[-nsp:]
+    pb, _ = resolve_pads(xs[2:], k, a.strides, a.dilations, a.auto_pad, a.pads_begin, a.pads_end)
+    g = ws[0] if grouped else 1
+    cout_g = ws[1] if grouped else ws[0]
+    cin_g = ws[2] if grouped else ws[1]
+    dt = dtype_of(x_v.type)
+    ep_strides = ep.strides()
+    x_strides = broadcast_strides(xs, xs)
+    o_strides = broadcast_strides(os_, os_)
+    kvol = int(np.prod(k))
+    key = f"convd{xs}{ws}{os_}{tuple(a.strides)}{tuple(a.dilations)}{pb}{grouped}|{ep.key()}"
+
+    def build(kb: KB) -> None:
+        xb, wb, ob = kb.args["x"], kb.args["w"], kb.args["out"]
+        eps = [kb.args[f"e{i}"] for i in range(len(ep.inputs))]
+
+        def point(u):
+            idx = kb.unravel(u, os_)
+            ni, co, sp = idx[0], idx[1], idx[2:]
+            gi = kb.div(co, cout_g)
+
+            def red(r, acc):
+                ci = kb.div(r, kvol)
+                kk = kb.unravel(kb.rem(r, kvol), k)
+                inb = None
+                pos = []
+                for d in range(nsp):
+                    ii = kb.add(kb.sub(kb.mul(sp[d], a.strides[d]), pb[d]), kb.mul(kk[d], a.dilations[d]))
+                    c = kb.icmp("ult", ii, xs[2 + d])
+                    inb = c if inb is None else kb.emit_and(inb, c)
+                    pos.append(ii)
+                xi = kb.lin([ni, kb.add(kb.mul(gi, cin_g), ci), *pos], x_strides)
+                xv = kb.load(xb, kb.select(inb, kb.v(xi), kb.v(0)))
+                wv = kb.load(wb, kb.add(kb.mul(co, cin_g * kvol), r))
+                from passes.ov_to_loops.scalar import SCALAR
+                prod = SCALAR["Multiply"](kb, None, [dt, dt], dt, xv, wv)
+                prod = kb.select(inb, prod, kb.const(0, dt))
+                return [SCALAR["Add"](kb, None, [dt, dt], dt, acc, prod)]
+            (acc,) = kb.for_(0, cin_g * kvol, red, init=[kb.const(0, dt)])
+            ins = [kb.load(b, kb.lin(idx, st)) for b, st in zip(eps, ep_strides)]
+            (res,) = ep.dag.eval(kb, ins, acc)
+            kb.store(res, ob, kb.lin(idx, o_strides))
+
+        kb.for_(kb.args["lo"], kb.args["hi"], point)
+
+    x_buf, w_buf = ctx.buf(x_v), ctx.buf(w_v)
+    args = [("x", dt, x_buf.size), ("w", dtype_of(w_v.type), w_buf.size)]
+    bufs = [x_buf, w_buf]
+    for i, e in enumerate(ep.inputs):
+        args.append((f"e{i}", dtype_of(e.type), max(int(np.prod(shape_of(e.type), dtype=np.int64)), 1)))
+        bufs.append(ctx.buf(e))
+    out_buf = ctx.buf(output)
+    args.append(("out", dtype_of(output.type), out_buf.size))
+    bufs.append(out_buf)
+    total = int(np.prod(os_))
+    ctx.step(Kernel(key, args, build), bufs, total, float(total * cin_g * kvol), [out_buf], conv.IR_TYPE)
+
+
+@lowering("Convolution", "GroupConvolution")
+def _conv(ctx: LowerCtx, op: OvOp) -> None:
+    lower_conv(ctx, op, Epilogue.identity(shape_of(op.outputs[0].type)), op.outputs[0])
+
+
+# --- matmul ----------------------------------------------------------------------------------------
+
+def lower_matmul(ctx: LowerCtx, mm: OvOp, ep: Epilogue, output: SSAValue, inputs: Sequence[SSAValue] = ()) -> None:
+    a_v, b_v = inputs or mm.inputs
+    dt = dtype_of(a_v.type)
+    if dt != F32:
+        return lower_matmul_direct(ctx, mm, ep, output, (a_v, b_v))
+    a_shape, b_shape = list(shape_of(a_v.type)), list(shape_of(b_v.type))
+    ta, tb = mm.attr.transpose_a, mm.attr.transpose_b
+    if len(a_shape) == 1:
+        a_shape, ta = [1, a_shape[0]], False
+    if len(b_shape) == 1:
+        b_shape, tb = [b_shape[0], 1], False
+    M = a_shape[-1] if ta else a_shape[-2]
+    K = a_shape[-2] if ta else a_shape[-1]
+    N = b_shape[-2] if tb else b_shape[-1]
+    batch = list(np.broadcast_shapes(tuple(a_shape[:-2]), tuple(b_shape[:-2])))
+    out_shape = (*batch, M, N)  # the output's layout with 1-D operands' dims kept
+    if tuple(ep.out_shape) != out_shape:
+        if ep.dag.nodes:
+            raise CompileError("MatMul epilogues need 2-D operands")
+        ep = Epilogue.identity(out_shape)
+    nbatch = int(np.prod(batch, dtype=np.int64)) if batch else 1
+    a_bst = broadcast_strides(batch, [1] * (len(batch) - len(a_shape) + 2) + a_shape[:-2]) if batch else []
+    b_bst = broadcast_strides(batch, [1] * (len(batch) - len(b_shape) + 2) + b_shape[:-2]) if batch else []
+    a_mat, b_mat = M * K, K * N
+    lda_m, lda_k = (1, M) if ta else (K, 1)
+    ldb_k, ldb_n = (1, K) if tb else (N, 1)
+    mr, nr, v = blocking()
+    nb = -(-N // nr)
+    bval = constant_of(b_v)
+    b_batches = int(np.prod(b_shape[:-2], dtype=np.int64)) if len(b_shape) > 2 else 1
+    if bval is not None:
+        bm = bval.reshape(b_batches, *b_shape[-2:]).astype(F32)
+        if tb:
+            bm = bm.transpose(0, 2, 1)
+        pk = np.zeros((b_batches, K, nb * nr), F32)
+        pk[:, :, :N] = bm
+        packed = pk.reshape(b_batches, K, nb, nr).transpose(0, 2, 1, 3).copy()  # [bb][nb][K][nr]
+    else:
+        packed = None
+    mfull, mrem = divmod(M, mr)
+    mblocks = mfull + (1 if mrem else 0)
+    units_outer = nbatch * nb
+    n_mc = 1
+    while units_outer * n_mc < 8 and mblocks >= 2 * n_mc * 2:
+        n_mc *= 2
+    blocks_per_chunk = -(-mblocks // n_mc)
+    extent = units_outer * n_mc
+    out_st = broadcast_strides(out_shape, out_shape)
+    ep_strides = ep.strides()
+    vec_ep = all(st[-1] in (0, 1) for st in ep_strides)
+    pack_elems = K * nr if packed is None else 0
+    scratch = pack_elems + nr + 64
+    key = f"mm{a_shape}{b_shape}{ta}{tb}{batch}|{mr},{nr},{v}|{packed is not None}|{n_mc}|{ep.key()}"
+
+    def build(kb: KB) -> None:
+        ab, bb_, ob = kb.args["a"], kb.args["b"], kb.args["out"]
+        eps = [kb.args[f"e{i}"] for i in range(len(ep.inputs))]
+        sc, soff = kb.args["scratch"], kb.args["soff"]
+        tmp = kb.add(soff, pack_elems)
+
+        def unit(u):
+            mc = kb.rem(u, n_mc)
+            rest = kb.div(u, n_mc)
+            nbi = kb.rem(rest, nb)
+            bi = kb.div(rest, nb)
+            bidx = kb.unravel(bi, batch) if batch else []
+            a_base = kb.mul(kb.lin(bidx, a_bst), a_mat) if batch else 0
+            bsel = kb.lin(bidx, b_bst) if batch else 0
+            n0 = kb.mul(nbi, nr)
+            ncols = kb.imin(nr, kb.sub(N, n0))
+            if packed is not None:
+                panel = kb.mul(kb.add(kb.mul(bsel, nb), nbi), K * nr)
+
+                def b_vec(k, c):
+                    return kb.vload(bb_, kb.add(panel, kb.add(kb.mul(k, nr), c * v)), v)
+            else:
+                b_base = kb.mul(bsel, b_mat)
+
+                def pack(k):
+                    def col(j):
+                        nn = kb.add(n0, j)
+                        ok = kb.icmp("ult", nn, N)
+                        idx = kb.select(ok, kb.v(kb.add(b_base, kb.add(kb.mul(k, ldb_k), kb.mul(nn, ldb_n)))),
+                                        kb.v(0))
+                        kb.store(kb.select(ok, kb.load(bb_, idx), kb.f(0.0)), sc,
+                                 kb.add(soff, kb.add(kb.mul(k, nr), j)))
+                    kb.for_(0, nr, col)
+                kb.for_(0, K, pack)
+
+                def b_vec(k, c):
+                    return kb.vload(sc, kb.add(soff, kb.add(kb.mul(k, nr), c * v)), v)
+
+            def block(rows):
+                def run(mbi):
+                    m0 = kb.mul(mbi, mr)
+
+                    def a_elem(r, k):
+                        return kb.load(ab, kb.add(a_base, kb.add(kb.mul(kb.add(m0, r), lda_m), kb.mul(k, lda_k))))
+                    acc = microkernel(kb, rows, nr // v, v, 0, K, a_elem, b_vec)
+                    for r in range(rows):
+                        for c in range(nr // v):
+                            nvalid = kb.imax(kb.imin(kb.sub(ncols, c * v), v), 0)
+                            store(kb, acc[r * (nr // v) + c], [*bidx, kb.add(m0, r), kb.add(n0, c * v)], nvalid)
+                return run
+
+            lo_b = kb.mul(mc, blocks_per_chunk)
+            hi_b = kb.imin(kb.add(lo_b, blocks_per_chunk), mblocks)
+            kb.for_(lo_b, kb.imin(hi_b, mfull), block(mr))
+            if mrem:
+                kb.if_(kb.icmp("eq", hi_b, mblocks), lambda: block(mrem)(mfull))
+
+        def store(kb, accv, pos, nvalid):
+            if vec_ep:
+                val = _apply_epilogue_vec(kb, ep, accv, eps, pos, nvalid, v, ep_strides)
+                kb.vstore_masked(val, ob, kb.lin(pos, out_st), kb.mask(nvalid, v))
+                return
+            kb.vstore(accv, sc, tmp)
+
+            def put(j):
+                p = [*pos[:-1], kb.add(pos[-1], j)]
+                ins = [kb.load(b, kb.lin(p, st)) for b, st in zip(eps, ep_strides)]
+                (res,) = ep.dag.eval(kb, ins, kb.load(sc, kb.add(tmp, j)))
+                kb.store(res, ob, kb.lin(p, out_st))
+            kb.for_(0, nvalid, put)
+
+        kb.for_(kb.args["lo"], kb.args["hi"], unit)
+
+    a_buf = ctx.buf(a_v)
+    b_buf = ctx.const_buf(packed) if packed is not None else ctx.buf(b_v)
+    args = [("a", F32, a_buf.size), ("b", F32, b_buf.size)]
+    bufs = [a_buf, b_buf]
+    for i, e in enumerate(ep.inputs):
+        args.append((f"e{i}", dtype_of(e.type), max(int(np.prod(shape_of(e.type), dtype=np.int64)), 1)))
+        bufs.append(ctx.buf(e))
+    out_buf = ctx.buf(output)
+    args.append(("out", dtype_of(output.type), out_buf.size))
+    bufs.append(out_buf)
+    ctx.step(Kernel(key, args, build, scratch), bufs, extent, float(nbatch * M * N * K), [out_buf], "MatMul")
+
+
+def lower_matmul_direct(ctx: LowerCtx, mm: OvOp, ep: Epilogue, output: SSAValue, inputs) -> None:
+    """MatMul of non-f32 types as a plain loop nest."""
+    raise CompileError(f"MatMul of {dtype_of(mm.inputs[0].type)} is not supported on CPU")
+
+
+@lowering("MatMul")
+def _matmul(ctx: LowerCtx, op: OvOp) -> None:
+    lower_matmul(ctx, op, Epilogue.identity(shape_of(op.outputs[0].type)), op.outputs[0])
+
+
+def _fused_anchor(ctx: LowerCtx, op) -> None:
+    """A Fused group anchored on a Convolution/MatMul: the other ops become its epilogue."""
+    inner = [o for o in op.block.ops if isinstance(o, OvOp)]
+    anchor = inner[0]
+    outer = dict(zip(op.block.args, op.inputs))
+    ext = [a for a in op.block.args if any(a in o.inputs for o in inner[1:])]
+    ep = epilogue_from_group(inner[1:], anchor, ext, op.block.last_op.operands[0])
+    ep.inputs = [outer[a] for a in ext]
+    anchor_inputs = [outer[a] for a in anchor.inputs]
+    lower = lower_conv if "Convolution" in anchor.IR_TYPE else lower_matmul
+    lower(ctx, anchor, ep, op.outputs[0], anchor_inputs)
+
+
+for _k in ("Convolution", "GroupConvolution", "MatMul"):
+    FUSED[_k] = _fused_anchor

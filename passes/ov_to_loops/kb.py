@@ -1,0 +1,289 @@
+"""KB, the kernel builder: a small Python layer over xDSL's func/scf/arith/math/memref/vector
+ops that the lowerings use to write kernels.
+
+Index arithmetic on Python ints is folded while building, so a loop nest over static shapes
+comes out with constant bounds and strides. Buffers are flat `memref<N x T>`; booleans live in
+memory as i8 and are i1 in registers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Union
+
+import numpy as np
+from xdsl.builder import Builder
+from xdsl.dialects import arith, func, math, memref, scf, vector
+from xdsl.dialects.builtin import (
+    DenseIntOrFPElementsAttr,
+    FloatAttr,
+    IndexType,
+    IntegerAttr,
+    IntegerType,
+    MemRefType,
+    VectorType,
+    f32,
+    i1,
+    i8,
+)
+from xdsl.ir import Attribute, Block, Region, SSAValue
+from xdsl.rewriter import InsertPoint
+
+from dialects.ov import xdsl_type
+
+INDEX = IndexType()
+Val = Union[SSAValue, int]
+FAST = arith.FastMathFlagsAttr(("reassoc", "nsz", "arcp", "contract", "afn"))
+
+
+def mem_type(dtype: np.dtype) -> Attribute:
+    """Element type of a buffer holding `dtype` (booleans are bytes)."""
+    return i8 if np.dtype(dtype) == np.bool_ else xdsl_type(dtype)
+
+
+def reg_type(dtype: np.dtype) -> Attribute:
+    return i1 if np.dtype(dtype) == np.bool_ else xdsl_type(dtype)
+
+
+def buffer_type(dtype: np.dtype, n: int) -> MemRefType:
+    return MemRefType(mem_type(dtype), [max(int(n), 1)])
+
+
+class KB:
+    """Builds one `func.func` kernel. `args` are (name, type) for scalars and (name, (dtype, n))
+    for buffers of n elements."""
+
+    def __init__(self, name: str, args: Sequence[tuple[str, Attribute | tuple[np.dtype, int]]]):
+        types = [buffer_type(*t) if isinstance(t, tuple) else t for _, t in args]
+        block = Block(arg_types=types)
+        self.func = func.FuncOp(name, (types, []), Region(block))
+        self.args = {n: a for (n, _), a in zip(args, block.args)}
+        self.bools: set[SSAValue] = {a for (_, t), a in zip(args, block.args)
+                                     if isinstance(t, tuple) and np.dtype(t[0]) == np.bool_}
+        for (n, _), a in zip(args, block.args):
+            a.name_hint = n
+        self.b = Builder(InsertPoint.at_end(block))
+        self._ended = False
+        self.width = 1  # >1 while evaluating scalar formulas on vectors: constants become splats
+
+    def finish(self) -> func.FuncOp:
+        if not self._ended:
+            self.b.insert(func.ReturnOp())
+            self._ended = True
+        return self.func
+
+    def emit(self, op):
+        self.b.insert(op)
+        return op.results[0] if op.results else None
+
+    # --- constants and index arithmetic ------------------------------------------------------
+    def v(self, x: Val) -> SSAValue:
+        """An index value (materializing a Python int)."""
+        if isinstance(x, int | np.integer):
+            return self.emit(arith.ConstantOp(IntegerAttr(int(x), INDEX)))
+        return x
+
+    def const(self, value, dtype: np.dtype) -> SSAValue:
+        if self.width > 1:
+            return self.splat(value, self.width, dtype)
+        t = reg_type(dtype)
+        if isinstance(t, IntegerType):
+            v = int(bool(value)) if t == i1 else int(value)
+            if t == i1:
+                v = -1 if v else 0
+            return self.emit(arith.ConstantOp(IntegerAttr(v, t)))
+        return self.emit(arith.ConstantOp(FloatAttr(float(value), t)))
+
+    def f(self, value: float) -> SSAValue:
+        return self.const(value, np.float32)
+
+    def splat(self, value, width: int, dtype=np.float32) -> SSAValue:
+        t = VectorType(reg_type(dtype), [width])
+        if np.dtype(dtype).kind == "f":
+            attr = DenseIntOrFPElementsAttr.from_list(t, [float(value)] * width)
+        elif np.dtype(dtype) == np.bool_:
+            attr = DenseIntOrFPElementsAttr.from_list(t, [-1 if value else 0] * width)
+        else:
+            attr = DenseIntOrFPElementsAttr.from_list(t, [int(value)] * width)
+        return self.emit(arith.ConstantOp(attr, t))
+
+    def add(self, a: Val, b: Val) -> Val:
+        if isinstance(a, int) and isinstance(b, int):
+            return a + b
+        if isinstance(a, int) and a == 0:
+            return b
+        if isinstance(b, int) and b == 0:
+            return a
+        return self.emit(arith.AddiOp(self.v(a), self.v(b)))
+
+    def sub(self, a: Val, b: Val) -> Val:
+        if isinstance(a, int) and isinstance(b, int):
+            return a - b
+        if isinstance(b, int) and b == 0:
+            return a
+        return self.emit(arith.SubiOp(self.v(a), self.v(b)))
+
+    def mul(self, a: Val, b: Val) -> Val:
+        if isinstance(a, int) and isinstance(b, int):
+            return a * b
+        for x, y in ((a, b), (b, a)):
+            if isinstance(x, int):
+                if x == 0:
+                    return 0
+                if x == 1:
+                    return y
+        return self.emit(arith.MuliOp(self.v(a), self.v(b)))
+
+    def div(self, a: Val, b: Val) -> Val:
+        """Floor division of non-negative index values."""
+        if isinstance(a, int) and isinstance(b, int):
+            return a // b
+        if isinstance(b, int) and b == 1:
+            return a
+        return self.emit(arith.DivUIOp(self.v(a), self.v(b)))
+
+    def rem(self, a: Val, b: Val) -> Val:
+        if isinstance(a, int) and isinstance(b, int):
+            return a % b
+        if isinstance(b, int) and b == 1:
+            return 0
+        return self.emit(arith.RemUIOp(self.v(a), self.v(b)))
+
+    def imin(self, a: Val, b: Val) -> Val:
+        if isinstance(a, int) and isinstance(b, int):
+            return min(a, b)
+        return self.emit(arith.MinSIOp(self.v(a), self.v(b)))
+
+    def imax(self, a: Val, b: Val) -> Val:
+        if isinstance(a, int) and isinstance(b, int):
+            return max(a, b)
+        return self.emit(arith.MaxSIOp(self.v(a), self.v(b)))
+
+    def icmp(self, pred: str, a: Val, b: Val) -> SSAValue:
+        return self.emit(arith.CmpiOp(self.v(a), self.v(b), pred))
+
+    def emit_and(self, a: SSAValue, b: SSAValue) -> SSAValue:
+        return self.emit(arith.AndIOp(a, b))
+
+    def lin(self, idx: Sequence[Val], strides: Sequence[int], base: Val = 0) -> Val:
+        """base + sum(idx * strides)."""
+        out = base
+        for i, s in zip(idx, strides):
+            out = self.add(out, self.mul(i, s))
+        return out
+
+    def unravel(self, flat: Val, dims: Sequence[int]) -> list[Val]:
+        """Multi-index of `flat` in row-major `dims`."""
+        out: list[Val] = []
+        for d in reversed(dims[1:]):
+            out.append(self.rem(flat, d))
+            flat = self.div(flat, d)
+        out.append(flat)
+        return list(reversed(out))
+
+    # --- memory --------------------------------------------------------------------------------
+    def load(self, buf: SSAValue, idx: Val) -> SSAValue:
+        v = self.emit(memref.LoadOp.get(buf, [self.v(idx)]))
+        if buf in self.bools:
+            return self.emit(arith.CmpiOp(v, self.emit(arith.ConstantOp(IntegerAttr(0, i8))), "ne"))
+        return v
+
+    def store(self, value: SSAValue, buf: SSAValue, idx: Val) -> None:
+        if value.type == i1:
+            value = self.emit(arith.ExtUIOp(value, i8))
+        self.b.insert(memref.StoreOp.get(value, buf, [self.v(idx)]))
+
+    def vload(self, buf: SSAValue, idx: Val, width: int) -> SSAValue:
+        return self.emit(vector.LoadOp(buf, [self.v(idx)], VectorType(buf.type.element_type, [width])))
+
+    def vstore(self, value: SSAValue, buf: SSAValue, idx: Val) -> None:
+        self.b.insert(vector.StoreOp(value, buf, [self.v(idx)]))
+
+    def mask(self, n: Val, width: int) -> SSAValue:
+        return self.emit(vector.CreateMaskOp([self.v(n)], VectorType(i1, [width])))
+
+    def vload_masked(self, buf: SSAValue, idx: Val, mask: SSAValue, width: int) -> SSAValue:
+        t = VectorType(buf.type.element_type, [width])
+        return self.emit(vector.MaskedLoadOp(buf, [self.v(idx)], mask, self.splat(0.0, width), t))
+
+    def vstore_masked(self, value: SSAValue, buf: SSAValue, idx: Val, mask: SSAValue) -> None:
+        self.b.insert(vector.MaskedStoreOp(buf, [self.v(idx)], mask, value))
+
+    def broadcast(self, scalar: SSAValue, width: int) -> SSAValue:
+        return self.emit(vector.BroadcastOp(scalar, VectorType(scalar.type, [width])))
+
+    def fma(self, a: SSAValue, b: SSAValue, c: SSAValue) -> SSAValue:
+        return self.emit(vector.FMAOp(a, b, c))
+
+    # --- floating point ------------------------------------------------------------------------
+    def fadd(self, a, b):
+        return self.emit(arith.AddfOp(a, b, FAST))
+
+    def fsub(self, a, b):
+        return self.emit(arith.SubfOp(a, b, FAST))
+
+    def fmul(self, a, b):
+        return self.emit(arith.MulfOp(a, b, FAST))
+
+    def fdiv(self, a, b):
+        return self.emit(arith.DivfOp(a, b, FAST))
+
+    def fmax(self, a, b):
+        return self.emit(arith.MaximumfOp(a, b, FAST))
+
+    def fmin(self, a, b):
+        return self.emit(arith.MinimumfOp(a, b, FAST))
+
+    def select(self, c, a, b):
+        return self.emit(arith.SelectOp(c, a, b))
+
+    def cmpf(self, pred: str, a, b):
+        return self.emit(arith.CmpfOp(a, b, pred))
+
+    def unary_math(self, op_cls, x):
+        return self.emit(op_cls(x))
+
+    def exp(self, x):
+        return self.emit(math.ExpOp(x))
+
+    def sqrt(self, x):
+        return self.emit(math.SqrtOp(x))
+
+    # --- control flow ----------------------------------------------------------------------------
+    def for_(self, lo: Val, hi: Val, body: Callable[..., Sequence[SSAValue] | None], step: Val = 1,
+             init: Sequence[SSAValue] = ()) -> list[SSAValue]:
+        """for iv in range(lo, hi, step): carried = body(iv, *carried). Returns the final
+        carried values. A loop of static trip count 1 is emitted as its body."""
+        if isinstance(lo, int) and isinstance(hi, int) and isinstance(step, int):
+            if hi <= lo:
+                return list(init)
+            if hi - lo <= step:
+                return list(body(lo, *init) or [])
+        block = Block(arg_types=[INDEX] + [v.type for v in init])
+        outer = self.b
+        self.b = Builder(InsertPoint.at_end(block))
+        new = body(block.args[0], *block.args[1:]) or []
+        self.b.insert(scf.YieldOp(*new))
+        self.b = outer
+        loop = scf.ForOp(self.v(lo), self.v(hi), self.v(step), list(init), block)
+        self.b.insert(loop)
+        return list(loop.results)
+
+    def if_(self, cond: SSAValue, then: Callable[[], Sequence[SSAValue] | None],
+            otherwise: Callable[[], Sequence[SSAValue] | None] | None = None,
+            result_types: Sequence[Attribute] = ()) -> list[SSAValue]:
+        def region(fn):
+            block = Block()
+            outer = self.b
+            self.b = Builder(InsertPoint.at_end(block))
+            vals = (fn() if fn is not None else None) or []
+            self.b.insert(scf.YieldOp(*vals))
+            self.b = outer
+            return Region(block)
+
+        op = scf.IfOp(cond, list(result_types), region(then), region(otherwise) if (otherwise or result_types)
+                      else None)
+        self.b.insert(op)
+        return list(op.results)
+
+
+__all__ = ["FAST", "INDEX", "KB", "Val", "buffer_type", "f32", "mem_type", "reg_type"]

@@ -1,0 +1,77 @@
+"""The `ov` -> loop dialect lowering: dispatches every op to its lowering and assembles the
+Program (kernels, steps, memory plan, graph function)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from xdsl.dialects import func
+from xdsl.dialects.builtin import ModuleOp
+
+from dialects.errors import CompileError
+from dialects.ov import Const, Fused, OvOp
+from passes.ov_to_loops.elementwise import ELEMENTWISE, copy_kernel, lower_eltwise
+from passes.ov_to_loops.program import Buf, LowerCtx, Program, Slot, build_program
+
+Lowering = Callable[[LowerCtx, OvOp], None]
+LOWERINGS: dict[str, Lowering] = {}
+FUSED: dict[str, Callable[[LowerCtx, Fused], None]] = {}
+ALIASES = frozenset({"Reshape", "Squeeze", "Unsqueeze"})  # results are views of input 0
+
+
+def lowering(*op_types: str) -> Callable[[Lowering], Lowering]:
+    def register(fn: Lowering) -> Lowering:
+        for t in op_types:
+            LOWERINGS[t] = fn
+        return fn
+    return register
+
+
+def has_lowering(op_type: str) -> bool:
+    _load()
+    return op_type in LOWERINGS or op_type in ELEMENTWISE or op_type in ALIASES or op_type == "Const"
+
+
+def _load() -> None:
+    from passes.ov_to_loops import gemm, misc, movement, pooling, reduce  # noqa: F401  (register lowerings)
+
+
+def lower_module(module: ModuleOp) -> Program:
+    _load()
+    fn = next(op for op in module.body.block.ops if isinstance(op, func.FuncOp))
+    block = fn.body.block
+    missing = sorted({op.IR_TYPE for op in block.walk() if isinstance(op, OvOp) and not has_lowering(op.IR_TYPE)})
+    if missing:
+        raise CompileError(f"no CPU lowering for: {', '.join(missing)}")
+    ctx = LowerCtx()
+    for i, arg in enumerate(block.args):
+        ctx.slots.append(Slot("input", i))
+        info = ctx.value(arg)
+        info.fixed = Buf(len(ctx.slots) - 1, 0, info.dtype, max(info.size, 1), info.id)
+    outputs = []
+    for op in block.ops:
+        if isinstance(op, func.ReturnOp):
+            outputs = list(op.operands)
+            break
+        if isinstance(op, Const):
+            continue
+        if isinstance(op, Fused):
+            FUSED[op.kind.data](ctx, op)
+        elif op.IR_TYPE in ALIASES:
+            ctx.alias(op.outputs[0], op.inputs[0])
+        elif op.IR_TYPE in ELEMENTWISE:
+            lower_eltwise(ctx, op)
+        else:
+            LOWERINGS[op.IR_TYPE](ctx, op)
+    written = {b.value_id for s in ctx.steps for b in s.writes}
+    for j, v in enumerate(outputs):
+        ctx.slots.append(Slot("output", j))
+        slot = len(ctx.slots) - 1
+        info = ctx.value(v)
+        root = ctx.root(info)
+        out = Buf(slot, 0, info.dtype, max(info.size, 1), -1)
+        if root.fixed is None and root.id in written:
+            root.fixed = Buf(slot, 0, root.dtype, max(root.size, 1), root.id)
+        else:  # an input, a constant, or a value another output already holds
+            copy_kernel(ctx, ctx.buf(v), out, info.shape, info.dtype)
+    return build_program(ctx)

@@ -1,0 +1,297 @@
+"""From a static-shape `ov` function to a `Program`: kernels of the loop dialect, the steps that
+call them, a static memory plan, and the `ovcc_graph` entry function.
+
+Every tensor lives in one place: a model input or output buffer, a constant (weights, possibly
+packed by the lowering for its kernel), or a range of the arena. Reshape-like ops are views
+(aliases); everything else is a step that calls a kernel with a range [lo, hi) of its parallel
+extent. The graph function runs the steps in order on every thread: a parallel step splits
+its extent between the threads, a serial one runs on thread 0, and a barrier separates steps
+that touch memory another thread may still be using."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from xdsl.dialects import func
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.dialects.llvm import LLVMPointerType
+from xdsl.ir import SSAValue
+
+from dialects.errors import CompileError
+from dialects.loops import BarrierOp, ViewOp
+from dialects.ov import Const, dtype_of, format_shape, is_static, shape_of
+from passes.ov_to_loops.kb import INDEX, KB, buffer_type
+
+ALIGN = 64
+ENTRY = "ovcc_graph"
+PARALLEL_MIN_COST = 60_000  # below this much work (in multiply-adds or elements) a step runs on one thread
+
+
+@dataclass(frozen=True)
+class Buf:
+    """Where a tensor's data are: slot (0 = arena) and byte offset, its dtype and element count."""
+
+    slot: int
+    offset: int
+    dtype: np.dtype
+    size: int
+    value_id: int = -1  # the tensor whose memory this is (for the hazard analysis)
+
+    @property
+    def nbytes(self) -> int:
+        return self.size * self.dtype.itemsize
+
+
+@dataclass
+class Kernel:
+    """A kernel function: `key` identifies it (equal keys share one function); `build(kb)`
+    writes its body; `buffers` are the (name, dtype, size) of its buffer arguments."""
+
+    key: str
+    buffers: list[tuple[str, np.dtype, int]]
+    build: Callable[[KB], None]
+    scratch_elems: int = 0  # f32 elements of per-thread scratch
+
+    @property
+    def name(self) -> str:
+        return "k_" + hashlib.sha1(self.key.encode()).hexdigest()[:12]
+
+
+@dataclass
+class Step:
+    kernel: Kernel
+    args: list[Buf]
+    extent: int
+    cost: float
+    reads: list[Buf]
+    writes: list[Buf]
+    label: str = ""
+    parallel: bool = False
+
+
+@dataclass
+class Slot:
+    kind: str  # "arena" | "input" | "output" | "const"
+    index: int = 0  # input/output position
+    array: np.ndarray | None = None
+
+
+@dataclass
+class Program:
+    module: ModuleOp
+    slots: list[Slot]
+    arena_bytes: int
+    scratch_offset: int
+    scratch_bytes_per_thread: int
+    steps: list[Step]
+
+    @property
+    def constants(self) -> list[np.ndarray]:
+        return [s.array for s in self.slots if s.kind == "const"]
+
+
+@dataclass
+class _Value:
+    id: int
+    dtype: np.dtype
+    shape: tuple[int, ...]
+    alias_of: int | None = None  # same memory as another value
+    fixed: Buf | None = None  # input, output or constant storage
+    first: int = -1  # step index of definition
+    last: int = -1  # step index of last use
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64))
+
+
+class LowerCtx:
+    """State of one lowering; the op lowerings call into it."""
+
+    def __init__(self) -> None:
+        self.slots: list[Slot] = [Slot("arena")]
+        self.values: dict[SSAValue, _Value] = {}
+        self.infos: list[_Value] = []
+        self.steps: list[Step] = []
+        self.const_slots: dict[int, int] = {}  # id(array) -> slot
+        self._const_cache: dict[tuple, int] = {}
+
+    # --- values -------------------------------------------------------------------------------
+    def value(self, v: SSAValue) -> _Value:
+        if v not in self.values:
+            shape = shape_of(v.type)
+            if not is_static(shape):
+                raise CompileError(f"tensor of shape {format_shape(shape)} is not static; native code needs "
+                                   "static shapes (dynamic inputs are specialized per shape)")
+            info = _Value(len(self.infos), dtype_of(v.type), tuple(shape))
+            self.infos.append(info)
+            self.values[v] = info
+        return self.values[v]
+
+    def root(self, info: _Value) -> _Value:
+        while info.alias_of is not None:
+            info = self.infos[info.alias_of]
+        return info
+
+    def alias(self, result: SSAValue, source: SSAValue) -> None:
+        """`result` shares `source`'s memory (Reshape and friends)."""
+        r, s = self.value(result), self.value(source)
+        r.alias_of = self.root(s).id
+
+    def const_slot(self, array: np.ndarray) -> int:
+        arr = np.require(array, requirements=["C", "A"])
+        key = (arr.dtype.str, arr.shape, hashlib.sha1(arr.tobytes()).hexdigest()) if arr.nbytes < (1 << 24) \
+            else (id(array),)
+        if key not in self._const_cache:
+            aligned = _aligned_copy(arr)
+            self.slots.append(Slot("const", array=aligned))
+            self._const_cache[key] = len(self.slots) - 1
+        return self._const_cache[key]
+
+    def const_buf(self, array: np.ndarray) -> Buf:
+        """A buffer holding this array (packed weights, index tables, ...)."""
+        arr = np.asarray(array)
+        return Buf(self.const_slot(arr), 0, arr.dtype, max(arr.size, 1))
+
+    def buf(self, v: SSAValue) -> Buf:
+        """Storage of a value; placeholders for arena values are resolved by `plan`."""
+        info = self.root(self.value(v))
+        if info.fixed is not None:
+            return info.fixed
+        if isinstance(getattr(v, "op", None), Const):
+            info.fixed = Buf(self.const_slot(v.op.array), 0, info.dtype, max(info.size, 1), info.id)
+            return info.fixed
+        return Buf(-1, 0, info.dtype, max(info.size, 1), info.id)
+
+    def scratch_value(self, dtype: np.dtype, size: int) -> Buf:
+        """Arena memory for a temporary that no SSA value stands for (planned like one)."""
+        info = _Value(len(self.infos), np.dtype(dtype), (int(size),))
+        self.infos.append(info)
+        return Buf(-1, 0, info.dtype, max(int(size), 1), info.id)
+
+    def step(self, kernel: Kernel, args: Sequence[Buf], extent: int, cost: float, writes: Sequence[Buf],
+             label: str = "") -> None:
+        writes_ = list(writes)
+        reads = [a for a in args if a not in writes_]
+        self.steps.append(Step(kernel, list(args), max(int(extent), 1), cost, reads, writes_, label))
+
+
+def _aligned_copy(arr: np.ndarray) -> np.ndarray:
+    raw = np.empty(arr.nbytes + ALIGN, np.uint8)
+    off = (-raw.ctypes.data) % ALIGN
+    out = raw[off:off + arr.nbytes].view(arr.dtype).reshape(arr.shape)
+    out[...] = arr
+    return out
+
+
+# --- memory plan ------------------------------------------------------------------------------
+
+def _plan_memory(ctx: LowerCtx) -> int:
+    """Assign arena offsets to intermediate values (best fit over lifetimes); returns bytes."""
+    for i, s in enumerate(ctx.steps):
+        for b in s.writes + s.reads:
+            if b.value_id < 0:
+                continue
+            info = ctx.infos[b.value_id]
+            if info.first < 0:
+                info.first = i
+            info.last = max(info.last, i)
+    todo = [v for v in ctx.infos if v.alias_of is None and v.fixed is None and v.first >= 0]
+    todo.sort(key=lambda v: (-v.size * v.dtype.itemsize, v.first))
+    placed: list[tuple[int, int, int, int]] = []  # (offset, end, first, last)
+    offsets: dict[int, int] = {}
+    for v in todo:
+        nbytes = -(-max(v.size, 1) * v.dtype.itemsize // ALIGN) * ALIGN
+        busy = sorted((o, e) for o, e, f, la in placed if not (la < v.first or f > v.last))
+        off = 0
+        for o, e in busy:
+            if off + nbytes <= o:
+                break
+            off = max(off, e)
+        placed.append((off, off + nbytes, v.first, v.last))
+        offsets[v.id] = off
+    for v in todo:
+        v.fixed = Buf(0, offsets[v.id], v.dtype, max(v.size, 1), v.id)
+    return max((e for _, e, _, _ in placed), default=0)
+
+
+def _resolve(ctx: LowerCtx, b: Buf) -> Buf:
+    if b.slot >= 0:
+        return b
+    info = ctx.root(ctx.infos[b.value_id])
+    f = info.fixed
+    return Buf(f.slot, f.offset + b.offset, b.dtype, b.size, info.id)
+
+
+def _overlap(a: Buf, b: Buf) -> bool:
+    return a.slot == b.slot and a.offset < b.offset + b.nbytes and b.offset < a.offset + a.nbytes
+
+
+# --- the graph function ----------------------------------------------------------------------
+
+def build_program(ctx: LowerCtx) -> Program:
+    arena = _plan_memory(ctx)
+    for s in ctx.steps:
+        s.args = [_resolve(ctx, b) for b in s.args]
+        s.reads = [_resolve(ctx, b) for b in s.reads]
+        s.writes = [_resolve(ctx, b) for b in s.writes]
+    scratch = max((s.kernel.scratch_elems * 4 for s in ctx.steps), default=0)
+    scratch = -(-scratch // ALIGN) * ALIGN
+    scratch_offset = -(-arena // ALIGN) * ALIGN
+    kernels: dict[str, Kernel] = {}
+    for s in ctx.steps:
+        kernels.setdefault(s.kernel.key, s.kernel)
+    funcs = [_build_kernel(k) for k in kernels.values()]
+    graph = _build_graph(ctx.steps, scratch_offset, scratch)
+    module = ModuleOp([*funcs, graph])
+    return Program(module, ctx.slots, scratch_offset, scratch_offset, scratch, ctx.steps)
+
+
+def _build_kernel(k: Kernel) -> func.FuncOp:
+    args: list = [(n, (dt, size)) for n, dt, size in k.buffers] + [("lo", INDEX), ("hi", INDEX)]
+    if k.scratch_elems:
+        args += [("scratch", (np.dtype(np.float32), k.scratch_elems)), ("soff", INDEX)]
+    kb = KB(k.name, args)
+    k.build(kb)
+    return kb.finish()
+
+
+def _build_graph(steps: list[Step], scratch_offset: int, scratch_bytes: int) -> func.FuncOp:
+    ptr = LLVMPointerType()
+    kb = KB(ENTRY, [("table", ptr), ("tid", INDEX), ("nthreads", INDEX), ("barrier", ptr)])
+    table, tid, nthr, bar = (kb.args[n] for n in ("table", "tid", "nthreads", "barrier"))
+    pending: list[Step] = []  # steps since the last barrier
+    for s in steps:
+        parallel = s.cost >= PARALLEL_MIN_COST and s.extent > 1
+        if any(_conflict(s, p) and (parallel or p.parallel) for p in pending):
+            kb.b.insert(BarrierOp(bar, nthr))
+            pending = []
+        s.parallel = parallel
+        views = [kb.emit(ViewOp(table, b.slot, b.offset, buffer_type(b.dtype, b.size))) for b in s.args]
+        extra = []
+        if s.kernel.scratch_elems:  # each thread's scratch starts `soff` elements in
+            sv = kb.emit(ViewOp(table, 0, scratch_offset, buffer_type(np.dtype(np.float32), s.kernel.scratch_elems)))
+            extra = [sv, kb.mul(tid, scratch_bytes // 4)]
+        if parallel:
+            lo = kb.div(kb.mul(tid, s.extent), nthr)
+            hi = kb.div(kb.mul(kb.add(tid, 1), s.extent), nthr)
+            kb.b.insert(func.CallOp(s.kernel.name, [*views, kb.v(lo), kb.v(hi), *[kb.v(e) for e in extra]], []))
+        else:
+            def call(s=s, views=views, extra=extra):
+                kb.b.insert(func.CallOp(s.kernel.name, [*views, kb.v(0), kb.v(s.extent),
+                                                        *[kb.v(e) for e in extra]], []))
+            kb.if_(kb.icmp("eq", tid, 0), call)
+        pending.append(s)
+    kb.b.insert(BarrierOp(bar, nthr))  # outputs are complete when every thread returns
+    return kb.finish()
+
+
+def _conflict(a: Step, b: Step) -> bool:
+    return any(_overlap(x, y) for x in a.writes for y in b.reads + b.writes) or \
+        any(_overlap(x, y) for x in a.reads for y in b.writes)
+
+
+__all__ = ["ENTRY", "Buf", "Kernel", "LowerCtx", "Program", "Slot", "Step", "build_program"]
