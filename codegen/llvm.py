@@ -386,6 +386,10 @@ class FunctionEmitter:
         self.vals[op.result] = self.b.gep(base, [ir.Constant(I64, op.offset.value.data)], inbounds=True,
                                           source_etype=ir.IntType(8))
 
+    def op_loops_cycles(self, op) -> None:
+        fn = self.intrinsic("llvm.readcyclecounter", I64, [])
+        self.vals[op.result] = self.b.call(fn, [])
+
     def op_loops_barrier(self, op: BarrierOp) -> None:
         self.b.call(self.mod.globals["ovcc_barrier"], [self.get(op.state), self.get(op.nthreads)])
 

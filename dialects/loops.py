@@ -43,4 +43,16 @@ class BarrierOp(IRDLOperation):
         super().__init__(operands=[state, nthreads])
 
 
-LOOPS = Dialect("loops", [ViewOp, BarrierOp], [])
+@irdl_op_definition
+class CyclesOp(IRDLOperation):
+    """The CPU's cycle counter (for per-step profiles)."""
+
+    name = "loops.cycles"
+    result = result_def(i64)
+    assembly_format = "attr-dict"
+
+    def __init__(self):
+        super().__init__(result_types=[i64])
+
+
+LOOPS = Dialect("loops", [ViewOp, BarrierOp, CyclesOp], [])

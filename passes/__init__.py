@@ -7,11 +7,15 @@ from collections.abc import Callable
 
 from xdsl.passes import ModulePass
 
+from passes.cse import CommonSubexpressionElimination
 from passes.dce import DeadCodeElimination
+from passes.fold_batchnorm import FoldBatchNorm
 from passes.fold_constants import FoldConstants
+from passes.fuse import Fuse
 from passes.infer_shapes import InferShapes
 
-PASSES: dict[str, type[ModulePass]] = {p.name: p for p in (InferShapes, FoldConstants, DeadCodeElimination)}
+PASSES: dict[str, type[ModulePass]] = {p.name: p for p in (
+    InferShapes, FoldConstants, DeadCodeElimination, CommonSubexpressionElimination, FoldBatchNorm, Fuse)}
 
 # What every frontend runs after converting, as OpenVINO's frontends do: shapes propagated,
 # constant (and shape) subgraphs folded, dead ops removed.
@@ -20,8 +24,8 @@ FRONTEND_CLEANUP = "infer-shapes,fold-constants,dce"
 PIPELINES: dict[str, str] = {
     "ir": FRONTEND_CLEANUP,  # what save_model writes
     "O0": "infer-shapes",
-    "O1": FRONTEND_CLEANUP,
-    "O2": FRONTEND_CLEANUP,
+    "O1": FRONTEND_CLEANUP + ",cse,fold-batchnorm,fold-constants,dce",
+    "O2": FRONTEND_CLEANUP + ",cse,fold-batchnorm,fold-constants,dce,fuse",
 }
 
 

@@ -59,6 +59,10 @@ class _Request:
             self.table[i] = p
         self.table[0] = self.arena
         self.barrier = np.zeros(2, np.int64)
+        self.profile = np.zeros(2 * len(exe.program.steps), np.int64)
+        for i, s in enumerate(exe.program.slots):
+            if s.kind == "profile":
+                self.table[i] = self.profile.ctypes.data
 
 
 class Executable:
@@ -77,6 +81,7 @@ class Executable:
         self.outputs = {s.index: i for i, s in enumerate(program.slots) if s.kind == "output"}
         self._free: list[_Request] = []
         self._lock = threading.Lock()
+        self.last_profile: np.ndarray | None = None
 
     def _acquire(self) -> _Request:
         with self._lock:
@@ -104,13 +109,14 @@ class Executable:
                     _PARALLEL.release()
             else:
                 self.fn(table, 0, 1, bar)
+            self.last_profile = req.profile.reshape(-1, 2).copy()
             return outs
         finally:
             with self._lock:
                 self._free.append(req)
 
 
-def compile_program(model, cache_dir: Path | None, max_threads: int) -> Executable:
+def compile_program(model, cache_dir: Path | None, max_threads: int, profile: bool = False) -> Executable:
     """Graph passes, lowering and native code for a model with static shapes."""
     from codegen.llvm import compile_to_object, emit_module
     from passes import PIPELINES
@@ -122,7 +128,7 @@ def compile_program(model, cache_dir: Path | None, max_threads: int) -> Executab
     stats = CompileStats()
     t0 = time.perf_counter()
     run_pipeline(model.module, PIPELINES["O2"])
-    program = lower_module(model.module)
+    program = lower_module(model.module, profile)
     text = str(program.module)
     stats.seconds_lower = time.perf_counter() - t0
     t0 = time.perf_counter()
@@ -150,6 +156,7 @@ class NativeCompiledModel(CompiledModelBase):
         super().__init__(ports_of(model.inputs), ports_of(model.outputs))
         self.model = model
         self.nthreads = int(config.get("INFERENCE_NUM_THREADS") or os.cpu_count() or 1)
+        self.perf_count = str(config.get("PERF_COUNT", "")).lower() in ("true", "1", "yes")
         cache = config.get("CACHE_DIR", os.environ.get("OVCC_CACHE_DIR"))
         from runtime.jit import default_cache_dir
 
@@ -170,7 +177,7 @@ class NativeCompiledModel(CompiledModelBase):
                 if any(d is None for p in self.inputs for d in p.shape):
                     m.reshape([list(s) for s in shapes])
                 try:
-                    exe = compile_program(m, self.cache_dir, self.nthreads)
+                    exe = compile_program(m, self.cache_dir, self.nthreads, self.perf_count)
                 except OvccError:
                     raise
                 except Exception as e:  # a compiler bug must not look like bad user input
@@ -181,6 +188,18 @@ class NativeCompiledModel(CompiledModelBase):
     @property
     def stats(self) -> CompileStats | None:
         return next(iter(self._specialized.values())).stats if self._specialized else None
+
+    def profiling_info(self) -> list[tuple[str, str, float, float]]:
+        """Per step of the last inference (PERF_COUNT=True), as thread 0 saw it: (kernel, op,
+        share of the time running the step, share of the time waiting before it)."""
+        exe = next(iter(self._specialized.values()), None)
+        if exe is None or exe.last_profile is None or not self.perf_count:
+            return []
+        p = exe.last_profile
+        total = float(p[-1, 1] - p[0, 0]) or 1.0
+        waits = np.concatenate([[0], p[1:, 0] - p[:-1, 1]])
+        return [(s.kernel.name, s.label, float(e - b) / total, float(w) / total)
+                for s, (b, e), w in zip(exe.program.steps, p, waits)]
 
     def _infer(self, arrays: list[np.ndarray]) -> list[np.ndarray]:
         exe = self._executable([a.shape for a in arrays])

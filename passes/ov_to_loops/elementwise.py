@@ -152,15 +152,24 @@ def eltwise_kernel(out_shape: tuple[int, ...], in_dtypes: Sequence[np.dtype], in
 
 
 def lower_eltwise_group(ctx: LowerCtx, ops: Sequence[OvOp], inputs: Sequence[SSAValue],
-                        outputs: Sequence[SSAValue], label: str = "") -> None:
+                        outputs: Sequence[SSAValue], label: str = "", outer_inputs: Sequence[SSAValue] = (),
+                        outer_outputs: Sequence[SSAValue] = ()) -> None:
+    """`inputs`/`outputs` as the ops see them; `outer_*` the values holding their memory (the
+    Fused op's operands and results, when the group sits inside one)."""
     out_shape = shape_of(outputs[0].type)
     dag = dag_from_ops(ops, inputs, outputs)
     slopes = {op.inputs[1] for op in ops if op.IR_TYPE == "PRelu"}
     views = [input_view(out_shape, shape_of(v.type), v in slopes) for v in inputs]
     kernel, extent, cost = eltwise_kernel(out_shape, [dtype_of(v.type) for v in inputs], views, dag,
                                           [dtype_of(v.type) for v in outputs])
-    out_bufs = [ctx.buf(v) for v in outputs]
-    ctx.step(kernel, [ctx.buf(v) for v in inputs] + out_bufs, extent, cost, out_bufs, label)
+    out_bufs = [ctx.buf(v) for v in (outer_outputs or outputs)]
+    ctx.step(kernel, [ctx.buf(v) for v in (outer_inputs or inputs)] + out_bufs, extent, cost, out_bufs, label)
+
+
+def lower_fused_eltwise(ctx: LowerCtx, fused) -> None:
+    ops = [o for o in fused.block.ops if isinstance(o, OvOp)]
+    lower_eltwise_group(ctx, ops, list(fused.block.args), list(fused.block.last_op.operands),
+                        "+".join(o.IR_TYPE for o in ops), list(fused.inputs), list(fused.outputs))
 
 
 def lower_eltwise(ctx: LowerCtx, op: OvOp) -> None:

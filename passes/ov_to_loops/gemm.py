@@ -118,7 +118,7 @@ def _vec_ok(ep: Epilogue, last_contig: bool) -> bool:
 def lower_conv(ctx: LowerCtx, conv: OvOp, ep: Epilogue, output: SSAValue, inputs: Sequence[SSAValue] = ()) -> None:
     """`inputs` stand for conv's operands when conv sits inside a Fused group."""
     x_v, w_v = inputs or conv.inputs
-    x_shape, w_shape = shape_of(x_v.type), shape_of(w_v.type)
+    x_shape = shape_of(x_v.type)
     out_shape = shape_of(conv.outputs[0].type)
     grouped = conv.IR_TYPE == "GroupConvolution"
     wval = constant_of(w_v)
@@ -132,157 +132,224 @@ def lower_conv(ctx: LowerCtx, conv: OvOp, ep: Epilogue, output: SSAValue, inputs
         pb, pe = resolve_pads(x_shape[3:], wval.shape[-1:], a.strides, a.dilations, a.auto_pad, a.pads_begin,
                               a.pads_end)
         pb, pe = (0, *pb), (0, *pe)
+        ep = Epilogue(ep.dag, ep.inputs, [(*v[:2], 1, v[2]) for v in ep.views], out_shape)
     else:
         strides, dil = tuple(a.strides), tuple(a.dilations)
         pb, pe = resolve_pads(x_shape[2:], wval.shape[-2:], strides, dil, a.auto_pad, a.pads_begin, a.pads_end)
     if grouped:
         g, cout_g, cin_g = wval.shape[0], wval.shape[1], wval.shape[2]
-        wflat = wval.reshape(g, cout_g, -1)
     else:
         g, cout_g, cin_g = 1, wval.shape[0], wval.shape[1]
-        wflat = wval.reshape(1, cout_g, -1)
     if cin_g == 1 and cout_g == 1 and g > 1:
         return lower_depthwise(ctx, x_v, ep, output, wval, strides, dil, pb, x_shape, out_shape)
+    pointwise = wval.shape[-2:] == (1, 1) and strides == (1, 1) and not any(pb) and not any(pe)
+    return _conv_gemm(ctx, conv.IR_TYPE, x_v, wval.reshape(g, cout_g, -1), ep, output, x_shape, out_shape,
+                      wval.shape[-2:], strides, dil, pb, g, cout_g, cin_g, pointwise)
+
+
+def _pack_filters(wflat: np.ndarray, mr: int) -> np.ndarray:
+    """[g][cout_g][K] filters as A panels [g][mb][K][mr], rows zero-padded to a multiple of mr."""
+    g, cout_g, kdim = wflat.shape
+    mb = -(-cout_g // mr)
+    packed = np.zeros((g, mb * mr, kdim), F32)
+    packed[:, :cout_g] = wflat
+    return packed.reshape(g, mb, mr, kdim).transpose(0, 1, 3, 2).copy()
+
+
+def _row_chunks(units: int, mb: int) -> int:
+    """How many chunks to cut the filter rows into so that the threads have enough work units."""
+    n_mc = 1
+    while units * n_mc < 8 and mb // (n_mc * 2) >= 2:
+        n_mc *= 2
+    return n_mc
+
+
+class Params:
+    """Shape-dependent numbers a kernel reads at run time from a small i64 table, so that
+    convolutions of different sizes share one compiled kernel."""
+
+    def __init__(self) -> None:
+        self.values: list[int] = []
+
+    def add(self, v: int) -> int:
+        self.values.append(int(v))
+        return len(self.values) - 1
+
+    def loader(self, kb: KB):
+        from xdsl.dialects import arith
+        from xdsl.dialects.builtin import IndexType
+
+        buf = kb.args["params"]
+        cache: dict[int, SSAValue] = {}
+
+        def get(i: int):
+            if i not in cache:
+                cache[i] = kb.emit(arith.IndexCastOp(kb.load(buf, i), IndexType()))
+            return cache[i]
+        return get
+
+
+def _conv_gemm(ctx, label, x_v, wflat, ep, output, x_shape, out_shape, k, strides, dil, pb, g, cout_g, cin_g,
+               pointwise):
+    """B columns straight from the input (1x1, stride 1, no padding) or from a zero-padded,
+    phase-split copy of it through a table of row offsets (any other convolution: with stride s
+    the input is split into s x s phase images, in which every filter tap reads a contiguous
+    run of columns). One compiled kernel serves every shape."""
     n, cin, h, w = x_shape
-    kh, kw = wval.shape[-2:]
+    kh, kw = k
     _, cout, hout, wout = out_shape
     mr, nr, v = blocking()
     kdim = cin_g * kh * kw
     mb = -(-cout_g // mr)
-    packed = np.zeros((g, mb * mr, kdim), F32)
-    packed[:, :cout_g] = wflat
-    packed = packed.reshape(g, mb, mr, kdim).transpose(0, 1, 3, 2).copy()  # [g][mb][k][mr]
-    pointwise = kh == kw == 1 and strides == (1, 1) and not any(pb) and not any(pe)
-    padded_mode = not pointwise and strides == (1, 1)
+    packed = _pack_filters(wflat, mr)
     x_buf = ctx.buf(x_v)
-    if padded_mode:
-        hp, wp = h + pb[0] + pe[0], w + pb[1] + pe[1]
-        slack = nr + (kw - 1) * dil[1] + v
-        xp_size = n * cin * hp * wp + slack
-        x_buf = pad_input(ctx, x_buf, (n, cin, h, w), pb, (hp, wp), xp_size)
-        koff = np.array([(ci * hp + i * dil[0]) * wp + j * dil[1]
-                         for ci in range(cin_g) for i in range(kh) for j in range(kw)], np.int64)
-        grid_cols = hout * wp
-        in_plane = hp * wp
+    if pointwise:
+        grid_w, in_plane, koff = wout, h * w, None
     else:
-        koff = None
-        grid_cols = hout * wout
-        in_plane = h * w
+        sh, sw = strides
+        hph = hout + (kh - 1) * dil[0] // sh + 1
+        wph = wout + (kw - 1) * dil[1] // sw + 1
+        ph_plane = hph * wph
+        in_plane = sh * sw * ph_plane
+        slack = nr + wph + v
+        x_buf = phase_input(ctx, x_buf, (n, cin, h, w), pb, (sh, sw), (hph, wph), n * cin * in_plane + slack)
+        koff = np.array([ci * in_plane + (((i * dil[0]) % sh) * sw + (j * dil[1]) % sw) * ph_plane
+                         + (i * dil[0] // sh) * wph + j * dil[1] // sw
+                         for ci in range(cin_g) for i in range(kh) for j in range(kw)], np.int64)
+        grid_w = wph
+    grid_cols = hout * grid_w
     nt = -(-grid_cols // nr)
-    units_outer = n * g * nt
-    n_mc = 1
-    while units_outer * n_mc < 8 and mb // (n_mc * 2) >= 2:
-        n_mc *= 2
-    blocks_per_chunk = -(-mb // n_mc)
-    extent = units_outer * n_mc
-    ep_strides = ep.strides()
-    vec_epilogue = not padded_mode and _vec_ok(ep, True)
-    scratch = (kdim * nr if not padded_mode else 0) + mr * nr + 64
-    key = (f"conv{(n, cin, h, w)}{(cout, hout, wout)}{(kh, kw)}{strides}{dil}{pb}{g}|{mr},{nr},{v}|"
-           f"{'pw' if pointwise else 'pad' if padded_mode else 'im2col'}|{n_mc}|{ep.key()}|{x_buf.size}")
+    n_mc = _row_chunks(n * g * nt, mb)
+    strides4 = ep.strides()
+    vec_epilogue = pointwise and all((st[2] == 0 and st[3] == 0) or (st[3] == 1 and st[2] == wout) for st in strides4)
+    P = Params()
+    i_nmc, i_nt, i_g, i_cin, i_cout, i_coutg, i_mb, i_kdim, i_plane, i_cols, i_bpc, i_oplane, i_gw, i_wout = (
+        P.add(x) for x in (n_mc, nt, g, cin, cout, cout_g, mb, kdim, in_plane, grid_cols, -(-mb // n_mc),
+                           hout * wout, grid_w, wout))
+    ep_st = [P.add(x) for st in strides4 for x in st]
+    pattern = [tuple(x == 0 for x in st) + ((st[3] == 1),) for st in strides4]
+    full_rows = cout_g % mr == 0
+    key = (f"convgemm|{'pw' if pointwise else 'pad'}|{mr},{nr},{v}|{full_rows}|{vec_epilogue}|{ep.dag.key()}|"
+           f"{pattern}|{[dtype_of(e.type).str for e in ep.inputs]}")
+    scratch = (kdim * nr if pointwise else 0) + mr * nr + 64
 
     def build(kb: KB) -> None:
+        prm = P.loader(kb)
         xb, wb, ob = kb.args["x"], kb.args["w"], kb.args["out"]
         kt = kb.args.get("koff")
         eps = [kb.args[f"e{i}"] for i in range(len(ep.inputs))]
         sc, soff = kb.args["scratch"], kb.args["soff"]
-        c_tile = kb.add(soff, kdim * nr if not padded_mode else 0)
+        n_mc_, nt_, g_, cin_, cout_, coutg_, mb_, kdim_, plane_, cols_, bpc_, oplane_, gw_, wout_ = (
+            prm(i) for i in (i_nmc, i_nt, i_g, i_cin, i_cout, i_coutg, i_mb, i_kdim, i_plane, i_cols, i_bpc,
+                             i_oplane, i_gw, i_wout))
+        est = [[prm(ep_st[4 * e + d]) for d in range(4)] for e in range(len(ep.inputs))]
+        cin_g_ = kb.div(cin_, g_)
+        c_tile = kb.add(soff, kb.mul(kdim_, nr) if pointwise else 0)
 
         def unit(u):
-            mc = kb.rem(u, n_mc)
-            rest = kb.div(u, n_mc)
-            t = kb.rem(rest, nt)
-            ng = kb.div(rest, nt)
-            gi = kb.rem(ng, g)
-            ni = kb.div(ng, g)
+            mc = kb.rem(u, n_mc_)
+            rest = kb.div(u, n_mc_)
+            t = kb.rem(rest, nt_)
+            ng = kb.div(rest, nt_)
+            gi = kb.rem(ng, g_)
+            ni = kb.div(ng, g_)
             p0 = kb.mul(t, nr)
-            ncols = kb.imin(nr, kb.sub(grid_cols, p0))
-            x_base = kb.mul(kb.add(kb.mul(ni, cin), kb.mul(gi, cin_g)), in_plane)
+            ncols = kb.imin(nr, kb.sub(cols_, p0))
+            x_base = kb.mul(kb.add(kb.mul(ni, cin_), kb.mul(gi, cin_g_)), plane_)
 
             def run_blocks(b_vec):
                 def block(mbi):
-                    a_base = kb.mul(kb.add(kb.mul(gi, mb), mbi), kdim * mr)
-                    acc = microkernel(kb, mr, nr // v, v, 0, kdim,
+                    a_base = kb.mul(kb.mul(kb.add(kb.mul(gi, mb_), mbi), kdim_), mr)
+                    acc = microkernel(kb, mr, nr // v, v, 0, kdim_,
                                       lambda r, k: kb.load(wb, kb.add(a_base, kb.add(kb.mul(k, mr), r))), b_vec)
-                    row0 = kb.add(kb.mul(gi, cout_g), kb.mul(mbi, mr))
-                    store_block(kb, acc, mbi, row0, ni, p0, ncols)
-                lo_b = kb.mul(mc, blocks_per_chunk)
-                kb.for_(lo_b, kb.imin(kb.add(lo_b, blocks_per_chunk), mb), block)
+                    row0 = kb.add(kb.mul(gi, coutg_), kb.mul(mbi, mr))
+                    store_block(kb, acc, kb.sub(coutg_, kb.mul(mbi, mr)), row0, ni, p0, ncols)
+                lo_b = kb.mul(mc, bpc_)
+                kb.for_(lo_b, kb.imin(kb.add(lo_b, bpc_), mb_), block)
 
             if pointwise:
                 def direct(k, c):
-                    return kb.vload(xb, kb.add(kb.add(x_base, kb.mul(k, in_plane)), kb.add(p0, c * v)), v)
+                    return kb.vload(xb, kb.add(kb.add(x_base, kb.mul(k, plane_)), kb.add(p0, c * v)), v)
 
                 def packed_b(k, c):
                     return kb.vload(sc, kb.add(soff, kb.add(kb.mul(k, nr), c * v)), v)
 
-                full = kb.icmp("eq", ncols, nr)
-                kb.if_(full, lambda: run_blocks(direct),
-                       lambda: (im2col(kb, xb, sc, soff, x_base, p0, (1, 1), (1, 1), (1, 1), (0, 0), (h, w),
-                                       (hout, wout), cin_g, nr), run_blocks(packed_b))[-1])
-            elif padded_mode:
-                def shifted(k, c):
-                    off = kb.load(kt, k)
-                    return kb.vload(xb, kb.add(kb.add(x_base, off), kb.add(p0, c * v)), v)
-                run_blocks(shifted)
-            else:
-                im2col(kb, xb, sc, soff, x_base, p0, (kh, kw), strides, dil, pb, (h, w), (hout, wout), cin_g, nr)
-                run_blocks(lambda k, c: kb.vload(sc, kb.add(soff, kb.add(kb.mul(k, nr), c * v)), v))
+                def pack_partial():
+                    def row(k):
+                        src = kb.add(x_base, kb.mul(k, plane_))
 
-        def store_block(kb, acc, mbi, row0, ni, p0, ncols):
+                        def col(j):
+                            p = kb.add(p0, j)
+                            ok = kb.icmp("ult", p, cols_)
+                            val = kb.load(xb, kb.select(ok, kb.v(kb.add(src, p)), kb.v(0)))
+                            kb.store(kb.select(ok, val, kb.f(0.0)), sc, kb.add(soff, kb.add(kb.mul(k, nr), j)))
+                        kb.for_(0, nr, col)
+                    kb.for_(0, kdim_, row)
+                    run_blocks(packed_b)
+                kb.if_(kb.icmp("eq", ncols, nr), lambda: run_blocks(direct), pack_partial)
+            else:
+                def shifted(k, c):
+                    return kb.vload(xb, kb.add(kb.add(x_base, kb.load(kt, k)), kb.add(p0, c * v)), v)
+                run_blocks(shifted)
+
+        def store_block(kb, acc, rows_left, row0, ni, p0, ncols):
             nvec = nr // v
-            for r in range(mr):
-                def store_row(r=r):
-                    row = kb.add(row0, r)
-                    if vec_epilogue:
+            if vec_epilogue:
+                for r in range(mr):
+                    def store_row(r=r):
+                        row = kb.add(row0, r)
+                        obase = kb.mul(kb.add(kb.mul(ni, cout_), row), oplane_)
                         for c in range(nvec):
                             nvalid = kb.imax(kb.imin(kb.sub(ncols, c * v), v), 0)
                             p = kb.add(p0, c * v)
-                            pos = [ni, row, p]
-                            val = _apply_epilogue_vec(kb, ep, acc[r * nvec + c], eps, pos, nvalid, v,
-                                                      [_flat_strides(st, hout, wout) for st in ep_strides])
-                            kb.vstore_masked(val, ob, kb.add(kb.mul(kb.add(kb.mul(ni, cout), row), hout * wout), p),
-                                             kb.mask(nvalid, v))
+                            flat = [[st[0], st[1], 0 if pat[2] else 1] for st, pat in zip(est, pattern)]
+                            val = _apply_epilogue_vec(kb, ep, acc[r * nvec + c], eps, [ni, row, p], nvalid, v,
+                                                      flat)
+                            kb.vstore_masked(val, ob, kb.add(obase, p), kb.mask(nvalid, v))
+                    if full_rows:
+                        store_row()
                     else:
-                        for c in range(nvec):
-                            kb.vstore(acc[r * nvec + c], sc, kb.add(c_tile, r * nr + c * v))
+                        kb.if_(kb.icmp("slt", r, rows_left), store_row)
+                return
+            for r in range(mr):
+                for c in range(nvec):
+                    kb.vstore(acc[r * nvec + c], sc, kb.add(c_tile, r * nr + c * v))
+            nrows = mr if full_rows else kb.imin(rows_left, mr)
 
-                        def col(j):
-                            gc = kb.add(p0, j)
-                            if padded_mode:
-                                oh, ow = kb.div(gc, wp), kb.rem(gc, wp)
-                                ok = kb.emit_and(kb.icmp("ult", ow, wout), kb.icmp("ult", gc, grid_cols))
-                            else:
-                                oh, ow = kb.div(gc, wout), kb.rem(gc, wout)
-                                ok = kb.icmp("ult", gc, grid_cols)
+            def col(j):  # the position of column j, once for all rows
+                gc = kb.add(p0, j)
+                oh, ow = kb.div(gc, gw_), kb.rem(gc, gw_)
+                ok = kb.emit_and(kb.icmp("ult", ow, wout_), kb.icmp("ult", gc, cols_))
 
-                            def put():
-                                val = kb.load(sc, kb.add(c_tile, kb.add(r * nr, j)))
-                                ins = [kb.load(b, kb.lin([ni, row, oh, ow], st)) for b, st in zip(eps, ep_strides)]
-                                (res,) = ep.dag.eval(kb, ins, val)
-                                kb.store(res, ob, kb.lin([ni, row, oh, ow], [cout * hout * wout, hout * wout, wout, 1]))
-                            kb.if_(ok, put)
-                        kb.for_(0, nr, col)
-                if cout_g % mr == 0:
-                    store_row()
-                else:
-                    kb.if_(kb.icmp("ult", kb.add(kb.mul(mbi, mr), r), cout_g), store_row)
+                def put():
+                    def row(r):
+                        ch = kb.add(row0, r)
+                        val = kb.load(sc, kb.add(c_tile, kb.add(kb.mul(r, nr), j)))
+                        ins = [kb.load(b, kb.lin([ni, ch, oh, ow], st)) for b, st in zip(eps, est)]
+                        (res,) = ep.dag.eval(kb, ins, val)
+                        kb.store(res, ob, kb.add(kb.mul(kb.add(kb.mul(ni, cout_), ch), oplane_),
+                                                 kb.add(kb.mul(oh, wout_), ow)))
+                    kb.for_(0, nrows, row)
+                kb.if_(ok, put)
+            kb.for_(0, ncols, col)
 
         kb.for_(kb.args["lo"], kb.args["hi"], unit)
 
-    args = [("x", F32, x_buf.size), ("w", F32, packed.size)]
-    bufs = [x_buf, ctx.const_buf(packed)]
+    pbuf = ctx.const_buf(np.array(P.values, np.int64))
+    args = [("x", F32, None), ("w", F32, None), ("params", np.dtype(np.int64), None)]
+    bufs = [x_buf, ctx.const_buf(packed), pbuf]
     if koff is not None:
-        args.append(("koff", np.dtype(np.int64), koff.size))
+        args.append(("koff", np.dtype(np.int64), None))
         bufs.append(ctx.const_buf(koff))
     for i, e in enumerate(ep.inputs):
-        args.append((f"e{i}", dtype_of(e.type), max(int(np.prod(shape_of(e.type), dtype=np.int64)), 1)))
+        args.append((f"e{i}", dtype_of(e.type), None))
         bufs.append(ctx.buf(e))
     out_buf = ctx.buf(output)
-    args.append(("out", dtype_of(output.type), out_buf.size))
+    args.append(("out", dtype_of(output.type), None))
     bufs.append(out_buf)
-    macs = float(n * cout * hout * wout * kdim)
-    ctx.step(Kernel(key, args, build, scratch), bufs, extent, macs, [out_buf], conv.IR_TYPE)
+    extent = n * g * nt * n_mc
+    ctx.step(Kernel(key, args, build, scratch), bufs, extent, float(n * cout * hout * wout * kdim), [out_buf],
+             label)
 
 
 def _flat_strides(st: list[int], hout: int, wout: int) -> list[int]:
@@ -299,68 +366,44 @@ def _grid_ok(ep: Epilogue, wout: int) -> bool:
     return all((st[2] == 0 and st[3] == 0) or (st[3] == 1 and st[2] == wout) for st in ep.strides())
 
 
-def im2col(kb: KB, xb, sc, soff, x_base, p0, k, s, d, pad, in_hw, out_hw, cin_g, nr) -> None:
-    """scratch[soff + kk*nr + j] = input element of patch row kk for output position p0 + j
-    (zero outside the input or past the last position)."""
-    kh, kw = k
-    h, w = in_hw
-    hout, wout = out_hw
-    total = hout * wout
-
-    def row(kk):
-        ci = kb.div(kk, kh * kw)
-        rem = kb.rem(kk, kh * kw)
-        i, j_ = kb.div(rem, kw), kb.rem(rem, kw)
-        plane = kb.add(x_base, kb.mul(ci, h * w))
-        dh = kb.sub(kb.mul(i, d[0]), pad[0])
-        dw = kb.sub(kb.mul(j_, d[1]), pad[1])
-
-        def col(j):
-            p = kb.add(p0, j)
-            oh, ow = kb.div(p, wout), kb.rem(p, wout)
-            ih = kb.add(kb.mul(oh, s[0]), dh)
-            iw = kb.add(kb.mul(ow, s[1]), dw)
-            ok = kb.emit_and(kb.emit_and(kb.icmp("ult", ih, h), kb.icmp("ult", iw, w)), kb.icmp("ult", p, total))
-            idx = kb.select(ok, kb.v(kb.add(plane, kb.add(kb.mul(ih, w), iw))), kb.v(0))
-            val = kb.load(xb, idx)
-            kb.store(kb.select(ok, val, kb.f(0.0)), sc, kb.add(soff, kb.add(kb.mul(kk, nr), j)))
-        kb.for_(0, nr, col)
-    kb.for_(0, cin_g * kh * kw, row)
-
-
-def pad_input(ctx: LowerCtx, x: Buf, shape, pb, hw_p, size: int) -> Buf:
-    """A zero-padded copy of an NCHW tensor, with `size` elements (slack after the end)."""
+def phase_input(ctx: LowerCtx, x: Buf, shape, pb, stride, phase_hw, size: int) -> Buf:
+    """A zero-padded, phase-split copy of an NCHW tensor: for each channel, stride_h x stride_w
+    phase images of phase_hw, image (a, b) holding padded rows a, a+s_h, ... and columns
+    b, b+s_w, ...; `size` elements in all (zeros after the end)."""
     n, c, h, w = shape
-    hp, wp = hw_p
+    sh, sw = stride
+    hph, wph = phase_hw
     planes = n * c
-    key = f"pad{shape}{pb}{hw_p}{size}"
+    per_plane = sh * sw * hph * wph
+    key = f"phase{shape}{pb}{stride}{phase_hw}{size}"
     out = ctx.scratch_value(np.dtype(np.float32), size)
 
     def build(kb: KB) -> None:
         xb, ob = kb.args["x"], kb.args["out"]
 
         def plane(pl):
-            def orow(i):
-                ih = kb.sub(i, pb[0])
+            def line(r):  # r = (phase row, phase col, i)
+                i = kb.rem(r, hph)
+                pq = kb.div(r, hph)
+                a, b = kb.div(pq, sw), kb.rem(pq, sw)
+                ih = kb.sub(kb.add(kb.mul(i, sh), a), pb[0])
                 inside = kb.icmp("ult", ih, h)
+                dst = kb.add(kb.mul(pl, per_plane), kb.mul(r, wph))
 
-                def ocol(j):
-                    iw = kb.sub(j, pb[1])
+                def col(j):
+                    iw = kb.sub(kb.add(kb.mul(j, sw), b), pb[1])
                     ok = kb.emit_and(inside, kb.icmp("ult", iw, w))
                     idx = kb.select(ok, kb.v(kb.add(kb.mul(pl, h * w), kb.add(kb.mul(ih, w), iw))), kb.v(0))
-                    val = kb.select(ok, kb.load(xb, idx), kb.f(0.0))
-                    kb.store(val, ob, kb.add(kb.mul(pl, hp * wp), kb.add(kb.mul(i, wp), j)))
-                kb.for_(0, wp, ocol)
-            kb.for_(0, hp, orow)
+                    kb.store(kb.select(ok, kb.load(xb, idx), kb.f(0.0)), ob, kb.add(dst, j))
+                kb.for_(0, wph, col)
+            kb.for_(0, sh * sw * hph, line)
 
         kb.for_(kb.args["lo"], kb.args["hi"], plane)
-
-        def tail(i):
-            kb.store(kb.f(0.0), ob, i)
-        kb.if_(kb.icmp("eq", kb.args["hi"], planes), lambda: kb.for_(planes * hp * wp, size, tail))
+        kb.if_(kb.icmp("eq", kb.args["hi"], planes),
+               lambda: kb.for_(planes * per_plane, size, lambda i: kb.store(kb.f(0.0), ob, i)))
 
     ctx.step(Kernel(key, [("x", F32, x.size), ("out", F32, size)], build), [x, out], planes,
-             float(planes * hp * wp), [out], "pad")
+             float(planes * per_plane), [out], "phase-split")
     return out
 
 
@@ -459,7 +502,6 @@ def lower_conv_direct(ctx: LowerCtx, conv: OvOp, ep: Epilogue, output: SSAValue,
     nsp = len(xs) - 2
     k = ws[-nsp:]
     pb, _ = resolve_pads(xs[2:], k, a.strides, a.dilations, a.auto_pad, a.pads_begin, a.pads_end)
-    g = ws[0] if grouped else 1
     cout_g = ws[1] if grouped else ws[0]
     cin_g = ws[2] if grouped else ws[1]
     dt = dtype_of(x_v.type)

@@ -44,8 +44,11 @@ def reg_type(dtype: np.dtype) -> Attribute:
     return i1 if np.dtype(dtype) == np.bool_ else xdsl_type(dtype)
 
 
-def buffer_type(dtype: np.dtype, n: int) -> MemRefType:
-    return MemRefType(mem_type(dtype), [max(int(n), 1)])
+def buffer_type(dtype: np.dtype, n: int | None) -> MemRefType:
+    """memref<n x T>; n None: a buffer of any size (kernels shared between shapes)."""
+    from xdsl.dialects.builtin import DYNAMIC_INDEX
+
+    return MemRefType(mem_type(dtype), [DYNAMIC_INDEX if n is None else max(int(n), 1)])
 
 
 class KB:

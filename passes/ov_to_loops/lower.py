@@ -34,9 +34,12 @@ def has_lowering(op_type: str) -> bool:
 
 def _load() -> None:
     from passes.ov_to_loops import gemm, misc, movement, pooling, reduce  # noqa: F401  (register lowerings)
+    from passes.ov_to_loops.elementwise import lower_fused_eltwise
+
+    FUSED["eltwise"] = lower_fused_eltwise
 
 
-def lower_module(module: ModuleOp) -> Program:
+def lower_module(module: ModuleOp, profile: bool = False) -> Program:
     _load()
     fn = next(op for op in module.body.block.ops if isinstance(op, func.FuncOp))
     block = fn.body.block
@@ -74,4 +77,4 @@ def lower_module(module: ModuleOp) -> Program:
             root.fixed = Buf(slot, 0, root.dtype, max(root.size, 1), root.id)
         else:  # an input, a constant, or a value another output already holds
             copy_kernel(ctx, ctx.buf(v), out, info.shape, info.dtype)
-    return build_program(ctx)
+    return build_program(ctx, profile)

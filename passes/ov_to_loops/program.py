@@ -21,7 +21,7 @@ from xdsl.dialects.llvm import LLVMPointerType
 from xdsl.ir import SSAValue
 
 from dialects.errors import CompileError
-from dialects.loops import BarrierOp, ViewOp
+from dialects.loops import BarrierOp, CyclesOp, ViewOp
 from dialects.ov import Const, dtype_of, format_shape, is_static, shape_of
 from passes.ov_to_loops.kb import INDEX, KB, buffer_type
 
@@ -232,7 +232,7 @@ def _overlap(a: Buf, b: Buf) -> bool:
 
 # --- the graph function ----------------------------------------------------------------------
 
-def build_program(ctx: LowerCtx) -> Program:
+def build_program(ctx: LowerCtx, profile: bool = False) -> Program:
     arena = _plan_memory(ctx)
     for s in ctx.steps:
         s.args = [_resolve(ctx, b) for b in s.args]
@@ -245,7 +245,9 @@ def build_program(ctx: LowerCtx) -> Program:
     for s in ctx.steps:
         kernels.setdefault(s.kernel.key, s.kernel)
     funcs = [_build_kernel(k) for k in kernels.values()]
-    graph = _build_graph(ctx.steps, scratch_offset, scratch)
+    if profile:
+        ctx.slots.append(Slot("profile"))
+    graph = _build_graph(ctx.steps, scratch_offset, scratch, len(ctx.slots) - 1 if profile else None)
     module = ModuleOp([*funcs, graph])
     return Program(module, ctx.slots, scratch_offset, scratch_offset, scratch, ctx.steps)
 
@@ -253,27 +255,37 @@ def build_program(ctx: LowerCtx) -> Program:
 def _build_kernel(k: Kernel) -> func.FuncOp:
     args: list = [(n, (dt, size)) for n, dt, size in k.buffers] + [("lo", INDEX), ("hi", INDEX)]
     if k.scratch_elems:
-        args += [("scratch", (np.dtype(np.float32), k.scratch_elems)), ("soff", INDEX)]
+        args += [("scratch", (np.dtype(np.float32), None)), ("soff", INDEX)]
     kb = KB(k.name, args)
     k.build(kb)
     return kb.finish()
 
 
-def _build_graph(steps: list[Step], scratch_offset: int, scratch_bytes: int) -> func.FuncOp:
+def _build_graph(steps: list[Step], scratch_offset: int, scratch_bytes: int,
+                 profile_slot: int | None = None) -> func.FuncOp:
     ptr = LLVMPointerType()
     kb = KB(ENTRY, [("table", ptr), ("tid", INDEX), ("nthreads", INDEX), ("barrier", ptr)])
     table, tid, nthr, bar = (kb.args[n] for n in ("table", "tid", "nthreads", "barrier"))
     pending: list[Step] = []  # steps since the last barrier
-    for s in steps:
+    prof = kb.emit(ViewOp(table, profile_slot, 0, buffer_type(np.dtype(np.int64), 2 * len(steps)))) \
+        if profile_slot is not None else None
+
+    def stamp(i):  # thread 0's cycle counter into profile[i]
+        kb.if_(kb.icmp("eq", tid, 0), lambda: kb.store(kb.emit(CyclesOp()), prof, i))
+
+    for i, s in enumerate(steps):
         parallel = s.cost >= PARALLEL_MIN_COST and s.extent > 1
         if any(_conflict(s, p) and (parallel or p.parallel) for p in pending):
             kb.b.insert(BarrierOp(bar, nthr))
             pending = []
         s.parallel = parallel
-        views = [kb.emit(ViewOp(table, b.slot, b.offset, buffer_type(b.dtype, b.size))) for b in s.args]
+        if prof is not None:
+            stamp(2 * i)
+        views = [kb.emit(ViewOp(table, b.slot, b.offset, buffer_type(dt, size)))
+                 for b, (_, dt, size) in zip(s.args, s.kernel.buffers)]
         extra = []
         if s.kernel.scratch_elems:  # each thread's scratch starts `soff` elements in
-            sv = kb.emit(ViewOp(table, 0, scratch_offset, buffer_type(np.dtype(np.float32), s.kernel.scratch_elems)))
+            sv = kb.emit(ViewOp(table, 0, scratch_offset, buffer_type(np.dtype(np.float32), None)))
             extra = [sv, kb.mul(tid, scratch_bytes // 4)]
         if parallel:
             lo = kb.div(kb.mul(tid, s.extent), nthr)
@@ -285,6 +297,8 @@ def _build_graph(steps: list[Step], scratch_offset: int, scratch_bytes: int) -> 
                                                         *[kb.v(e) for e in extra]], []))
             kb.if_(kb.icmp("eq", tid, 0), call)
         pending.append(s)
+        if prof is not None:
+            stamp(2 * i + 1)
     kb.b.insert(BarrierOp(bar, nthr))  # outputs are complete when every thread returns
     return kb.finish()
 
