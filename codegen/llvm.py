@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import llvmlite.binding as llvm
 import llvmlite.ir as ir
-from xdsl.dialects import arith, func, math, memref, scf, vector
+from xdsl.dialects import arith, func, memref, scf, vector
 from xdsl.dialects.builtin import (
     DenseIntOrFPElementsAttr,
     Float16Type,
@@ -77,6 +77,7 @@ class FunctionEmitter:
         self.fn = fn
         self.target = target
         self.td = td
+        self.flags: tuple[str, ...] = ()
         self.vals: dict[SSAValue, ir.Value] = {}
         self.b = ir.IRBuilder(fn.append_basic_block("entry"))
         self.m = MathEmitter(self.b, mod)
@@ -107,6 +108,8 @@ class FunctionEmitter:
         simple = SIMPLE.get(op.name)
         if simple is not None:
             args = [self.get(v) for v in op.operands]
+            fm = getattr(op, "fastmath", None)
+            self.flags = tuple(sorted(fm.data)) if fm is not None and fm.data else ()
             self.vals[op.results[0]] = simple(self, b, *args)
             return
         raise CompileError(f"LLVM emitter: no translation for {op.name}")
@@ -304,7 +307,10 @@ class FunctionEmitter:
         if op.acc is not None:
             acc = self.get(op.acc)
             combine = {"add": self.b.fadd, "mul": self.b.fmul}.get(kind)
-            r = combine(r, acc) if combine else _fmax(self, self.b, r, acc) if "max" in kind else _fmin(self, self.b, r, acc)
+            if combine is not None:
+                r = combine(r, acc)
+            else:
+                r = (_fmax if "max" in kind else _fmin)(self, self.b, r, acc)
         self.vals[op.dest] = r
 
     # control flow
@@ -340,7 +346,7 @@ class FunctionEmitter:
             p.add_incoming(v, latch)
         b.cbranch(b.icmp_signed("<", nxt, hi), head, exit_)
         b.position_at_end(exit_)
-        for res, init, p, v in zip(op.results, inits, phis, new):
+        for res, init, v in zip(op.results, inits, new):
             out = b.phi(init.type)
             out.add_incoming(init, pre)
             out.add_incoming(v, latch)
@@ -396,7 +402,7 @@ class FunctionEmitter:
 
 def _fbin(name):
     def emit(self, b, x, y):
-        return getattr(b, name)(x, y, flags=FAST)
+        return getattr(b, name)(x, y, flags=self.flags)  # the op's own fast-math flags
     return emit
 
 
@@ -465,7 +471,7 @@ def _ceildivsi(self, b, x, y):
 SIMPLE = {
     "arith.addf": _fbin("fadd"), "arith.subf": _fbin("fsub"), "arith.mulf": _fbin("fmul"),
     "arith.divf": _fbin("fdiv"), "arith.remf": _fbin("frem"),
-    "arith.negf": lambda self, b, x: b.fneg(x, flags=FAST),
+    "arith.negf": lambda self, b, x: b.fneg(x, flags=self.flags),
     "arith.maximumf": _fmax, "arith.minimumf": _fmin, "arith.maxnumf": _fmax, "arith.minnumf": _fmin,
     "arith.addi": _ibin("add"), "arith.subi": _ibin("sub"), "arith.muli": _ibin("mul"),
     "arith.divsi": _ibin("sdiv"), "arith.divui": _ibin("udiv"), "arith.remsi": _ibin("srem"),

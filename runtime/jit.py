@@ -69,20 +69,30 @@ def _write_atomic(path: Path, data: bytes) -> None:
 _counter = 0
 
 
-def load(ir_text_fn, exported: list[str], cache_dir: Path | None, key: str, compile_fn) -> Library:
+def _read_entry(path: Path) -> bytes | None:
+    """A cached object, if the file is there and its checksum holds (a damaged entry is
+    recompiled, never loaded)."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    digest, obj = data[:32], data[32:]
+    return obj if len(data) > 32 and hashlib.sha256(obj).digest() == digest else None
+
+
+def load(exported: list[str], cache_dir: Path | None, key: str, compile_fn) -> Library:
     """Object code for `key` from the cache, or compiled by `compile_fn() -> bytes` (and cached)."""
     global _counter
     obj = None
     path = None
     if cache_dir is not None:
         path = Path(cache_dir) / f"{key}.o"
-        if path.is_file():
-            obj = path.read_bytes()
+        obj = _read_entry(path)
     from_cache = obj is not None
     if obj is None:
         obj = compile_fn()
         if path is not None:
-            _write_atomic(path, obj)
+            _write_atomic(path, hashlib.sha256(obj).digest() + obj)
     with _LOCK:
         _counter += 1
         builder = llvm.JITLibraryBuilder().add_object_img(obj)

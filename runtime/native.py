@@ -81,6 +81,7 @@ class Executable:
         self.outputs = {s.index: i for i, s in enumerate(program.slots) if s.kind == "output"}
         self._free: list[_Request] = []
         self._lock = threading.Lock()
+        self.any_parallel = any(s.parallel for s in program.steps)
         self.last_profile: np.ndarray | None = None
 
     def _acquire(self) -> _Request:
@@ -98,7 +99,7 @@ class Executable:
                 req.table[slot] = outs[k].ctypes.data
             table = ctypes.addressof(req.table)
             bar = req.barrier.ctypes.data
-            if nthreads > 1 and _PARALLEL.acquire(blocking=False):
+            if nthreads > 1 and self.any_parallel and _PARALLEL.acquire(blocking=False):
                 try:
                     futures = [_pool(nthreads - 1).submit(self.fn, table, t, nthreads, bar)
                                for t in range(1, nthreads)]
@@ -140,7 +141,7 @@ def compile_program(model, cache_dir: Path | None, max_threads: int, profile: bo
         obj, _ = compile_to_object(emit_module(program.module, exported=(ENTRY,)))
         return obj
 
-    library = load(None, [ENTRY], cache_dir, key, compile_fn)
+    library = load([ENTRY], cache_dir, key, compile_fn)
     stats.seconds_llvm = time.perf_counter() - t0
     stats.from_cache = library.from_cache
     stats.kernels = sum(1 for _ in program.module.body.block.ops) - 1

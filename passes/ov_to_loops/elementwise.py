@@ -120,7 +120,7 @@ def eltwise_kernel(out_shape: tuple[int, ...], in_dtypes: Sequence[np.dtype], in
     inner = dims[-1]
     outer_dims = dims[:-1]
     outer = int(np.prod(outer_dims, dtype=np.int64)) if outer_dims else 1
-    block = min(inner, BLOCK)
+    block = max(1, min(inner, BLOCK))
     nblk = -(-inner // block)
     extent = outer * nblk
     key = f"eltwise{dims}{sts}{[d.str for d in in_dtypes]}{[d.str for d in out_dtypes]}{dag.key()}"

@@ -289,7 +289,7 @@ def _conv_gemm(ctx, label, x_v, wflat, ep, output, x_shape, out_shape, k, stride
                 kb.if_(kb.icmp("eq", ncols, nr), lambda: run_blocks(direct), pack_partial)
             else:
                 def shifted(k, c):
-                    return kb.vload(xb, kb.add(kb.add(x_base, kb.load(kt, k)), kb.add(p0, c * v)), v)
+                    return kb.vload(xb, kb.add(kb.add(x_base, kb.load_index(kt, k)), kb.add(p0, c * v)), v)
                 run_blocks(shifted)
 
         def store_block(kb, acc, rows_left, row0, ni, p0, ncols):

@@ -8,7 +8,6 @@ memory as i8 and are i1 in registers."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Union
 
 import numpy as np
 from xdsl.builder import Builder
@@ -31,7 +30,7 @@ from xdsl.rewriter import InsertPoint
 from dialects.ov import xdsl_type
 
 INDEX = IndexType()
-Val = Union[SSAValue, int]
+Val = SSAValue | int
 FAST = arith.FastMathFlagsAttr(("reassoc", "nsz", "arcp", "contract", "afn"))
 
 
@@ -189,6 +188,10 @@ class KB:
         if buf in self.bools:
             return self.emit(arith.CmpiOp(v, self.emit(arith.ConstantOp(IntegerAttr(0, i8))), "ne"))
         return v
+
+    def load_index(self, buf: SSAValue, idx: Val) -> SSAValue:
+        """An integer table entry as an index value."""
+        return self.emit(arith.IndexCastOp(self.load(buf, idx), INDEX))
 
     def store(self, value: SSAValue, buf: SSAValue, idx: Val) -> None:
         if value.type == i1:

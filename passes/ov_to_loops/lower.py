@@ -9,7 +9,7 @@ from xdsl.dialects import func
 from xdsl.dialects.builtin import ModuleOp
 
 from dialects.errors import CompileError
-from dialects.ov import Const, Fused, OvOp
+from dialects.ov import Const, Fused, OvOp, format_shape, is_static, shape_of
 from passes.ov_to_loops.elementwise import ELEMENTWISE, copy_kernel, lower_eltwise
 from passes.ov_to_loops.program import Buf, LowerCtx, Program, Slot, build_program
 
@@ -46,6 +46,14 @@ def lower_module(module: ModuleOp, profile: bool = False) -> Program:
     missing = sorted({op.IR_TYPE for op in block.walk() if isinstance(op, OvOp) and not has_lowering(op.IR_TYPE)})
     if missing:
         raise CompileError(f"no CPU lowering for: {', '.join(missing)}")
+    for op in block.walk():
+        if isinstance(op, OvOp):
+            for r in op.outputs:
+                if not is_static(shape_of(r.type)):
+                    raise CompileError(f"{op.IR_TYPE}: output shape {format_shape(shape_of(r.type))} is not static "
+                                       "(it depends on input values); native code needs static shapes")
+            if any(0 in shape_of(v.type) for v in list(op.inputs) + list(op.outputs)):
+                raise CompileError(f"{op.IR_TYPE}: tensors with zero elements are not supported on CPU")
     ctx = LowerCtx()
     for i, arg in enumerate(block.args):
         ctx.slots.append(Slot("input", i))

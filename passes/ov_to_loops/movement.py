@@ -39,7 +39,7 @@ def strided_copy(ctx: LowerCtx, src: Buf, dst: Buf, shape: Sequence[int], in_str
     inner = dims[-1]
     outer_dims = dims[:-1]
     outer = int(np.prod(outer_dims, dtype=np.int64)) if outer_dims else 1
-    block = min(inner, BLOCK)
+    block = max(1, min(inner, BLOCK))
     nblk = -(-inner // block)
     key = f"copy{dims}{ost}{ist}{in_base}{out_base}{src.dtype.str}{src.size}{dst.size}"
 
@@ -64,7 +64,7 @@ def strided_copy(ctx: LowerCtx, src: Buf, dst: Buf, shape: Sequence[int], in_str
 def fill(ctx: LowerCtx, dst: Buf, value_buf: Buf | None, value: float, label: str) -> None:
     """dst[:] = value (a constant, or element 0 of value_buf)."""
     n = dst.size
-    block = min(n, BLOCK)
+    block = max(1, min(n, BLOCK))
     nblk = -(-n // block)
     key = f"fill{n}{dst.dtype.str}{value if value_buf is None else 'buf'}"
 
@@ -106,10 +106,10 @@ def table_gather(ctx: LowerCtx, src: Buf, dst: Buf, out_shape: Sequence[int], ta
             oidx = kb.unravel(o, outer_dims) if outer_dims else []
             base = 0
             for d, i in enumerate(oidx):
-                base = kb.add(base, kb.load(tb, kb.add(int(offsets[d]), i)))
+                base = kb.add(base, kb.load_index(tb, kb.add(int(offsets[d]), i)))
 
             def elem(j):
-                off = kb.add(base, kb.load(tb, kb.add(int(offsets[-1]), j)))
+                off = kb.add(base, kb.load_index(tb, kb.add(int(offsets[-1]), j)))
                 ok = kb.icmp("sge", off, 0)
                 val = kb.load(xi, kb.select(ok, kb.v(off), kb.v(0)))
                 kb.store(kb.select(ok, val, fv), xo, kb.add(kb.mul(o, inner), j))
@@ -154,7 +154,10 @@ def _slice(ctx: LowerCtx, op: OvOp) -> None:
     out_shape = shape_of(op.outputs[0].type)
     base, strides = 0, []
     if op.IR_TYPE == "Slice":
-        items = {ax: (b, s) for ax, b, e, s in Slice.items(xs, infos)}
+        its = Slice.items(xs, infos)
+        if its is None:
+            raise CompileError("Slice: start, stop, step and axes must be constant")
+        items = {ax: (b, s) for ax, b, e, s in its}
         for d in range(len(xs)):
             b, s = items.get(d, (0, 1))
             base += b * st[d]
@@ -297,7 +300,7 @@ def _pad(ctx: LowerCtx, op: OvOp) -> None:
     x = op.inputs[0]
     xs = shape_of(x.type)
     out_shape = shape_of(op.outputs[0].type)
-    pb, pe = _ints(op.inputs[1]), _ints(op.inputs[2])
+    pb = _ints(op.inputs[1])
     mode = op.attr.pad_mode
     val = ctx.buf(op.inputs[3]) if len(op.inputs) > 3 else None
     idx = []

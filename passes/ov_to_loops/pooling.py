@@ -112,6 +112,7 @@ def _pool(ctx: LowerCtx, op: OvOp) -> None:
                 if axis == 0:
                     flat_idx = kb.add(flat_idx, kb.mul(kb.div(nc, c), c * isp))
                 from xdsl.dialects import arith
+
                 from passes.ov_to_loops.kb import reg_type
                 kb.store(kb.emit(arith.IndexCastOp(flat_idx, reg_type(dtype_of(op.outputs[1].type)))), ib, u)
         kb.for_(kb.args["lo"], kb.args["hi"], point)
@@ -159,8 +160,8 @@ def _adaptive(ctx: LowerCtx, op: OvOp) -> None:
             pos = kb.rem(u, osp)
             plane = kb.mul(kb.div(u, osp), isp)
             oidx = kb.unravel(pos, out)
-            lo = [kb.load(tb, kb.add(int(offs[d]), oidx[d])) for d in range(nsp)]
-            hi = [kb.load(tb, kb.add(int(offs[nsp + d]), oidx[d])) for d in range(nsp)]
+            lo = [kb.load_index(tb, kb.add(int(offs[d]), oidx[d])) for d in range(nsp)]
+            hi = [kb.load_index(tb, kb.add(int(offs[nsp + d]), oidx[d])) for d in range(nsp)]
 
             def tap(t, acc, best, cnt):
                 kk = kb.unravel(t, kmax)
@@ -183,6 +184,7 @@ def _adaptive(ctx: LowerCtx, op: OvOp) -> None:
             kb.store(acc if is_max else kb.fdiv(acc, cnt), ob, u)
             if want_idx:
                 from xdsl.dialects import arith
+
                 from passes.ov_to_loops.kb import reg_type
                 kb.store(kb.emit(arith.IndexCastOp(best, reg_type(dtype_of(op.outputs[1].type)))), kb.args["idx"], u)
         kb.for_(kb.args["lo"], kb.args["hi"], point)
@@ -246,7 +248,8 @@ def _interpolate(ctx: LowerCtx, op: OvOp) -> None:
             def unit(u):  # u = (a, j)
                 j = kb.rem(u, n_out)
                 ai = kb.div(u, n_out)
-                srcs = [kb.mul(kb.add(kb.mul(ai, R), kb.load(ti, kb.add(kb.mul(j, taps), t))), B) for t in range(taps)]
+                srcs = [kb.mul(kb.add(kb.mul(ai, R), kb.load_index(ti, kb.add(kb.mul(j, taps), t))), B)
+                        for t in range(taps)]
                 ws = [kb.load(tw, kb.add(kb.mul(j, taps), t)) for t in range(taps)]
                 dst_base = kb.mul(u, B)
 
@@ -274,7 +277,6 @@ def _deconv(ctx: LowerCtx, op: OvOp) -> None:
     xs, ws = shape_of(x.type), shape_of(w.type)
     os_ = shape_of(op.outputs[0].type)
     grouped = op.IR_TYPE.startswith("Group")
-    g = ws[0] if grouped else 1
     cin_g = ws[1] if grouped else ws[0]
     cout_g = ws[2] if grouped else ws[1]
     k = ws[-(len(xs) - 2):]

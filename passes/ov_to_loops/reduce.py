@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from xdsl.dialects import math
+from xdsl.dialects import arith, math
 
 from dialects.errors import CompileError
 from dialects.ov import OvOp, constant_of, dtype_of, shape_of
@@ -145,10 +145,10 @@ def _softmax(ctx: LowerCtx, op: OvOp) -> None:
                     kb.store(e, ob, kb.add(base, kb.mul(i, b)))
                 return [kb.fadd(s, e)]
             (s,) = kb.for_(0, r, expsum, init=[kb.f(0.0)])
-            if log:
-                shift = kb.fadd(m, kb.emit(math.LogOp(s)))
-                kb.for_(0, r, lambda i: kb.store(kb.fsub(kb.load(xb, kb.add(base, kb.mul(i, b))), shift), ob,
-                                                 kb.add(base, kb.mul(i, b))))
+            if log:  # (x - max) - log(sum): folding max into the log term would lose digits
+                lse = kb.emit(math.LogOp(s))
+                kb.for_(0, r, lambda i: kb.store(kb.emit(arith.SubfOp(kb.emit(arith.SubfOp(
+                    kb.load(xb, kb.add(base, kb.mul(i, b))), m)), lse)), ob, kb.add(base, kb.mul(i, b))))
             else:
                 inv = kb.fdiv(kb.f(1.0), s)
                 kb.for_(0, r, lambda i: kb.store(kb.fmul(kb.load(ob, kb.add(base, kb.mul(i, b))), inv), ob,

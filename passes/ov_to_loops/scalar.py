@@ -61,11 +61,24 @@ def _divide(kb, attr, dts, odt, a, b):
     return kb.emit((arith.FloorDivSIOp if attr.m_pythondiv else arith.DivSIOp)(a, b))
 
 
+def _fmod_float(kb, a, b, dt):
+    """C fmod: the remainder of the division truncated toward zero; fmod(x, inf) = x."""
+    q = kb.emit(math.TruncOp(kb.emit(arith.DivfOp(a, b))))
+    r = kb.emit(arith.SubfOp(a, kb.emit(arith.MulfOp(q, b))))
+    inf_b = kb.cmpf("oeq", kb.emit(math.AbsFOp(b)), _f(kb, float("inf"), dt))
+    finite_a = kb.cmpf("olt", kb.emit(math.AbsFOp(a)), _f(kb, float("inf"), dt))
+    return kb.select(kb.emit(arith.AndIOp(inf_b, finite_a)), a, r)
+
+
 def _floor_mod(kb, attr, dts, odt, a, b):
     dt = dts[0]
-    if is_float(dt):
-        q = kb.emit(math.FloorOp(kb.fdiv(a, b)))
-        return kb.fsub(a, kb.fmul(q, b))
+    if is_float(dt):  # numpy's mod: the sign of the divisor
+        r = _fmod_float(kb, a, b, dt)
+        zero = _f(kb, 0.0, dt)
+        wrong = kb.emit(arith.XOrIOp(kb.cmpf("olt", r, zero), kb.cmpf("olt", b, zero)))
+        fix = kb.emit(arith.AndIOp(wrong, kb.cmpf("one", r, zero)))
+        r = kb.select(fix, kb.emit(arith.AddfOp(r, b)), r)
+        return kb.select(kb.cmpf("oeq", r, zero), kb.emit(math.CopySignOp(zero, b)), r)
     b = _nonzero_divisor(kb, dt, b)
     if is_unsigned(dt):
         return kb.emit(arith.RemUIOp(a, b))
@@ -78,9 +91,8 @@ def _floor_mod(kb, attr, dts, odt, a, b):
 
 def _mod(kb, attr, dts, odt, a, b):
     dt = dts[0]
-    if is_float(dt):  # C fmod: the remainder of the division truncated toward zero
-        q = kb.emit(math.TruncOp(kb.fdiv(a, b)))
-        return kb.fsub(a, kb.fmul(q, b))
+    if is_float(dt):
+        return _fmod_float(kb, a, b, dt)
     b = _nonzero_divisor(kb, dt, b)
     return kb.emit((arith.RemUIOp if is_unsigned(dt) else arith.RemSIOp)(a, b))
 

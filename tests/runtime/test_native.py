@@ -1,0 +1,134 @@
+"""The CPU device: native code against the reference interpreter, its runtime guarantees
+(input checks, threads, dynamic shapes, the object cache) and the vector code it emits."""
+
+import threading
+
+import numpy as np
+import pytest
+from onnx import helper
+
+import compiler as ov
+from codegen.target import host
+from runtime.native import emit_level
+from tests.models import LIGHT_MODELS, light_input, light_model, make_model, ort_run
+
+RTOL, ATOL = 1e-4, 1e-5
+
+
+def _both(model, inputs):
+    want = ov.compile_model(model, "REFERENCE")(inputs)
+    got = ov.compile_model(model, "CPU")(inputs)
+    for i in range(len(want)):
+        np.testing.assert_allclose(got[i], want[i], rtol=RTOL, atol=ATOL)
+
+
+@pytest.mark.parametrize("name", LIGHT_MODELS)
+def test_light_models_native_match_interpreter(name):
+    m = light_model(name)
+    _both(ov.convert_model(m), [light_input(m)])
+
+
+def _eltwise_model():
+    rng = np.random.default_rng(0)
+    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["c"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["c"], ["r"]), helper.make_node("Sigmoid", ["r"], ["s"]),
+             helper.make_node("Mul", ["s", "c"], ["y"])]
+    return make_model(nodes, [("x", np.float32, [1, 16, 12, 12])], [("y", np.float32, None)],
+                      {"w": rng.standard_normal((32, 16, 3, 3)).astype(np.float32),
+                       "b": rng.standard_normal(32).astype(np.float32)})
+
+
+def test_kernels_use_the_widest_vector_registers():
+    rng = np.random.default_rng(0)
+    mm = make_model([helper.make_node("MatMul", ["x", "w"], ["y"])], [("x", np.float32, [64, 64])],
+                    [("y", np.float32, None)], {"w": rng.standard_normal((64, 64)).astype(np.float32)})
+    reg = {512: "%zmm", 256: "%ymm", 128: "%xmm"}[host().vector_bits]
+    for m in (_eltwise_model(), mm):
+        asm = emit_level(ov.convert_model(m), "asm")
+        fma_lines = [ln for ln in asm.splitlines() if "vfmadd" in ln]
+        assert fma_lines and all(reg in ln for ln in fma_lines[:8]), fma_lines[:3]
+    relu = make_model([helper.make_node("Relu", ["x"], ["y"])], [("x", np.float32, [4096])], [("y", np.float32, None)])
+    asm = emit_level(ov.convert_model(relu), "asm")
+    assert any("vmaxps" in ln and reg in ln for ln in asm.splitlines())
+
+
+def test_wrong_inputs_are_rejected_before_native_code_runs():
+    compiled = ov.compile_model(ov.convert_model(_eltwise_model()), "CPU")
+    x = np.zeros((1, 16, 12, 12), np.float32)
+    with pytest.raises(ov.InputError, match="shape"):
+        compiled([np.zeros((1, 16, 12, 13), np.float32)])
+    with pytest.raises(ov.InputError, match="element type"):
+        compiled([x.astype(np.float64)])
+    with pytest.raises(ov.InputError, match="takes 1 input"):
+        compiled([x, x])
+    compiled([np.asfortranarray(x)])  # non-contiguous input is copied, not read out of bounds
+
+
+def test_four_threads_share_one_compiled_model():
+    m = light_model("squeezenet")
+    model = ov.convert_model(m)
+    compiled = ov.compile_model(model, "CPU")
+    inputs = [light_input(m, seed=s) for s in range(4)]
+    want = [ov.compile_model(model, "REFERENCE")([x])[0] for x in inputs]
+    errors = []
+
+    def worker(i):
+        try:
+            for _ in range(5):
+                np.testing.assert_allclose(compiled([inputs[i]])[0], want[i], rtol=RTOL, atol=ATOL)
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors[0]
+
+
+def test_dynamic_shapes_are_specialized_per_shape():
+    rng = np.random.default_rng(0)
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["h"]), helper.make_node("Relu", ["h"], ["y"])]
+    m = make_model(nodes, [("x", np.float32, ["n", 8])], [("y", np.float32, ["n", 4])],
+                   {"w": rng.standard_normal((8, 4)).astype(np.float32)})
+    compiled = ov.compile_model(ov.convert_model(m), "CPU")
+    for n in (1, 5, 3, 5):
+        x = rng.standard_normal((n, 8)).astype(np.float32)
+        np.testing.assert_allclose(compiled([x])[0], ort_run(m, {"x": x})[0], rtol=RTOL, atol=ATOL)
+    assert len(compiled._specialized) == 3
+
+
+def test_object_cache_hit_and_invalidation(tmp_path):
+    m = _eltwise_model()
+    first = ov.compile_model(ov.convert_model(m), "CPU", {"CACHE_DIR": str(tmp_path)})
+    assert not first.stats.from_cache and list(tmp_path.glob("*.o"))
+    second = ov.compile_model(ov.convert_model(m), "CPU", {"CACHE_DIR": str(tmp_path)})
+    assert second.stats.from_cache
+    x = np.random.default_rng(1).standard_normal((1, 16, 12, 12)).astype(np.float32)
+    np.testing.assert_allclose(second([x])[0], first([x])[0], rtol=0, atol=0)
+    # another model (a different activation) must not hit the first one's entry
+    m.graph.node[2].op_type = "Tanh"
+    third = ov.compile_model(ov.convert_model(m), "CPU", {"CACHE_DIR": str(tmp_path)})
+    assert not third.stats.from_cache
+    np.testing.assert_allclose(third([x])[0], ort_run(m, {"x": x})[0], rtol=RTOL, atol=ATOL)
+    # a corrupt cache entry is not loaded blindly: the key changes with the code, and a
+    # truncated object is recompiled
+    for f in tmp_path.glob("*.o"):
+        f.write_bytes(f.read_bytes()[:100])
+    fourth = ov.compile_model(ov.convert_model(m), "CPU", {"CACHE_DIR": str(tmp_path)})
+    np.testing.assert_allclose(fourth([x])[0], third([x])[0], rtol=0, atol=0)
+
+
+def test_weights_changes_do_not_need_new_code(tmp_path):
+    """Kernels take weights from the slot table: the same graph with other weights reuses the
+    cached object code and computes with the new weights."""
+    m = _eltwise_model()
+    x = np.random.default_rng(1).standard_normal((1, 16, 12, 12)).astype(np.float32)
+    ov.compile_model(ov.convert_model(m), "CPU", {"CACHE_DIR": str(tmp_path)})
+    w = m.graph.initializer[0]
+    from onnx import numpy_helper
+    w.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(w) * 2, w.name))
+    again = ov.compile_model(ov.convert_model(m), "CPU", {"CACHE_DIR": str(tmp_path)})
+    assert again.stats.from_cache
+    np.testing.assert_allclose(again([x])[0], ort_run(m, {"x": x})[0], rtol=RTOL, atol=ATOL)
