@@ -9,13 +9,17 @@ from xdsl.passes import ModulePass
 
 from passes.cse import CommonSubexpressionElimination
 from passes.dce import DeadCodeElimination
+from passes.decompose import Decompose
 from passes.fold_batchnorm import FoldBatchNorm
 from passes.fold_constants import FoldConstants
 from passes.fuse import Fuse
 from passes.infer_shapes import InferShapes
+from passes.recognize import Recognize
+from passes.simplify import Simplify
 
 PASSES: dict[str, type[ModulePass]] = {p.name: p for p in (
-    InferShapes, FoldConstants, DeadCodeElimination, CommonSubexpressionElimination, FoldBatchNorm, Fuse)}
+    InferShapes, FoldConstants, DeadCodeElimination, CommonSubexpressionElimination, Simplify, FoldBatchNorm,
+    Recognize, Decompose, Fuse)}
 
 # What every frontend runs after converting, as OpenVINO's frontends do: shapes propagated,
 # constant (and shape) subgraphs folded, dead ops removed.
@@ -24,9 +28,11 @@ FRONTEND_CLEANUP = "infer-shapes,fold-constants,dce"
 PIPELINES: dict[str, str] = {
     "ir": FRONTEND_CLEANUP,  # what save_model writes
     "O0": "infer-shapes",
-    "O1": FRONTEND_CLEANUP + ",cse,fold-batchnorm,fold-constants,dce",
-    "O2": FRONTEND_CLEANUP + ",cse,fold-batchnorm,fold-constants,dce,fuse",
+    "O1": FRONTEND_CLEANUP + ",simplify,cse,fold-batchnorm,fold-constants,dce",
+    "O2": FRONTEND_CLEANUP + ",simplify,cse,recognize,fold-batchnorm,fold-constants,simplify,cse,dce,fuse",
 }
+# What native code generation needs whatever the optimization level (a legalization).
+CODEGEN = "decompose,infer-shapes"
 
 
 def registry() -> dict[str, Callable[[], type[ModulePass]]]:

@@ -117,10 +117,11 @@ class Executable:
                 self._free.append(req)
 
 
-def compile_program(model, cache_dir: Path | None, max_threads: int, profile: bool = False) -> Executable:
+def compile_program(model, cache_dir: Path | None, max_threads: int, profile: bool = False,
+                    opt_level: str = "O2") -> Executable:
     """Graph passes, lowering and native code for a model with static shapes."""
     from codegen.llvm import compile_to_object, emit_module
-    from passes import PIPELINES
+    from passes import CODEGEN, PIPELINES
     from passes.ov_to_loops.lower import lower_module
     from passes.ov_to_loops.program import ENTRY
     from passes.pipeline import run_pipeline
@@ -128,7 +129,7 @@ def compile_program(model, cache_dir: Path | None, max_threads: int, profile: bo
 
     stats = CompileStats()
     t0 = time.perf_counter()
-    run_pipeline(model.module, PIPELINES["O2"])
+    run_pipeline(model.module, PIPELINES[opt_level] + "," + CODEGEN)
     program = lower_module(model.module, profile)
     text = str(program.module)
     stats.seconds_lower = time.perf_counter() - t0
@@ -158,6 +159,7 @@ class NativeCompiledModel(CompiledModelBase):
         self.model = model
         self.nthreads = int(config.get("INFERENCE_NUM_THREADS") or os.cpu_count() or 1)
         self.perf_count = str(config.get("PERF_COUNT", "")).lower() in ("true", "1", "yes")
+        self.opt_level = "O" + str(config.get("OPTIMIZATION_LEVEL", 2)).lstrip("O")
         cache = config.get("CACHE_DIR", os.environ.get("OVCC_CACHE_DIR"))
         from runtime.jit import default_cache_dir
 
@@ -178,7 +180,7 @@ class NativeCompiledModel(CompiledModelBase):
                 if any(d is None for p in self.inputs for d in p.shape):
                     m.reshape([list(s) for s in shapes])
                 try:
-                    exe = compile_program(m, self.cache_dir, self.nthreads, self.perf_count)
+                    exe = compile_program(m, self.cache_dir, self.nthreads, self.perf_count, self.opt_level)
                 except OvccError:
                     raise
                 except Exception as e:  # a compiler bug must not look like bad user input
@@ -220,6 +222,10 @@ def emit_level(model, level: str) -> str:
 
     if any(d is None for p in model.inputs for d in p.partial_shape):
         raise CompileError("--emit loops/llvm/asm needs static input shapes (use --input to set them)")
+    from passes import CODEGEN
+    from passes.pipeline import run_pipeline
+
+    run_pipeline(model.module, CODEGEN)
     program = lower_module(model.module)
     if level == "loops":
         return str(program.module)

@@ -1,0 +1,159 @@
+"""simplify: algebraic clean-ups that keep values bit-identical.
+
+- identity ops go: x*1, x+0, x-0, x/1 (when the constant does not broadcast x to a larger
+  shape), Reshape/Squeeze/Unsqueeze to the same shape, Transpose by the identity order,
+  Convert to the same type, Concat of one input;
+- Reshape/Squeeze/Unsqueeze chains collapse into one Reshape; Transpose chains compose into
+  one Transpose (and vanish when they cancel);
+- transpose sinking: a Transpose feeding a chain of element-wise ops (whose other operands are
+  constants or Transposes by the same order) moves below them, so that pairs of Transposes
+  meet and cancel (TensorFlow's NHWC models convert with a Transpose around every NCHW op)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from xdsl.context import Context
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.ir import Block, SSAValue
+from xdsl.passes import ModulePass
+from xdsl.rewriter import InsertPoint, Rewriter
+
+from dialects.ov import Const, OvOp, constant_of, create, dtype_of, shape_of
+from dialects.ov.movement import Transpose
+from dialects.ov.values import info_of
+from passes.common import functions
+from passes.dce import dce_block
+from passes.ov_to_loops.scalar import SCALAR
+
+RESHAPES = ("Reshape", "Squeeze", "Unsqueeze")
+NEUTRAL = {"Multiply": 1, "Add": 0, "Subtract": 0, "Divide": 1, "Power": 1}
+
+
+def _insert(op, before):
+    Rewriter.insert_op(op, InsertPoint.before(before))
+    return op
+
+
+def _replace(op: OvOp, value: SSAValue) -> None:
+    """Uses of op's (single) result now use `value`; the result's names move along."""
+    owner = getattr(value, "op", None)
+    if owner is not None and "ov.tensor_names" in op.attributes and len(owner.results) == 1:
+        owner.attributes["ov.tensor_names"] = op.attributes["ov.tensor_names"]
+    op.outputs[0].replace_all_uses_with(value)
+    Rewriter.erase_op(op)
+
+
+def _perm(op: OvOp) -> tuple[int, ...] | None:
+    return Transpose.order(len(shape_of(op.inputs[0].type)), [info_of(v) for v in op.inputs])
+
+
+def _transpose(value: SSAValue, perm, before) -> SSAValue:
+    c = _insert(Const(np.array(perm, np.int64)), before)
+    return _insert(create("Transpose", [value, c.output]), before).outputs[0]
+
+
+def _identity(op: OvOp) -> SSAValue | None:
+    """The value op merely passes on, if it does nothing."""
+    t = op.IR_TYPE
+    same_type = op.outputs[0].type == op.inputs[0].type
+    if t in NEUTRAL and same_type:
+        k = constant_of(op.inputs[1])
+        if k is not None and k.size and np.all(k == NEUTRAL[t]):
+            return op.inputs[0]
+    if t in ("Multiply", "Add") and op.outputs[0].type == op.inputs[1].type:
+        k = constant_of(op.inputs[0])
+        if k is not None and k.size and np.all(k == NEUTRAL[t]):
+            return op.inputs[1]
+    if t in RESHAPES + ("Convert", "Broadcast", "Tile") and same_type:
+        return op.inputs[0]
+    if t == "Transpose" and (p := _perm(op)) is not None and list(p) == sorted(p):
+        return op.inputs[0]
+    if t == "Concat" and len(op.inputs) == 1:
+        return op.inputs[0]
+    return None
+
+
+def _merge(op: OvOp) -> bool:
+    """Fold op into its producer of the same kind."""
+    src = op.inputs[0]
+    prod = getattr(src, "op", None)
+    if not isinstance(prod, OvOp) or len(list(src.uses)) != 1:
+        return False
+    if op.IR_TYPE in RESHAPES and prod.IR_TYPE in RESHAPES:
+        shape = np.array(shape_of(op.outputs[0].type), np.int64)
+        new = _insert(create("Reshape", [prod.inputs[0], _insert(Const(shape), op).output], special_zero=False), op)
+        _replace(op, new.outputs[0])
+        Rewriter.erase_op(prod)
+        return True
+    if op.IR_TYPE == "Transpose" and prod.IR_TYPE == "Transpose":
+        p1, p2 = _perm(prod), _perm(op)
+        if p1 is None or p2 is None:
+            return False
+        _replace(op, _transpose(prod.inputs[0], [p1[i] for i in p2], op))
+        Rewriter.erase_op(prod)
+        return True
+    return False
+
+
+def _sink_transpose(op: OvOp) -> bool:
+    """Elementwise(Transpose(x, p), c) -> Transpose(Elementwise(x, c'), p)."""
+    if op.IR_TYPE not in SCALAR or len(op.outputs) != 1:
+        return False
+    out_rank = len(shape_of(op.outputs[0].type))
+    perm = None
+    for v in op.inputs:
+        prod = getattr(v, "op", None)
+        if isinstance(prod, OvOp) and prod.IR_TYPE == "Transpose" and len(list(v.uses)) == 1:
+            perm = _perm(prod)
+            break
+    if perm is None or len(perm) != out_rank:
+        return False
+    inv = [perm.index(i) for i in range(len(perm))]
+    new_inputs = []
+    for v in op.inputs:
+        prod = getattr(v, "op", None)
+        if isinstance(prod, OvOp) and prod.IR_TYPE == "Transpose" and _perm(prod) == perm:
+            new_inputs.append(prod.inputs[0])
+            continue
+        k = constant_of(v)
+        if k is None:
+            return False
+        k = k.reshape((1,) * (out_rank - k.ndim) + k.shape)  # align, then undo the permutation
+        new_inputs.append(_insert(Const(np.require(k.transpose(inv), requirements="C")), op).output)
+    try:
+        inner = _insert(create(op.IR_TYPE, new_inputs, **{n: getattr(op.attr, n) for n in op.ATTRS}), op)
+    except Exception:  # noqa: BLE001 - a shape that does not work in the other layout: leave it
+        return False
+    if "ov.name" in op.attributes:
+        inner.attributes["ov.name"] = op.attributes["ov.name"]
+    _replace(op, _transpose(inner.outputs[0], perm, op))
+    return True
+
+
+def simplify_block(block: Block) -> int:
+    changed, total = True, 0
+    while changed:
+        changed = False
+        for op in list(block.ops):
+            if op.parent is not block or not isinstance(op, OvOp):
+                continue
+            ident = _identity(op) if len(op.outputs) == 1 else None
+            if ident is not None and dtype_of(ident.type) == dtype_of(op.outputs[0].type):
+                _replace(op, ident)
+                changed = True
+            elif _merge(op) or _sink_transpose(op):
+                changed = True
+            total += changed
+        dce_block(block)
+    return total
+
+
+@dataclass(frozen=True)
+class Simplify(ModulePass):
+    name = "simplify"
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        for fn in functions(op):
+            simplify_block(fn.body.block)
