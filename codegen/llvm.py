@@ -583,7 +583,8 @@ def compile_to_object(mod: ir.Module, target: Target | None = None, opt: int = 3
         ref = llvm.parse_assembly(str(mod))
         ref.verify()
     except RuntimeError as e:
-        raise CompileError(f"generated LLVM IR does not verify: {str(e).splitlines()[0]}") from None
+        detail = " ".join(line.strip() for line in str(e).splitlines()[:3])
+        raise CompileError(f"generated LLVM IR does not verify: {detail[:400]}") from None
     if opt:
         optimize(ref, tm, opt)
     return tm.emit_object(ref), ref

@@ -199,7 +199,14 @@ class KB:
         self.b.insert(memref.StoreOp.get(value, buf, [self.v(idx)]))
 
     def vload(self, buf: SSAValue, idx: Val, width: int) -> SSAValue:
-        return self.emit(vector.LoadOp(buf, [self.v(idx)], VectorType(buf.type.element_type, [width])))
+        v = self.emit(vector.LoadOp(buf, [self.v(idx)], VectorType(buf.type.element_type, [width])))
+        return self._vbool(buf, v, width)
+
+    def _vbool(self, buf: SSAValue, v: SSAValue, width: int) -> SSAValue:
+        """Booleans live as bytes in memory and as i1 in registers."""
+        if buf not in self.bools:
+            return v
+        return self.emit(arith.CmpiOp(v, self.splat(0, width, np.int8), "ne"))
 
     def vstore(self, value: SSAValue, buf: SSAValue, idx: Val) -> None:
         self.b.insert(vector.StoreOp(value, buf, [self.v(idx)]))
@@ -209,7 +216,9 @@ class KB:
 
     def vload_masked(self, buf: SSAValue, idx: Val, mask: SSAValue, width: int) -> SSAValue:
         t = VectorType(buf.type.element_type, [width])
-        return self.emit(vector.MaskedLoadOp(buf, [self.v(idx)], mask, self.splat(0.0, width), t))
+        zero = 0.0 if not isinstance(buf.type.element_type, IntegerType) else 0
+        passthru = self.emit(arith.ConstantOp(DenseIntOrFPElementsAttr.from_list(t, [zero] * width), t))
+        return self._vbool(buf, self.emit(vector.MaskedLoadOp(buf, [self.v(idx)], mask, passthru, t)), width)
 
     def vstore_masked(self, value: SSAValue, buf: SSAValue, idx: Val, mask: SSAValue) -> None:
         self.b.insert(vector.MaskedStoreOp(buf, [self.v(idx)], mask, value))

@@ -52,6 +52,21 @@ def test_kernels_use_the_widest_vector_registers():
     assert any("vmaxps" in ln and reg in ln for ln in asm.splitlines())
 
 
+@pytest.mark.parametrize("cols", [32, 45])  # whole vectors, and a masked tail
+def test_boolean_operands_in_a_vectorized_epilogue(cols):
+    """A bool mask (bytes in memory, i1 in registers) selected into a MatMul's output tile."""
+    rng = np.random.default_rng(0)
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["s"]), helper.make_node("Where", ["m", "ninf", "s"], ["y"])]
+    model = make_model(nodes, [("x", np.float32, [2, 3, 16]), ("m", np.bool_, [2, 1, cols])],
+                       [("y", np.float32, None)], {"w": rng.standard_normal((16, cols)).astype(np.float32),
+                                                   "ninf": np.array(-1e9, np.float32)})
+    x = rng.standard_normal((2, 3, 16)).astype(np.float32)
+    m = rng.random((2, 1, cols)) < 0.4
+    _both(ov.convert_model(model), [x, m])
+    np.testing.assert_allclose(ov.compile_model(ov.convert_model(model), "CPU")([x, m])[0],
+                               ort_run(model, {"x": x, "m": m})[0], rtol=RTOL, atol=ATOL)
+
+
 def test_wrong_inputs_are_rejected_before_native_code_runs():
     compiled = ov.compile_model(ov.convert_model(_eltwise_model()), "CPU")
     x = np.zeros((1, 16, 12, 12), np.float32)
