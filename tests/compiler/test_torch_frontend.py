@@ -238,7 +238,7 @@ def test_torch_compile_backend(name):
         np.testing.assert_allclose(g, w, rtol=RTOL, atol=ATOL)
 
 
-@pytest.mark.parametrize("name", ["resnet", "encoder", "recurrent"])
+@pytest.mark.parametrize("name", sorted(CASES))
 def test_converted_models_run_in_openvino(name, tmp_path):
     import openvino
 
