@@ -65,7 +65,7 @@ def convert_model(input_model: Any, *, example_input: Any = None, input: Any = N
                 _is_instance_of(input_model, "tf_keras", ["Model"]):
             from compiler.frontends.tensorflow import convert_tensorflow
 
-            return _cleanup(Model(convert_tensorflow(input_model, specs, outs, **kwargs)))
+            return _cleanup(Model(convert_tensorflow(input_model, specs, outs, example_input, **kwargs)))
     if isinstance(input_model, Model):
         return input_model
     raise OvccError(f"convert_model: cannot convert an object of type {type(input_model).__module__}."
@@ -96,7 +96,7 @@ def _convert_path(path: Path, specs, outs, example_input, kwargs) -> Model:
     if suffix in (".pb", ".tflite", ".keras", ".h5") or path.is_dir():
         from compiler.frontends.tensorflow import convert_tensorflow
 
-        return Model(convert_tensorflow(path, specs, outs, **kwargs), path.stem)
+        return Model(convert_tensorflow(path, specs, outs, example_input, **kwargs), path.stem)
     raise ModelFileError(f"{path}: unknown model format (expected .onnx, .xml, .pb, .tflite, .pt2, .pt, or a "
                          "SavedModel directory)")
 

@@ -43,6 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help='input names, shapes and types, e.g. "x[1,3,224,224]" or "x[?,128]{i64},mask[?,128]"; '
                            "naming an inner tensor cuts the graph there")
     conv.add_argument("--output", metavar="NAMES", help="comma-separated output tensor names (cuts the graph)")
+    conv.add_argument("--signature", metavar="NAME", help="SavedModel signature to convert (default: "
+                      "serving_default, or the only one)")
     conv.add_argument("--compress_to_fp16", type=_bool, default=True, metavar="{True,False}",
                       help="store float weights as f16 in the IR (default True, as ovc)")
     comp = p.add_argument_group("compiler driver")
@@ -94,7 +96,8 @@ def _run(args: argparse.Namespace) -> int:
             doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
             print(f"{name:<28}{doc}")
         return 0
-    model = ov.convert_model(args.input_model, input=args.input, output=args.output)
+    extra = {"signature": args.signature} if args.signature else {}
+    model = ov.convert_model(args.input_model, input=args.input, output=args.output, **extra)
     stats = PipelineStats() if args.stats else None
     spec = args.pass_pipeline or PIPELINES["O" + args.opt]
     if args.emit in (None, "ir"):

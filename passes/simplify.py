@@ -7,7 +7,9 @@
   one Transpose (and vanish when they cancel);
 - transpose sinking: a Transpose feeding a chain of element-wise ops (whose other operands are
   constants or Transposes by the same order) moves below them, so that pairs of Transposes
-  meet and cancel (TensorFlow's NHWC models convert with a Transpose around every NCHW op)."""
+  meet and cancel (TensorFlow's NHWC models convert with a Transpose around every NCHW op);
+  Reduce*, Pad, Concat, Interpolate, Slice and plain StridedSlice pass Transposes through too (axes,
+  pads and slice bounds mapped through the order)."""
 
 from __future__ import annotations
 
@@ -79,19 +81,22 @@ def _merge(op: OvOp) -> bool:
     """Fold op into its producer of the same kind."""
     src = op.inputs[0]
     prod = getattr(src, "op", None)
-    if not isinstance(prod, OvOp) or len(list(src.uses)) != 1:
+    if not isinstance(prod, OvOp):
+        return False
+    if op.IR_TYPE == "Transpose" and prod.IR_TYPE == "Transpose":
+        # composed even when the inner Transpose has other users: it stays for them, and
+        # the composition is usually the identity (NHWC -> NCHW -> NHWC)
+        p1, p2 = _perm(prod), _perm(op)
+        if p1 is None or p2 is None:
+            return False
+        _replace(op, _transpose(prod.inputs[0], [p1[i] for i in p2], op))
+        return True
+    if len(list(src.uses)) != 1:
         return False
     if op.IR_TYPE in RESHAPES and prod.IR_TYPE in RESHAPES:
         shape = np.array(shape_of(op.outputs[0].type), np.int64)
         new = _insert(create("Reshape", [prod.inputs[0], _insert(Const(shape), op).output], special_zero=False), op)
         _replace(op, new.outputs[0])
-        Rewriter.erase_op(prod)
-        return True
-    if op.IR_TYPE == "Transpose" and prod.IR_TYPE == "Transpose":
-        p1, p2 = _perm(prod), _perm(op)
-        if p1 is None or p2 is None:
-            return False
-        _replace(op, _transpose(prod.inputs[0], [p1[i] for i in p2], op))
         Rewriter.erase_op(prod)
         return True
     return False
@@ -132,6 +137,127 @@ def _sink_transpose(op: OvOp) -> bool:
     return True
 
 
+def _named(new: OvOp, old: OvOp) -> OvOp:
+    if "ov.name" in old.attributes:
+        new.attributes["ov.name"] = old.attributes["ov.name"]
+    return new
+
+
+def _sole_transpose(v: SSAValue):
+    prod = getattr(v, "op", None)
+    if isinstance(prod, OvOp) and prod.IR_TYPE == "Transpose" and len(list(v.uses)) == 1:
+        return prod
+    return None
+
+
+def _sink_through(op: OvOp) -> bool:
+    """Reduce/Pad/Concat of Transposed data -> the same op on the data (axes and pads mapped
+    through the order), Transposed after."""
+    t = op.IR_TYPE
+    if t.startswith("Reduce"):
+        tr = _sole_transpose(op.inputs[0])
+        axes = constant_of(op.inputs[1])
+        if tr is None or axes is None or (perm := _perm(tr)) is None:
+            return False
+        r = len(perm)
+        axes = sorted({int(a) % r for a in np.asarray(axes).reshape(-1)})
+        mapped = np.array(sorted(perm[a] for a in axes), np.int64)
+        inner = _named(_insert(create(t, [tr.inputs[0], _insert(Const(mapped), op).output],
+                                      keep_dims=op.attr.keep_dims), op), op)
+        if op.attr.keep_dims:
+            _replace(op, _transpose(inner.outputs[0], perm, op))
+            return True
+        kept = [perm[i] for i in range(r) if i not in axes]  # source axes, in output order
+        order = [sorted(kept).index(k) for k in kept]
+        _replace(op, _transpose(inner.outputs[0], order, op) if order != sorted(order) else inner.outputs[0])
+        return True
+    if t == "Pad":
+        tr = _sole_transpose(op.inputs[0])
+        pb, pe = constant_of(op.inputs[1]), constant_of(op.inputs[2])
+        if tr is None or pb is None or pe is None or (perm := _perm(tr)) is None:
+            return False
+        inv = [perm.index(i) for i in range(len(perm))]
+        new_pads = [_insert(Const(np.ascontiguousarray(np.asarray(v)[inv])), op).output for v in (pb, pe)]
+        inner = _named(_insert(create("Pad", [tr.inputs[0], *new_pads, *op.inputs[3:]], pad_mode=op.attr.pad_mode),
+                               op), op)
+        _replace(op, _transpose(inner.outputs[0], perm, op))
+        return True
+    if t == "Interpolate" and len(op.inputs) == 3:
+        tr = _sole_transpose(op.inputs[0])
+        axes = constant_of(op.inputs[2])
+        if tr is None or axes is None or (perm := _perm(tr)) is None:
+            return False
+        r = len(perm)
+        inv = [perm.index(i) for i in range(r)]
+        attrs = {n: getattr(op.attr, n) for n in op.ATTRS}
+        for k in ("pads_begin", "pads_end"):
+            if attrs[k]:
+                attrs[k] = [attrs[k][inv[i]] for i in range(r)]
+        mapped = np.array([perm[int(a) % r] for a in np.asarray(axes).reshape(-1)], np.int64)
+        inner = _named(_insert(create(t, [tr.inputs[0], op.inputs[1], _insert(Const(mapped), op).output], **attrs),
+                               op), op)
+        _replace(op, _transpose(inner.outputs[0], perm, op))
+        return True
+    if t == "StridedSlice" and len(op.inputs) == 4:
+        tr = _sole_transpose(op.inputs[0])
+        if tr is None or (perm := _perm(tr)) is None:
+            return False
+        r = len(perm)
+        vals = [constant_of(v) for v in op.inputs[1:]]
+        masks = {n: list(getattr(op.attr, n)) for n in op.ATTRS}
+        if any(v is None or v.size != r for v in vals) or any(
+                any(masks[n]) for n in ("new_axis_mask", "shrink_axis_mask", "ellipsis_mask")):
+            return False
+        inv = [perm.index(i) for i in range(r)]
+        new_vals = [_insert(Const(np.ascontiguousarray(np.asarray(v)[inv])), op).output for v in vals]
+        for n in ("begin_mask", "end_mask"):
+            m = masks[n] + [0] * (r - len(masks[n]))
+            masks[n] = [m[inv[i]] for i in range(r)]
+        inner = _named(_insert(create(t, [tr.inputs[0], *new_vals], **masks), op), op)
+        _replace(op, _transpose(inner.outputs[0], perm, op))
+        return True
+    if t == "Slice":
+        tr = _sole_transpose(op.inputs[0])
+        if tr is None or (perm := _perm(tr)) is None:
+            return False
+        r = len(perm)
+        n = shape_of(op.inputs[1].type)[0]
+        axes = constant_of(op.inputs[4]) if len(op.inputs) > 4 else np.arange(n if n is not None else -1)
+        if axes is None or n is None:
+            return False
+        mapped = np.array([perm[int(a) % r] for a in np.asarray(axes).reshape(-1)], np.int64)
+        inner = _named(_insert(create(t, [tr.inputs[0], *op.inputs[1:4], _insert(Const(mapped), op).output]), op),
+                       op)
+        _replace(op, _transpose(inner.outputs[0], perm, op))
+        return True
+    if t == "Concat":
+        perms = []
+        for v in op.inputs:
+            prod = getattr(v, "op", None)
+            if isinstance(prod, OvOp) and prod.IR_TYPE == "Transpose":
+                perms.append(_perm(prod))
+        if not perms or perms[0] is None or any(p != perms[0] for p in perms) or not any(
+                _sole_transpose(v) for v in op.inputs):
+            return False
+        perm = perms[0]
+        inv = [perm.index(i) for i in range(len(perm))]
+        parts = []
+        for v in op.inputs:
+            prod = getattr(v, "op", None)
+            if isinstance(prod, OvOp) and prod.IR_TYPE == "Transpose":
+                parts.append(prod.inputs[0])
+                continue
+            k = constant_of(v)
+            if k is None:
+                return False
+            parts.append(_insert(Const(np.ascontiguousarray(k.transpose(inv))), op).output)
+        axis = perm[op.attr.axis % len(perm)]
+        inner = _named(_insert(create("Concat", parts, axis=axis), op), op)
+        _replace(op, _transpose(inner.outputs[0], perm, op))
+        return True
+    return False
+
+
 def simplify_block(block: Block) -> int:
     changed, total = True, 0
     while changed:
@@ -143,7 +269,7 @@ def simplify_block(block: Block) -> int:
             if ident is not None and dtype_of(ident.type) == dtype_of(op.outputs[0].type):
                 _replace(op, ident)
                 changed = True
-            elif _merge(op) or _sink_transpose(op):
+            elif _merge(op) or _sink_transpose(op) or _sink_through(op):
                 changed = True
             total += changed
         dce_block(block)

@@ -99,6 +99,9 @@ def parse_inputs(arg: Any) -> list[InputSpec]:
             else:
                 out.append(InputSpec(name, _shape(v)))
         return out
+    if isinstance(arg, tuple) and arg and isinstance(arg[0], str) and len(arg) <= 3 and (
+            len(arg) == 1 or not isinstance(arg[1], str)):  # one ("name", shape[, type])
+        return parse_inputs([arg])
     if isinstance(arg, list | tuple):
         if all(isinstance(d, int | type(None)) for d in arg) and arg:
             return [InputSpec(None, _shape(arg))]

@@ -208,8 +208,14 @@ class KB:
             return v
         return self.emit(arith.CmpiOp(v, self.splat(0, width, np.int8), "ne"))
 
+    def _vbyte(self, value: SSAValue) -> SSAValue:
+        t = value.type
+        if isinstance(t, VectorType) and t.element_type == i1:
+            return self.emit(arith.ExtUIOp(value, VectorType(i8, t.get_shape())))
+        return value
+
     def vstore(self, value: SSAValue, buf: SSAValue, idx: Val) -> None:
-        self.b.insert(vector.StoreOp(value, buf, [self.v(idx)]))
+        self.b.insert(vector.StoreOp(self._vbyte(value), buf, [self.v(idx)]))
 
     def mask(self, n: Val, width: int) -> SSAValue:
         return self.emit(vector.CreateMaskOp([self.v(n)], VectorType(i1, [width])))
@@ -221,7 +227,7 @@ class KB:
         return self._vbool(buf, self.emit(vector.MaskedLoadOp(buf, [self.v(idx)], mask, passthru, t)), width)
 
     def vstore_masked(self, value: SSAValue, buf: SSAValue, idx: Val, mask: SSAValue) -> None:
-        self.b.insert(vector.MaskedStoreOp(buf, [self.v(idx)], mask, value))
+        self.b.insert(vector.MaskedStoreOp(buf, [self.v(idx)], mask, self._vbyte(value)))
 
     def broadcast(self, scalar: SSAValue, width: int) -> SSAValue:
         return self.emit(vector.BroadcastOp(scalar, VectorType(scalar.type, [width])))

@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 import numpy as np
 from xdsl.dialects import arith, math
+from xdsl.dialects.builtin import VectorType
 
 from passes.ov_to_loops.kb import FAST, KB, reg_type
 
@@ -222,7 +223,7 @@ def convert_value(kb: KB, x, src: np.dtype, dst: np.dtype):
     src, dst = np.dtype(src), np.dtype(dst)
     if src == dst:
         return x
-    t = reg_type(dst)
+    t = reg_type(dst) if kb.width == 1 else VectorType(reg_type(dst), [kb.width])
     if dst == np.bool_:
         if is_float(src):
             return kb.cmpf("une", x, _f(kb, 0.0, src))

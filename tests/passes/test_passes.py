@@ -80,6 +80,34 @@ def test_transpose_sinking_cancels_layout_round_trips():
     assert "Transpose" not in _ops(out)
 
 
+@pytest.mark.parametrize("middle", ["ReduceMean", "ReduceSumKeep", "Pad", "Concat", "Resize", "Slice", "Mixed"])
+def test_transposes_pass_through_layout_aware_ops(middle):
+    """A Transpose moves below reductions, pads, concats, resizes and slices (axes, pads and
+    bounds mapped through the order): results are unchanged and fewer Transposes remain."""
+    t_in = helper.make_node("Transpose", ["x"], ["t"], perm=[0, 3, 1, 2])
+    inits = {"axes": np.array([2, 3], np.int64), "pads": np.array([0, 0, 1, 2, 0, 0, 3, 0], np.int64),
+             "c": np.arange(2 * 3 * 5 * 6, dtype=np.float32).reshape(2, 3, 5, 6),
+             "sizes": np.array([2, 3, 10, 9], np.int64), "st": np.array([0, 1, 1, 0], np.int64),
+             "en": np.array([2, 3, 5, 6], np.int64), "ax": np.array([0, 1, 2, 3], np.int64),
+             "sp": np.array([1, 1, 2, 3], np.int64)}
+    mid = {"ReduceMean": [helper.make_node("ReduceMean", ["t", "axes"], ["m"], keepdims=0)],
+           "ReduceSumKeep": [helper.make_node("ReduceSum", ["t", "axes"], ["m"], keepdims=1)],
+           "Pad": [helper.make_node("Pad", ["t", "pads"], ["m"], mode="reflect")],
+           "Concat": [helper.make_node("Concat", ["t", "c"], ["m"], axis=1)],
+           "Resize": [helper.make_node("Resize", ["t", "", "", "sizes"], ["m"], mode="linear")],
+           "Slice": [helper.make_node("Slice", ["t", "st", "en", "ax", "sp"], ["m"])],
+           "Mixed": [helper.make_node("Pad", ["t", "pads"], ["p"], mode="constant"),
+                     helper.make_node("Relu", ["p"], ["m"])]}[middle]
+    out = [helper.make_node("Transpose", ["m"], ["y"], perm=[0, 2, 3, 1])] if middle not in (
+        "ReduceMean",) else [helper.make_node("Neg", ["m"], ["y"])]
+    model = _model([t_in, *mid, *out], [("x", np.float32, [2, 5, 6, 3])], [("y", np.float32, None)], inits,
+                   opset=18)
+    before = _ops(model).count("Transpose")
+    x = np.random.default_rng(3).standard_normal((2, 5, 6, 3)).astype(np.float32)
+    after = _ops(_run(model, "simplify", [x])).count("Transpose")
+    assert after < before, (before, after)
+
+
 def _conv_bn():
     rng = np.random.default_rng(0)
     nodes = [helper.make_node("Conv", ["x", "w"], ["c"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),

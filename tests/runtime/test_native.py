@@ -147,3 +147,19 @@ def test_weights_changes_do_not_need_new_code(tmp_path):
     again = ov.compile_model(ov.convert_model(m), "CPU", {"CACHE_DIR": str(tmp_path)})
     assert again.stats.from_cache
     np.testing.assert_allclose(again([x])[0], ort_run(m, {"x": x})[0], rtol=RTOL, atol=ATOL)
+
+
+@pytest.mark.parametrize("out_type", [np.int8, np.bool_])
+def test_non_float_outputs_of_a_vectorized_epilogue(out_type):
+    """A MatMul whose fused epilogue ends in an integer or boolean tensor (a quantized output)."""
+    rng = np.random.default_rng(0)
+    tail = [helper.make_node("Cast", ["s"], ["y"], to=helper.np_dtype_to_tensor_dtype(np.dtype(out_type)))]
+    if out_type == np.bool_:
+        tail = [helper.make_node("Greater", ["s", "zero"], ["y"])]
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["s"])] + tail
+    model = make_model(nodes, [("x", np.float32, [3, 16])], [("y", out_type, None)],
+                       {"w": rng.standard_normal((16, 45)).astype(np.float32), "zero": np.array(0.0, np.float32)})
+    x = rng.standard_normal((3, 16)).astype(np.float32)
+    _both(ov.convert_model(model), [x])
+    np.testing.assert_array_equal(ov.compile_model(ov.convert_model(model), "CPU")([x])[0],
+                                  ort_run(model, {"x": x})[0])

@@ -141,6 +141,13 @@ def _matmul(ctx: OnnxContext, node, ins):
     return [ctx.b.out("MatMul", ins[:2])]
 
 
+@onnx_op("Einsum")
+def _einsum(ctx: OnnxContext, node, ins):
+    from compiler.frontends.einsum import einsum
+
+    return [einsum(ctx.b, ctx.attr(node, "equation"), ins)]
+
+
 @onnx_op("BatchNormalization")
 def _batch_norm(ctx: OnnxContext, node, ins):
     if ctx.attr(node, "training_mode", 0):

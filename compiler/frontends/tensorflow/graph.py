@@ -1,0 +1,255 @@
+"""A frozen TensorFlow GraphDef into the `ov` dialect.
+
+A converter is `fn(ctx, node, ins) -> SSAValue | list`, registered with `@tf_op(...)`;
+`ins` holds the node's data inputs (control inputs, `^name`, are dropped) and the result
+lists the node's outputs in order. Only the nodes the outputs depend on are converted;
+unsupported op types among them are reported together, before anything is built."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.ir import SSAValue
+
+from compiler.frontends.builder import GraphBuilder, add_tensor_name, set_layer_name
+from compiler.frontends.inputs import InputSpec
+from dialects.errors import ConversionError, UnsupportedOpsError
+from dialects.ov import dtype_of, fully_known, shape_of
+
+Converter = Callable[["TfContext", Any, list], Any]
+TF_OPS: dict[str, Converter] = {}
+
+
+def tf_op(*names: str) -> Callable[[Converter], Converter]:
+    def register(fn: Converter) -> Converter:
+        for n in names:
+            TF_OPS[n] = fn
+        return fn
+    return register
+
+
+def np_dtype(tf_enum: int) -> np.dtype:
+    import tensorflow as tf
+
+    d = tf.dtypes.as_dtype(tf_enum)
+    if d.is_quantized or d.name in ("string", "resource", "variant", "complex64", "complex128"):
+        raise ConversionError(f"unsupported TensorFlow element type {d.name}")
+    return np.dtype(d.as_numpy_dtype)
+
+
+def parse_input(s: str) -> tuple[str, int, bool]:
+    """'name:1' -> (name, 1, False); '^name' -> (name, 0, True)."""
+    control = s.startswith("^")
+    name, _, idx = s.lstrip("^").partition(":")
+    return name, int(idx or 0), control
+
+
+_MISSING = object()
+
+
+class TfContext:
+    def __init__(self, where: str):
+        self.b = GraphBuilder()
+        self.where = where
+        # dilated convolutions arrive as SpaceToBatchND -> conv -> BatchToSpaceND (see ops.py)
+        self.space_to_batch: dict[SSAValue, tuple] = {}
+        self.dilated: dict[SSAValue, tuple] = {}
+
+    # --- attributes -----------------------------------------------------------------------
+    @staticmethod
+    def attr(node, name: str, default: Any = _MISSING) -> Any:
+        if name not in node.attr:
+            if default is _MISSING:
+                raise ConversionError(f"attribute {name!r} is missing")
+            return default
+        a = node.attr[name]
+        kind = a.WhichOneof("value")
+        if kind == "list":
+            lst = a.list
+            for f in ("i", "f", "s", "type", "b"):
+                vals = list(getattr(lst, f))
+                if vals:
+                    return [v.decode() for v in vals] if f == "s" else vals
+            return []
+        if kind == "s":
+            return a.s.decode()
+        if kind == "type":
+            return np_dtype(a.type)
+        if kind == "shape":
+            return None if a.shape.unknown_rank else [None if d.size < 0 else d.size for d in a.shape.dim]
+        if kind == "tensor":
+            import tensorflow as tf
+
+            return tf.make_ndarray(a.tensor)
+        return getattr(a, kind) if kind else default
+
+    # --- values -----------------------------------------------------------------------------
+    def const(self, value: Any, dtype: Any = None) -> SSAValue:
+        return self.b.const(value, dtype)
+
+    def i64(self, values: Any) -> SSAValue:
+        return self.b.const(np.asarray(values, dtype=np.int64))
+
+    def ints(self, v: SSAValue) -> list[int] | None:
+        k = fully_known(v)
+        return None if k is None else [int(x) for x in np.asarray(k).reshape(-1)]
+
+    def as_i64(self, v: SSAValue) -> SSAValue:
+        return v if dtype_of(v.type) == np.int64 else self.b.out("Convert", [v], destination_type=np.dtype(np.int64))
+
+    @staticmethod
+    def shape(v: SSAValue) -> tuple:
+        return shape_of(v.type)
+
+    @staticmethod
+    def dtype(v: SSAValue) -> np.dtype:
+        return dtype_of(v.type)
+
+    def rank(self, v: SSAValue) -> int:
+        return len(self.shape(v))
+
+
+@dataclass
+class GraphIO:
+    """Which placeholders are inputs and which tensors are outputs, with the names users see."""
+
+    inputs: list[tuple[str, list[str]]] = field(default_factory=list)   # (placeholder node, names)
+    outputs: list[tuple[str, list[str]]] = field(default_factory=list)  # ("node:i", names)
+
+
+def default_io(graph_def) -> GraphIO:
+    """Every Placeholder is an input; every tensor of a node nobody reads is an output."""
+    consumed = {parse_input(i)[0] for n in graph_def.node for i in n.input}
+    io = GraphIO()
+    for n in graph_def.node:
+        if n.op == "Placeholder":
+            io.inputs.append((n.name, [n.name]))
+        elif n.name not in consumed and n.op not in ("NoOp", "Const", "Assert", "SaveV2", "RestoreV2"):
+            io.outputs.append((f"{n.name}:0", [n.name]))
+    return io
+
+
+def convert_graph_def(graph_def, io: GraphIO, specs: Sequence[InputSpec], outputs: Sequence[str],
+                      where: str) -> ModuleOp:
+    from compiler.frontends.tensorflow import ops  # noqa: F401  (fills the table)
+
+    nodes = {n.name: n for n in graph_def.node}
+    if outputs:  # the user picks output tensors (cutting the graph there)
+        io = GraphIO(io.inputs, [(o if ":" in o else f"{o}:0", [o]) for o in outputs])
+    ctx = TfContext(where)
+    by_name = {s.name: s for s in specs if s.name}
+    unnamed = [s for s in specs if not s.name]
+    if unnamed and len(unnamed) != len(io.inputs):
+        raise ConversionError(f"{where}: {len(unnamed)} unnamed input shapes given for {len(io.inputs)} inputs")
+    values: dict[tuple[str, int], Any] = {}
+    for i, (pname, names) in enumerate(io.inputs):
+        node = nodes.get(pname)
+        if node is None:
+            raise ConversionError(f"{where}: input {pname!r} is not a node of the graph")
+        spec = next((by_name.pop(n) for n in [pname, *names] if n in by_name), None) or (
+            unnamed[i] if unnamed else None)
+        dtype = ctx.attr(node, "dtype")
+        shape = ctx.attr(node, "shape", None)
+        if spec is not None and spec.value is not None:
+            values[(pname, 0)] = ctx.const(spec.value)
+            continue
+        if spec is not None:
+            shape, dtype = spec.resolve(names[0], shape, dtype)
+        elif shape is None:
+            raise ConversionError(f"{where}: input {names[0]!r} has no known rank; give its shape with input=")
+        values[(pname, 0)] = ctx.b.add_input(names, shape, dtype)
+    for name, spec in by_name.items():  # cut points inside the graph
+        key = parse_input(name if ":" in name else f"{name}:0")[:2]
+        if key[0] not in nodes:
+            raise ConversionError(f"{where}: input {name!r} names no tensor of the graph")
+        if spec.value is not None:
+            values[key] = ctx.const(spec.value)
+        else:
+            shape, dtype = spec.resolve(name, None, np.dtype(np.float32))
+            values[key] = ctx.b.add_input([name], shape, dtype)
+
+    order = _needed(nodes, [parse_input(t)[:2] for t, _ in io.outputs], values, where)
+    missing: dict[str, list[str]] = {}
+    for n in order:
+        if n.op not in TF_OPS:
+            missing.setdefault(n.op, []).append(n.name)
+    if missing:
+        raise UnsupportedOpsError("TensorFlow", where, missing)
+
+    for node in order:
+        ins = []
+        for s in node.input:
+            name, idx, control = parse_input(s)
+            if control:
+                continue
+            if (name, idx) not in values:
+                raise ConversionError(f"{where}: node {node.name!r} reads {s!r}, which no node produces")
+            ins.append(values[(name, idx)])
+        before = ctx.b.block.last_op
+        try:
+            res = TF_OPS[node.op](ctx, node, ins)
+        except ConversionError as e:
+            raise ConversionError(f"{where}: node {node.name!r} ({node.op}): {e}") from None
+        results = res if isinstance(res, list | tuple) else [res]
+        _name_new_ops(ctx.b, before, node.name)
+        for i, v in enumerate(results):
+            if v is None:
+                continue
+            values[(node.name, i)] = v
+            if isinstance(v, SSAValue):
+                add_tensor_name(v, f"{node.name}:{i}")
+
+    result = []
+    for tensor, names in io.outputs:
+        key = parse_input(tensor)[:2]
+        v = values.get(key)
+        if not isinstance(v, SSAValue):
+            raise ConversionError(f"{where}: output {tensor!r} is not produced by the graph")
+        result.append((v, list(dict.fromkeys([*names, tensor]))))
+    return ctx.b.finish(result)
+
+
+def _needed(nodes: dict, outputs: list[tuple[str, int]], given: dict, where: str) -> list:
+    """The nodes the outputs depend on through data edges, in topological order."""
+    order, state = [], {}
+    given_nodes = {name for name, _ in given}
+    for out_name, _ in outputs:
+        if out_name not in nodes and out_name not in given_nodes:
+            raise ConversionError(f"{where}: output {out_name!r} names no node of the graph")
+        stack = [(out_name, False)]
+        while stack:
+            name, done = stack.pop()
+            if done:
+                state[name] = 2
+                order.append(nodes[name])
+                continue
+            if state.get(name) or name in given_nodes:
+                continue
+            if name not in nodes:
+                raise ConversionError(f"{where}: tensor {name!r} is read but no node produces it")
+            state[name] = 1
+            stack.append((name, True))
+            for s in reversed(nodes[name].input):
+                src, _, control = parse_input(s)
+                if control:
+                    continue
+                if state.get(src) == 1:
+                    raise ConversionError(f"{where}: the graph has a cycle through {src!r} (un-lowered control "
+                                          "flow); freeze it with control flow lowered")
+                if not state.get(src):
+                    stack.append((src, False))
+    return order
+
+
+def _name_new_ops(b: GraphBuilder, before, base: str) -> None:
+    ops = []
+    op = before.next_op if before is not None else b.block.first_op
+    while op is not None:
+        ops.append(op)
+        op = op.next_op
+    for i, op in enumerate(ops):
+        set_layer_name(op, base if i == len(ops) - 1 else f"{base}/{op.name.split('.', 1)[-1]}_{i}")

@@ -1,0 +1,366 @@
+"""TensorFlow Lite flatbuffers (.tflite) into the `ov` dialect.
+
+The file is read with the flatbuffer schema that TensorFlow ships
+(`tensorflow/lite/python/schema_py_generated.py`, loaded by path so that TensorFlow itself is
+not imported). Quantized models compute in float: constant tensors (weights, biases) are
+dequantized (per tensor or per channel), quantized activations keep their rounding through
+FakeQuantize, as OpenVINO's TFLite frontend does. A quantized model input stays integer and
+is dequantized on entry; a quantized output is quantized back, so the model is fed and read
+like the TFLite interpreter."""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.ir import SSAValue
+
+from compiler.frontends.builder import GraphBuilder, add_tensor_name, set_layer_name
+from compiler.frontends.inputs import InputSpec
+from dialects.errors import ConversionError, ModelFileError, UnsupportedOpsError
+from dialects.ov import dtype_of, fully_known
+
+_SCHEMA = None
+
+
+def schema():
+    """The flatbuffer schema module from the installed tensorflow package (not imported)."""
+    global _SCHEMA
+    if _SCHEMA is None:
+        spec = importlib.util.find_spec("tensorflow")
+        if spec is None or not spec.submodule_search_locations:
+            raise ConversionError("reading .tflite files needs the TensorFlow package (for its flatbuffer "
+                                  "schema): pip install 'ovcc[tensorflow]'")
+        path = Path(spec.submodule_search_locations[0]) / "lite" / "python" / "schema_py_generated.py"
+        mspec = importlib.util.spec_from_file_location("ovcc_tflite_schema", path)
+        mod = importlib.util.module_from_spec(mspec)
+        mspec.loader.exec_module(mod)
+        _SCHEMA = mod
+    return _SCHEMA
+
+
+def _names(enum) -> dict[int, str]:
+    return {v: k for k, v in vars(enum).items() if not k.startswith("_") and isinstance(v, int)}
+
+
+NP_TYPES = {"FLOAT32": np.float32, "FLOAT16": np.float16, "FLOAT64": np.float64, "INT8": np.int8,
+            "UINT8": np.uint8, "INT16": np.int16, "UINT16": np.uint16, "INT32": np.int32, "UINT32": np.uint32,
+            "INT64": np.int64, "UINT64": np.uint64, "BOOL": np.bool_}
+
+Converter = Any
+TFLITE_OPS: dict[str, Converter] = {}
+
+
+def tfl_op(*names: str):
+    def register(fn):
+        for n in names:
+            TFLITE_OPS[n] = fn
+        return fn
+    return register
+
+
+class TfliteContext:
+    def __init__(self, model, data: bytes, where: str):
+        fb = schema()
+        self.fb = fb
+        self.model = model
+        self.data = data
+        self.where = where
+        self.sg = model.subgraphs[0]
+        self.b = GraphBuilder()
+        self.values: dict[int, SSAValue] = {}
+        # dilated convolutions arrive as SPACE_TO_BATCH_ND -> conv -> BATCH_TO_SPACE_ND
+        self.space_to_batch: dict[SSAValue, tuple] = {}
+        self.dilated: dict[SSAValue, tuple] = {}
+        self.type_names = _names(fb.TensorType)
+        self.pad_names = _names(fb.Padding)
+        self.act_names = _names(fb.ActivationFunctionType)
+
+    # --- tensors ---------------------------------------------------------------------------
+    def tensor(self, i: int):
+        return self.sg.tensors[i]
+
+    def np_type(self, i: int) -> np.dtype:
+        name = self.type_names.get(self.tensor(i).type, "?")
+        if name not in NP_TYPES:
+            raise ConversionError(f"tensor {self.tensor_name(i)!r} has unsupported type {name}")
+        return np.dtype(NP_TYPES[name])
+
+    def tensor_name(self, i: int) -> str:
+        n = self.tensor(i).name
+        return n.decode() if isinstance(n, bytes) else str(n)
+
+    def shape(self, i: int) -> list:
+        t = self.tensor(i)
+        sig = getattr(t, "shapeSignature", None)
+        dims = sig if sig is not None and len(sig) else t.shape
+        return [None if d < 0 else int(d) for d in (dims.tolist() if dims is not None else [])]
+
+    def quant(self, i: int):
+        """(scales, zero points, axis) of a quantized tensor, else None."""
+        q = self.tensor(i).quantization
+        if q is None or q.scale is None or len(q.scale) == 0:
+            return None
+        zp = q.zeroPoint if q.zeroPoint is not None and len(q.zeroPoint) else np.zeros(len(q.scale), np.int64)
+        return np.asarray(q.scale, np.float32), np.asarray(zp, np.int64), int(q.quantizedDimension)
+
+    def raw(self, i: int) -> np.ndarray | None:
+        t = self.tensor(i)
+        buf = self.model.buffers[t.buffer] if t.buffer < len(self.model.buffers) else None
+        if buf is None:
+            return None
+        data = buf.data
+        if (data is None or len(data) == 0) and getattr(buf, "offset", 0) > 1:
+            data = np.frombuffer(self.data, np.uint8, int(buf.size), int(buf.offset))
+        if data is None or len(data) == 0:
+            return None
+        dt = self.np_type(i)
+        arr = np.frombuffer(np.asarray(data, np.uint8).tobytes(), dt)
+        shape = [int(d) for d in t.shape.tolist()] if t.shape is not None else []
+        if arr.size != int(np.prod(shape, dtype=np.int64)):
+            raise ModelFileError(f"{self.where}: tensor {self.tensor_name(i)!r} holds {arr.size} values for shape "
+                                 f"{shape}")
+        return arr.reshape(shape)
+
+    def is_quantized_activation(self, i: int) -> bool:
+        return self.quant(i) is not None and self.np_type(i).kind in "iu"
+
+    def get(self, i: int) -> SSAValue | None:
+        if i < 0:
+            return None
+        if i in self.values:
+            return self.values[i]
+        raw = self.raw(i)
+        if raw is None:
+            raise ConversionError(f"tensor {self.tensor_name(i)!r} is read before any op produces it")
+        q = self.quant(i)
+        if q is not None and raw.dtype.kind in "iu":
+            raw = dequantize(raw, *q)
+        v = self.b.const(raw)
+        self.values[i] = v
+        return v
+
+    def ints(self, i: int) -> list[int] | None:
+        k = fully_known(self.get(i))
+        return None if k is None else [int(x) for x in np.asarray(k).reshape(-1)]
+
+    def const(self, value, dtype=None) -> SSAValue:
+        return self.b.const(value, dtype)
+
+    def i64(self, values) -> SSAValue:
+        return self.b.const(np.asarray(values, np.int64))
+
+    def as_i64(self, v: SSAValue) -> SSAValue:
+        return v if dtype_of(v.type) == np.int64 else self.b.out("Convert", [v], destination_type=np.dtype(np.int64))
+
+    # --- options ------------------------------------------------------------------------------
+    @staticmethod
+    def opt(op, name: str, default=None):
+        o = op.builtinOptions
+        return default if o is None else getattr(o, name, default)
+
+    def padding(self, op) -> str:
+        return self.pad_names.get(self.opt(op, "padding", 0), "SAME")
+
+    def activation(self, op, y: SSAValue) -> SSAValue:
+        act = self.act_names.get(self.opt(op, "fusedActivationFunction", 0), "NONE")
+        if act == "NONE":
+            return y
+        if act == "RELU":
+            return self.b.out("ReLU", [y])
+        if act == "RELU6":
+            return self.b.out("Clamp", [y], min=0.0, max=6.0)
+        if act == "RELU_N1_TO_1":
+            return self.b.out("Clamp", [y], min=-1.0, max=1.0)
+        if act == "TANH":
+            return self.b.out("Tanh", [y])
+        raise ConversionError(f"fused activation {act} is not supported")
+
+
+def dequantize(q: np.ndarray, scales: np.ndarray, zps: np.ndarray, axis: int) -> np.ndarray:
+    x = q.astype(np.float32)
+    if scales.size == 1:
+        return ((x - np.float32(zps.reshape(-1)[0])) * scales.reshape(-1)[0]).astype(np.float32)
+    shape = [1] * q.ndim
+    shape[axis] = -1
+    return ((x - zps.reshape(shape).astype(np.float32)) * scales.reshape(shape)).astype(np.float32)
+
+
+def _q_range(dt: np.dtype, scale: float, zp: int) -> tuple[float, float, int]:
+    info = np.iinfo(dt)
+    return (info.min - zp) * scale, (info.max - zp) * scale, int(info.max) - int(info.min) + 1
+
+
+def fake_quantize(ctx: TfliteContext, x: SSAValue, i: int) -> SSAValue:
+    scales, zps, _ = ctx.quant(i)
+    if scales.size != 1:
+        raise ConversionError(f"per-channel quantized activation {ctx.tensor_name(i)!r} is not supported")
+    lo, hi, levels = _q_range(ctx.np_type(i), float(scales[0]), int(zps[0]))
+    lo_v, hi_v = ctx.const(np.float32(lo)), ctx.const(np.float32(hi))
+    return ctx.b.out("FakeQuantize", [x, lo_v, hi_v, lo_v, hi_v], levels=levels)
+
+
+# ops whose outputs are some of their inputs' values (no rounding when the grids agree)
+VALUE_PRESERVING = {"RESHAPE", "SQUEEZE", "EXPAND_DIMS", "TRANSPOSE", "STRIDED_SLICE", "SLICE", "GATHER", "GATHER_ND",
+                    "CONCATENATION", "PACK", "UNPACK", "SPLIT", "SPLIT_V", "MAX_POOL_2D", "REDUCE_MAX", "REDUCE_MIN",
+                    "PAD", "PADV2", "MIRROR_PAD", "TILE", "BROADCAST_TO", "DEPTH_TO_SPACE", "SPACE_TO_DEPTH",
+                    "RESIZE_NEAREST_NEIGHBOR", "RELU", "RELU6", "RELU_N1_TO_1", "MAXIMUM", "MINIMUM"}
+
+
+def _same_quant(ctx: TfliteContext, ins: list[int], out: int) -> bool:
+    """The output holds values of the first input's grid (moves, max pooling, ...): no rounding."""
+    if not ins or ins[0] < 0 or ctx.raw(ins[0]) is not None or not ctx.is_quantized_activation(ins[0]):
+        return False
+    a, b = ctx.quant(ins[0]), ctx.quant(out)
+    return ctx.np_type(ins[0]) == ctx.np_type(out) and np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+
+
+def read_tflite(path: Path):
+    if not path.is_file():
+        raise ModelFileError(f"{path}: no such file")
+    data = path.read_bytes()
+    if len(data) < 8 or data[4:8] != b"TFL3":
+        raise ModelFileError(f"{path}: not a TensorFlow Lite model (no TFL3 flatbuffer identifier)")
+    fb = schema()
+    try:
+        model = fb.ModelT.InitFromPackedBuf(bytearray(data), 0)
+    except Exception as e:  # noqa: BLE001 - a corrupt flatbuffer fails anywhere in the generated code
+        raise ModelFileError(f"{path}: corrupt TensorFlow Lite flatbuffer ({type(e).__name__}: {e})") from None
+    if not model.subgraphs:
+        raise ModelFileError(f"{path}: the TensorFlow Lite model has no subgraph")
+    return model, data
+
+
+def convert_tflite(path: str | Path, specs: Sequence[InputSpec] = (), outputs: Sequence[str] = ()) -> ModuleOp:
+    path = Path(path)
+    where = str(path)
+    model, data = read_tflite(path)
+    ctx = TfliteContext(model, data, where)
+    try:
+        return _convert(ctx, specs, outputs)
+    except (ConversionError, ModelFileError, UnsupportedOpsError):
+        raise
+    except (IndexError, KeyError, ValueError, TypeError, AttributeError) as e:
+        raise ModelFileError(f"{where}: malformed TensorFlow Lite model ({type(e).__name__}: {e})") from None
+
+
+def _op_names(ctx: TfliteContext) -> list[str]:
+    ops = _names(ctx.fb.BuiltinOperator)
+    out = []
+    for op in ctx.sg.operators:
+        oc = ctx.model.operatorCodes[op.opcodeIndex]
+        code = max(int(oc.builtinCode), int(oc.deprecatedBuiltinCode))
+        if ops.get(code) == "CUSTOM":
+            cc = oc.customCode
+            out.append("CUSTOM:" + (cc.decode() if isinstance(cc, bytes) else str(cc)))
+        else:
+            out.append(ops.get(code, f"builtin#{code}"))
+    return out
+
+
+def _signature(ctx: TfliteContext) -> tuple[dict[int, list[str]], list[int], list[int]]:
+    """Signature names of tensors, and the subgraph's inputs and outputs in the signature's
+    order (the source model's; the subgraph's own order may differ)."""
+    names: dict[int, list[str]] = {}
+    sg = ctx.sg
+    inputs = sg.inputs.tolist() if sg.inputs is not None else []
+    outputs = sg.outputs.tolist() if sg.outputs is not None else []
+    for sd in ctx.model.signatureDefs or []:
+        if getattr(sd, "subgraphIndex", 0) != 0:
+            continue
+        for tm in list(sd.inputs or []) + list(sd.outputs or []):
+            n = tm.name.decode() if isinstance(tm.name, bytes) else str(tm.name)
+            names.setdefault(int(tm.tensorIndex), []).append(n)
+        sig_in = [int(t.tensorIndex) for t in sd.inputs or []]
+        sig_out = [int(t.tensorIndex) for t in sd.outputs or []]
+        if sorted(sig_in) == sorted(inputs):
+            inputs = sig_in
+        if sorted(sig_out) == sorted(outputs):
+            outputs = sig_out
+        break
+    return names, inputs, outputs
+
+
+def _convert(ctx: TfliteContext, specs: Sequence[InputSpec], outputs: Sequence[str]) -> ModuleOp:
+    from compiler.frontends.tensorflow import tflite_ops  # noqa: F401  (fills the table)
+
+    sg, where = ctx.sg, ctx.where
+    op_names = _op_names(ctx)
+    missing: dict[str, list[str]] = {}
+    for name, op in zip(op_names, sg.operators):
+        if name not in TFLITE_OPS:
+            outs = op.outputs.tolist() if op.outputs is not None else []
+            missing.setdefault(name, []).append(ctx.tensor_name(outs[0]) if outs else "?")
+    if missing:
+        raise UnsupportedOpsError("TensorFlow Lite", where, missing)
+    sig_names, inputs, out_ids = _signature(ctx)
+
+    by_name = {s.name: s for s in specs if s.name}
+    unnamed = [s for s in specs if not s.name]
+    if unnamed and len(unnamed) != len(inputs):
+        raise ConversionError(f"{where}: {len(unnamed)} unnamed input shapes given for {len(inputs)} inputs")
+    for k, i in enumerate(inputs):
+        names = list(dict.fromkeys(sig_names.get(i, []) + [ctx.tensor_name(i)]))
+        spec = next((by_name.pop(n) for n in names if n in by_name), None) or (unnamed[k] if unnamed else None)
+        shape, dtype = ctx.shape(i), ctx.np_type(i)
+        if spec is not None and spec.value is not None:
+            ctx.values[i] = ctx.const(spec.value)
+            continue
+        if spec is not None:
+            shape, dtype = spec.resolve(names[0], shape, dtype)
+        v = ctx.b.add_input(names, shape, dtype)
+        if ctx.is_quantized_activation(i):  # integer input: dequantize on entry
+            scales, zps, _ = ctx.quant(i)
+            f = ctx.b.out("Convert", [v], destination_type=np.dtype(np.float32))
+            v = ctx.b.out("Multiply", [ctx.b.out("Subtract", [f, ctx.const(np.float32(zps[0]))]),
+                                       ctx.const(np.float32(scales[0]))])
+        ctx.values[i] = v
+    if by_name:
+        raise ConversionError(f"{where}: no input named {', '.join(sorted(by_name))} (inputs: "
+                              f"{', '.join(ctx.tensor_name(i) for i in inputs)})")
+
+    for name, op in zip(op_names, sg.operators):
+        ins = op.inputs.tolist() if op.inputs is not None else []
+        outs = op.outputs.tolist() if op.outputs is not None else []
+        before = ctx.b.block.last_op
+        layer = ctx.tensor_name(outs[0]) if outs else name
+        try:
+            res = TFLITE_OPS[name](ctx, op, ins, outs)
+        except ConversionError as e:
+            raise ConversionError(f"{where}: operator {layer!r} ({name}): {e}") from None
+        results = res if isinstance(res, list | tuple) else [res]
+        for i, v in zip(outs, results):
+            if v is None:
+                continue
+            if ctx.is_quantized_activation(i) and dtype_of(v.type).kind == "f" and not (
+                    name in VALUE_PRESERVING and _same_quant(ctx, ins, i)):
+                v = fake_quantize(ctx, v, i)
+            ctx.values[i] = v
+            add_tensor_name(v, ctx.tensor_name(i))
+        op_ = before.next_op if before is not None else ctx.b.block.first_op
+        while op_ is not None:
+            set_layer_name(op_, layer)
+            op_ = op_.next_op
+
+    if outputs:
+        lookup = {n: i for i in range(len(sg.tensors)) for n in [ctx.tensor_name(i), *sig_names.get(i, [])]}
+        unknown = [o for o in outputs if o not in lookup]
+        if unknown:
+            raise ConversionError(f"{where}: no tensor named {', '.join(unknown)}")
+        out_ids = [lookup[o] for o in outputs]
+    result = []
+    for i in out_ids:
+        v = ctx.get(i)
+        if ctx.is_quantized_activation(i) and dtype_of(v.type).kind == "f":  # back to the integer type
+            scales, zps, _ = ctx.quant(i)
+            info = np.iinfo(ctx.np_type(i))
+            qv = ctx.b.out("Add", [ctx.b.out("Round", [ctx.b.out("Divide", [v, ctx.const(np.float32(scales[0]))])],
+                                             mode="half_away_from_zero"), ctx.const(np.float32(zps[0]))])
+            qv = ctx.b.out("Clamp", [qv], min=float(info.min), max=float(info.max))
+            v = ctx.b.out("Convert", [qv], destination_type=ctx.np_type(i))
+        result.append((v, list(dict.fromkeys(sig_names.get(i, []) + [ctx.tensor_name(i)]))))
+    return ctx.b.finish(result)

@@ -1,0 +1,457 @@
+"""TFLite builtin operator converters: `fn(ctx, op, ins, outs)` with tensor indices (-1 for an
+omitted optional input); values come from `ctx.get(i)` (constants dequantized)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from compiler.frontends import layout
+from compiler.frontends.tensorflow.tflite import TfliteContext, tfl_op
+from dialects.errors import ConversionError
+from dialects.ov import dtype_of, shape_of
+from dialects.ov.values import info_of
+
+
+def _bias(ctx: TfliteContext, y, ins, k: int):
+    if len(ins) > k and ins[k] >= 0:
+        return ctx.b.out("Add", [y, ctx.get(ins[k])])
+    return y
+
+
+@tfl_op("CONV_2D")
+def _conv(ctx: TfliteContext, op, ins, outs):
+    x, w = ctx.get(ins[0]), ctx.get(ins[1])
+    w_oihw = layout.permute(ctx.b, w, [0, 3, 1, 2])  # OHWI -> OIHW
+    c_in, i_w = shape_of(x.type)[-1], shape_of(w.type)[-1]
+    groups = 1
+    if c_in is not None and c_in != i_w:
+        groups = c_in // i_w
+        w_oihw = layout.grouped_filter(ctx.b, w_oihw, groups)
+    return _conv_common(ctx, op, ins, x, w_oihw, groups)
+
+
+def _conv_common(ctx: TfliteContext, op, ins, x, w, groups: int):
+    strides = [ctx.opt(op, "strideH", 1), ctx.opt(op, "strideW", 1)]
+    dilations = [ctx.opt(op, "dilationHFactor", 1), ctx.opt(op, "dilationWFactor", 1)]
+    y = layout.conv(ctx.b, x, w, strides, dilations, ctx.padding(op), True, groups)
+    y = ctx.activation(op, _bias(ctx, y, ins, 2))
+    src = ctx.space_to_batch.get(x)
+    if src is not None and ctx.padding(op) == "VALID" and strides == [1, 1] and dilations == [1, 1]:
+        # the same convolution, dilated, on the data before SPACE_TO_BATCH_ND
+        data, block, pads = src
+        yd = layout.conv(ctx.b, data, w, [1, 1], block, [tuple(p) for p in pads], True, groups)
+        ctx.dilated[y] = (ctx.activation(op, _bias(ctx, yd, ins, 2)), block)
+    return y
+
+
+def _block_args(ctx: TfliteContext, ins, what: str):
+    block, pads = ctx.ints(ins[1]), ctx.ints(ins[2])
+    if block is None or pads is None:
+        raise ConversionError(f"the block shape and {what} must be constant")
+    return block, [pads[2 * i:2 * i + 2] for i in range(len(block))]
+
+
+@tfl_op("SPACE_TO_BATCH_ND")
+def _space_to_batch(ctx, op, ins, outs):
+    block, pads = _block_args(ctx, ins, "paddings")
+    x = ctx.get(ins[0])
+    y = layout.space_to_batch(ctx.b, x, block, pads)
+    ctx.space_to_batch[y] = (x, block, pads)
+    return y
+
+
+@tfl_op("BATCH_TO_SPACE_ND")
+def _batch_to_space(ctx, op, ins, outs):
+    block, crops = _block_args(ctx, ins, "crops")
+    x = ctx.get(ins[0])
+    dilated = ctx.dilated.get(x)
+    if dilated is not None and dilated[1] == block:
+        return layout.crop(ctx.b, dilated[0], crops)
+    return layout.batch_to_space(ctx.b, x, block, crops)
+
+
+@tfl_op("DEPTHWISE_CONV_2D")
+def _depthwise(ctx: TfliteContext, op, ins, outs):
+    x, w = ctx.get(ins[0]), ctx.get(ins[1])
+    c = shape_of(x.type)[-1]
+    _, kh, kw, cm = shape_of(w.type)
+    if c is None or cm % c:
+        raise ConversionError("the input channel count must be static and divide the filter's")
+    m = cm // c
+    w4 = ctx.b.out("Reshape", [w, ctx.i64([kh, kw, c, m])], special_zero=False)
+    w_g = ctx.b.out("Reshape", [layout.permute(ctx.b, w4, [2, 3, 0, 1]), ctx.i64([c, m, 1, kh, kw])],
+                    special_zero=False)
+    return _conv_common(ctx, op, ins, x, w_g, c)
+
+
+@tfl_op("TRANSPOSE_CONV")
+def _transpose_conv(ctx: TfliteContext, op, ins, outs):
+    size = info_of(ctx.get(ins[0])).known()
+    if size is None or any(d is None for d in size[1:-1]):
+        raise ConversionError("the output's spatial size must be known")
+    w, x = ctx.get(ins[1]), ctx.get(ins[2])
+    w_io = layout.permute(ctx.b, w, [3, 0, 1, 2])  # OHWI -> [I, O, H, W]
+    y = layout.deconv(ctx.b, x, w_io, size[1:-1], [ctx.opt(op, "strideH", 1), ctx.opt(op, "strideW", 1)], [1, 1],
+                      ctx.padding(op), True)
+    return ctx.activation(op, _bias(ctx, y, ins, 3))
+
+
+@tfl_op("FULLY_CONNECTED")
+def _fully_connected(ctx: TfliteContext, op, ins, outs):
+    x, w = ctx.get(ins[0]), ctx.get(ins[1])
+    n_in = shape_of(w.type)[1]
+    xs = shape_of(x.type)
+    keep = bool(ctx.opt(op, "keepNumDims", False))
+    x2 = x if len(xs) == 2 else ctx.b.out("Reshape", [x, ctx.i64([-1, n_in])], special_zero=False)
+    y = _bias(ctx, ctx.b.out("MatMul", [x2, w], transpose_b=True), ins, 2)
+    if keep and len(xs) != 2:
+        shape = ctx.b.out("Concat", [ctx.b.out("StridedSlice", [ctx.b.out("ShapeOf", [x]), ctx.i64([0]),
+                                                                ctx.i64([-1]), ctx.i64([1])],
+                                               begin_mask=[0], end_mask=[0]),
+                                     ctx.i64([shape_of(w.type)[0]])], axis=0)
+        y = ctx.b.out("Reshape", [y, shape], special_zero=False)
+    return ctx.activation(op, y)
+
+
+BINARY = {"ADD": "Add", "SUB": "Subtract", "MUL": "Multiply", "DIV": "Divide", "MAXIMUM": "Maximum",
+          "MINIMUM": "Minimum", "POW": "Power", "SQUARED_DIFFERENCE": "SquaredDifference", "FLOOR_MOD": "FloorMod",
+          "LESS": "Less", "LESS_EQUAL": "LessEqual", "GREATER": "Greater", "GREATER_EQUAL": "GreaterEqual",
+          "EQUAL": "Equal", "NOT_EQUAL": "NotEqual", "LOGICAL_AND": "LogicalAnd", "LOGICAL_OR": "LogicalOr"}
+
+
+def _binary(ov_type):
+    def convert(ctx: TfliteContext, op, ins, outs):
+        return ctx.activation(op, ctx.b.out(ov_type, [ctx.get(ins[0]), ctx.get(ins[1])]))
+    return convert
+
+
+for _t, _o in BINARY.items():
+    tfl_op(_t)(_binary(_o))
+
+
+@tfl_op("FLOOR_DIV")
+def _floor_div(ctx, op, ins, outs):
+    a, b = ctx.get(ins[0]), ctx.get(ins[1])
+    if np.dtype(ctx.np_type(ins[0])).kind == "f":
+        return ctx.b.out("Floor", [ctx.b.out("Divide", [a, b])])
+    return ctx.b.out("Divide", [a, b], m_pythondiv=True)
+
+
+UNARY = {"LOGISTIC": "Sigmoid", "TANH": "Tanh", "RELU": "ReLU", "ELU": "Elu", "HARD_SWISH": "HSwish", "EXP": "Exp",
+         "LOG": "Log", "SQRT": "Sqrt", "NEG": "Negative", "ABS": "Abs", "SIN": "Sin", "COS": "Cos", "FLOOR": "Floor",
+         "CEIL": "Ceiling", "SIGN": "Sign", "LOGICAL_NOT": "LogicalNot"}
+
+
+def _unary(ov_type):
+    def convert(ctx: TfliteContext, op, ins, outs):
+        attrs = {"alpha": 1.0} if ov_type == "Elu" else {}
+        return ctx.b.out(ov_type, [ctx.get(ins[0])], **attrs)
+    return convert
+
+
+for _t, _o in UNARY.items():
+    tfl_op(_t)(_unary(_o))
+
+
+@tfl_op("RELU6", "RELU_N1_TO_1", "RELU_0_TO_1")
+def _clamp(ctx, op, ins, outs):
+    lo, hi = {"RELU6": (0.0, 6.0), "RELU_N1_TO_1": (-1.0, 1.0), "RELU_0_TO_1": (0.0, 1.0)}[_name(ctx, op)]
+    return ctx.b.out("Clamp", [ctx.get(ins[0])], min=lo, max=hi)
+
+
+def _name(ctx, op) -> str:
+    from compiler.frontends.tensorflow.tflite import _names
+
+    oc = ctx.model.operatorCodes[op.opcodeIndex]
+    return _names(ctx.fb.BuiltinOperator)[max(int(oc.builtinCode), int(oc.deprecatedBuiltinCode))]
+
+
+@tfl_op("RSQRT")
+def _rsqrt(ctx, op, ins, outs):
+    x = ctx.get(ins[0])
+    return ctx.b.out("Divide", [ctx.const(1.0, np.float32), ctx.b.out("Sqrt", [x])])
+
+
+@tfl_op("SQUARE")
+def _square(ctx, op, ins, outs):
+    x = ctx.get(ins[0])
+    return ctx.b.out("Multiply", [x, x])
+
+
+@tfl_op("ROUND")
+def _round(ctx, op, ins, outs):
+    return ctx.b.out("Round", [ctx.get(ins[0])], mode="half_to_even")
+
+
+@tfl_op("LEAKY_RELU")
+def _leaky(ctx, op, ins, outs):
+    x = ctx.get(ins[0])
+    a = ctx.const(np.float32(ctx.opt(op, "alpha", 0.2)))
+    return ctx.b.out("Select", [ctx.b.out("Greater", [x, ctx.const(np.float32(0))]), x, ctx.b.out("Multiply", [x, a])])
+
+
+@tfl_op("PRELU")
+def _prelu(ctx, op, ins, outs):
+    x, a = ctx.get(ins[0]), ctx.get(ins[1])
+    return ctx.b.out("Select", [ctx.b.out("Greater", [x, ctx.const(np.float32(0))]), x, ctx.b.out("Multiply", [x, a])])
+
+
+@tfl_op("GELU")
+def _gelu(ctx, op, ins, outs):
+    return ctx.b.out("Gelu", [ctx.get(ins[0])], approximation_mode="tanh" if ctx.opt(op, "approximate") else "erf")
+
+
+@tfl_op("SOFTMAX")
+def _softmax(ctx, op, ins, outs):
+    x = ctx.get(ins[0])
+    beta = float(ctx.opt(op, "beta", 1.0))
+    if beta != 1.0:
+        x = ctx.b.out("Multiply", [x, ctx.const(np.float32(beta))])
+    return ctx.b.out("SoftMax", [x], axis=-1)
+
+
+@tfl_op("LOG_SOFTMAX")
+def _log_softmax(ctx, op, ins, outs):
+    return ctx.b.out("LogSoftmax", [ctx.get(ins[0])], axis=-1)
+
+
+@tfl_op("QUANTIZE", "DEQUANTIZE")
+def _quantize(ctx, op, ins, outs):
+    """Values stay float in the converted model: DEQUANTIZE of a constant is done when the
+    constant is read; QUANTIZE's rounding comes from the output tensor's FakeQuantize."""
+    x = ctx.get(ins[0])
+    dt = dtype_of(x.type)
+    if dt.kind == "f" and dt != np.float32:  # float16 weights
+        return ctx.b.out("Convert", [x], destination_type=np.dtype(np.float32))
+    return x
+
+
+@tfl_op("CAST")
+def _cast(ctx, op, ins, outs):
+    return ctx.b.out("Convert", [ctx.get(ins[0])], destination_type=ctx.np_type(outs[0]))
+
+
+REDUCE = {"MEAN": "ReduceMean", "SUM": "ReduceSum", "REDUCE_MAX": "ReduceMax", "REDUCE_MIN": "ReduceMin",
+          "REDUCE_PROD": "ReduceProd", "REDUCE_ANY": "ReduceLogicalOr", "REDUCE_ALL": "ReduceLogicalAnd"}
+
+
+def _reduce(ov_type):
+    def convert(ctx: TfliteContext, op, ins, outs):
+        return ctx.b.out(ov_type, [ctx.get(ins[0]), ctx.as_i64(ctx.get(ins[1]))],
+                         keep_dims=bool(ctx.opt(op, "keepDims", False)))
+    return convert
+
+
+for _t, _o in REDUCE.items():
+    tfl_op(_t)(_reduce(_o))
+
+
+@tfl_op("MAX_POOL_2D", "AVERAGE_POOL_2D")
+def _pool(ctx, op, ins, outs):
+    kind = "max" if _name(ctx, op) == "MAX_POOL_2D" else "avg"
+    y = layout.pool(ctx.b, kind, ctx.get(ins[0]), [ctx.opt(op, "filterHeight"), ctx.opt(op, "filterWidth")],
+                    [ctx.opt(op, "strideH", 1), ctx.opt(op, "strideW", 1)], ctx.padding(op), True)
+    return ctx.activation(op, y)
+
+
+def _pads(ctx, i):
+    p = ctx.as_i64(ctx.get(i))
+    return (ctx.b.out("Gather", [p, ctx.const(np.int64(0)), ctx.const(np.int64(1))]),
+            ctx.b.out("Gather", [p, ctx.const(np.int64(1)), ctx.const(np.int64(1))]))
+
+
+@tfl_op("PAD", "PADV2")
+def _pad(ctx, op, ins, outs):
+    x = ctx.get(ins[0])
+    begin, end = _pads(ctx, ins[1])
+    if len(ins) > 2 and ins[2] >= 0:
+        value = ctx.get(ins[2])
+    else:  # quantized data pads with its zero point, which is 0.0 here
+        value = ctx.const(0, dtype_of(x.type))
+    return ctx.b.out("Pad", [x, begin, end, value], pad_mode="constant")
+
+
+@tfl_op("MIRROR_PAD")
+def _mirror_pad(ctx, op, ins, outs):
+    begin, end = _pads(ctx, ins[1])
+    mode = "reflect" if int(ctx.opt(op, "mode", 0)) == 0 else "symmetric"
+    return ctx.b.out("Pad", [ctx.get(ins[0]), begin, end], pad_mode=mode)
+
+
+@tfl_op("CONCATENATION")
+def _concat(ctx, op, ins, outs):
+    return ctx.activation(op, ctx.b.out("Concat", [ctx.get(i) for i in ins], axis=int(ctx.opt(op, "axis", 0))))
+
+
+@tfl_op("RESHAPE")
+def _reshape(ctx, op, ins, outs):
+    x = ctx.get(ins[0])
+    if len(ins) > 1 and ins[1] >= 0:
+        shape = ctx.as_i64(ctx.get(ins[1]))
+    else:
+        new = ctx.opt(op, "newShape")
+        shape = ctx.i64(list(new) if new is not None else ctx.shape(outs[0]))
+    return ctx.b.out("Reshape", [x, shape], special_zero=False)
+
+
+@tfl_op("SQUEEZE")
+def _squeeze(ctx, op, ins, outs):
+    dims = ctx.opt(op, "squeezeDims")
+    x = ctx.get(ins[0])
+    if dims is None or len(dims) == 0:
+        return ctx.b.out("Squeeze", [x])
+    return ctx.b.out("Squeeze", [x, ctx.i64(list(dims))])
+
+
+@tfl_op("EXPAND_DIMS")
+def _expand_dims(ctx, op, ins, outs):
+    return ctx.b.out("Unsqueeze", [ctx.get(ins[0]), ctx.as_i64(ctx.get(ins[1]))])
+
+
+@tfl_op("TRANSPOSE")
+def _transpose(ctx, op, ins, outs):
+    return ctx.b.out("Transpose", [ctx.get(ins[0]), ctx.as_i64(ctx.get(ins[1]))])
+
+
+def _bits(mask, n):
+    return [(int(mask or 0) >> i) & 1 for i in range(n)]
+
+
+@tfl_op("STRIDED_SLICE")
+def _strided_slice(ctx, op, ins, outs):
+    x, begin, end, strides = (ctx.get(i) for i in ins[:4])
+    n = shape_of(begin.type)[0]
+    if ctx.opt(op, "offset", False):
+        end = ctx.b.out("Add", [begin, end])
+    masks = {ov: _bits(ctx.opt(op, t), n) for ov, t in (
+        ("begin_mask", "beginMask"), ("end_mask", "endMask"), ("ellipsis_mask", "ellipsisMask"),
+        ("new_axis_mask", "newAxisMask"), ("shrink_axis_mask", "shrinkAxisMask"))}
+    return ctx.b.out("StridedSlice", [x, ctx.as_i64(begin), ctx.as_i64(end), ctx.as_i64(strides)], **masks)
+
+
+@tfl_op("SLICE")
+def _slice(ctx, op, ins, outs):
+    x, begin, size = ctx.get(ins[0]), ctx.as_i64(ctx.get(ins[1])), ctx.as_i64(ctx.get(ins[2]))
+    stop = ctx.b.out("Select", [ctx.b.out("Equal", [size, ctx.const(np.int64(-1))]),
+                                ctx.const(np.int64(np.iinfo(np.int64).max)), ctx.b.out("Add", [begin, size])])
+    step = ctx.b.out("Broadcast", [ctx.const(np.int64(1)), ctx.b.out("ShapeOf", [begin])])
+    return ctx.b.out("Slice", [x, begin, stop, step])
+
+
+@tfl_op("GATHER")
+def _gather(ctx, op, ins, outs):
+    return ctx.b.out("Gather", [ctx.get(ins[0]), ctx.get(ins[1]), ctx.const(np.int64(ctx.opt(op, "axis", 0)))],
+                     batch_dims=int(ctx.opt(op, "batchDims", 0)))
+
+
+@tfl_op("GATHER_ND")
+def _gather_nd(ctx, op, ins, outs):
+    return ctx.b.out("GatherND", [ctx.get(ins[0]), ctx.get(ins[1])], batch_dims=0)
+
+
+@tfl_op("BATCH_MATMUL")
+def _batch_matmul(ctx, op, ins, outs):
+    return ctx.b.out("MatMul", [ctx.get(ins[0]), ctx.get(ins[1])], transpose_a=bool(ctx.opt(op, "adjX", False)),
+                     transpose_b=bool(ctx.opt(op, "adjY", False)))
+
+
+@tfl_op("RESIZE_BILINEAR", "RESIZE_NEAREST_NEIGHBOR")
+def _resize(ctx, op, ins, outs):
+    mode = "linear" if _name(ctx, op) == "RESIZE_BILINEAR" else "nearest"
+    return layout.resize(ctx.b, ctx.get(ins[0]), ctx.get(ins[1]), mode, bool(ctx.opt(op, "alignCorners", False)),
+                         bool(ctx.opt(op, "halfPixelCenters", False)))
+
+
+@tfl_op("DEPTH_TO_SPACE", "SPACE_TO_DEPTH")
+def _depth_space(ctx, op, ins, outs):
+    name = "DepthToSpace" if _name(ctx, op) == "DEPTH_TO_SPACE" else "SpaceToDepth"
+    bs = int(ctx.opt(op, "blockSize"))
+    return layout.channels_first(ctx.b, ctx.get(ins[0]), True,
+                                 lambda t: ctx.b.out(name, [t], block_size=bs, mode="blocks_first"))
+
+
+@tfl_op("SHAPE")
+def _shape(ctx, op, ins, outs):
+    return ctx.b.out("ShapeOf", [ctx.get(ins[0])], output_type=ctx.np_type(outs[0]))
+
+
+@tfl_op("PACK")
+def _pack(ctx, op, ins, outs):
+    vals = [ctx.get(i) for i in ins]
+    axis = int(ctx.opt(op, "axis", 0)) % (len(shape_of(vals[0].type)) + 1)
+    return ctx.b.out("Concat", [ctx.b.out("Unsqueeze", [v, ctx.i64([axis])]) for v in vals], axis=axis)
+
+
+@tfl_op("UNPACK")
+def _unpack(ctx, op, ins, outs):
+    x = ctx.get(ins[0])
+    axis = int(ctx.opt(op, "axis", 0)) % len(shape_of(x.type))
+    parts = ctx.b.op("Split", [x, ctx.const(np.int64(axis))], num_splits=int(ctx.opt(op, "num"))).outputs
+    return [ctx.b.out("Squeeze", [p, ctx.i64([axis])]) for p in parts]
+
+
+@tfl_op("SPLIT")
+def _split(ctx, op, ins, outs):
+    return list(ctx.b.op("Split", [ctx.get(ins[1]), ctx.as_i64(ctx.get(ins[0]))],
+                         num_splits=int(ctx.opt(op, "numSplits"))).outputs)
+
+
+@tfl_op("SPLIT_V")
+def _split_v(ctx, op, ins, outs):
+    return list(ctx.b.op("VariadicSplit", [ctx.get(ins[0]), ctx.as_i64(ctx.get(ins[2])),
+                                           ctx.as_i64(ctx.get(ins[1]))]).outputs)
+
+
+@tfl_op("TILE")
+def _tile(ctx, op, ins, outs):
+    return ctx.b.out("Tile", [ctx.get(ins[0]), ctx.as_i64(ctx.get(ins[1]))])
+
+
+@tfl_op("BROADCAST_TO")
+def _broadcast_to(ctx, op, ins, outs):
+    return ctx.b.out("Broadcast", [ctx.get(ins[0]), ctx.as_i64(ctx.get(ins[1]))], mode="bidirectional")
+
+
+@tfl_op("FILL")
+def _fill(ctx, op, ins, outs):
+    return ctx.b.out("Broadcast", [ctx.get(ins[1]), ctx.as_i64(ctx.get(ins[0]))])
+
+
+@tfl_op("ZEROS_LIKE", "ONES_LIKE")
+def _zeros_like(ctx, op, ins, outs):
+    x = ctx.get(ins[0])
+    v = ctx.const(0 if _name(ctx, op) == "ZEROS_LIKE" else 1, ctx.np_type(outs[0]))
+    return ctx.b.out("Broadcast", [v, ctx.b.out("ShapeOf", [x])])
+
+
+@tfl_op("RANGE")
+def _range(ctx, op, ins, outs):
+    return ctx.b.out("Range", [ctx.get(i) for i in ins[:3]], output_type=ctx.np_type(outs[0]))
+
+
+@tfl_op("ARG_MAX", "ARG_MIN")
+def _argmax(ctx, op, ins, outs):
+    x = ctx.get(ins[0])
+    a = ctx.ints(ins[1])
+    if a is None:
+        raise ConversionError("the axis must be constant")
+    a = a[0] % len(shape_of(x.type))
+    mode = "max" if _name(ctx, op) == "ARG_MAX" else "min"
+    idx = ctx.b.op("TopK", [x, ctx.const(np.int64(1))], axis=a, mode=mode, sort="none",
+                   index_element_type=ctx.np_type(outs[0]), stable=True).outputs[1]
+    return ctx.b.out("Squeeze", [idx, ctx.i64([a])])
+
+
+@tfl_op("SELECT", "SELECT_V2")
+def _select(ctx, op, ins, outs):
+    c, x, y = (ctx.get(i) for i in ins[:3])
+    rx = len(shape_of(x.type))
+    if _name(ctx, op) == "SELECT" and len(shape_of(c.type)) == 1 and rx > 1:
+        c = ctx.b.out("Reshape", [c, ctx.i64([-1] + [1] * (rx - 1))], special_zero=False)
+    return ctx.b.out("Select", [c, x, y])
+
+
+@tfl_op("CUMSUM")
+def _cumsum(ctx, op, ins, outs):
+    return ctx.b.out("CumSum", [ctx.get(ins[0]), ctx.as_i64(ctx.get(ins[1]))],
+                     exclusive=bool(ctx.opt(op, "exclusive", False)), reverse=bool(ctx.opt(op, "reverse", False)))
