@@ -315,3 +315,142 @@ def test_cli_converts_a_saved_model_signature(tmp_path):
     r = subprocess.run([sys.executable, "-m", "compiler.cli", str(d), "--emit", "hl"], capture_output=True,
                        text=True, cwd=root)
     assert r.returncode != 0 and "several signatures" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+# --- op-level sweep: each converter against TensorFlow, through a frozen graph and TFLite ------------
+
+def _r(*shape, seed=0, lo=-2.0, hi=2.0):
+    return np.random.default_rng(seed).uniform(lo, hi, shape).astype(np.float32)
+
+
+OP_CASES = {
+    "conv_same_stride": (lambda x: tf.nn.conv2d(x, _r(3, 3, 4, 5, seed=1), [1, 2, 2, 1], "SAME"), [_r(2, 9, 8, 4)]),
+    "conv_valid_dilated": (lambda x: tf.nn.conv2d(x, _r(3, 2, 4, 3, seed=1), 1, "VALID", dilations=[1, 2, 3, 1]),
+                           [_r(1, 10, 11, 4)]),
+    "conv_explicit": (lambda x: tf.nn.conv2d(x, _r(2, 2, 3, 2, seed=1), 1, [[0, 0], [1, 0], [2, 1], [0, 0]]),
+                      [_r(1, 6, 6, 3)]),
+    "depthwise_mult": (lambda x: tf.nn.depthwise_conv2d(x, _r(3, 3, 4, 2, seed=1), [1, 2, 2, 1], "SAME"),
+                       [_r(1, 9, 9, 4)]),
+    "conv3d": (lambda x: tf.nn.conv3d(x, _r(2, 3, 3, 2, 4, seed=1), [1, 1, 2, 2, 1], "SAME"), [_r(1, 4, 6, 6, 2)]),
+    "conv_transpose_valid": (lambda x: tf.nn.conv2d_transpose(x, _r(3, 3, 5, 4, seed=1), [2, 11, 11, 5], 2,
+                                                              "VALID"), [_r(2, 5, 5, 4)]),
+    "conv_transpose_same": (lambda x: tf.nn.conv2d_transpose(x, _r(4, 4, 3, 4, seed=1), [1, 10, 9, 3], 2, "SAME"),
+                            [_r(1, 5, 5, 4)]),
+    "pools": (lambda x: tf.nn.max_pool2d(x, 3, 2, "SAME") + tf.nn.avg_pool2d(x, 3, 2, "SAME"), [_r(2, 7, 8, 3)]),
+    "pool3d": (lambda x: tf.nn.avg_pool3d(x, 2, 2, "VALID") * tf.nn.max_pool3d(x, 2, 2, "VALID"), [_r(1, 4, 4, 6, 2)]),
+    "resize_bilinear": (lambda x: tf.compat.v1.image.resize_bilinear(x, [7, 9], half_pixel_centers=True) +
+                        tf.compat.v1.image.resize_bilinear(x, [7, 9], align_corners=True)[:, :, :, :] * 0.5 +
+                        tf.compat.v1.image.resize_bilinear(x, [7, 9]), [_r(1, 4, 5, 3)]),
+    "resize_nearest": (lambda x: tf.compat.v1.image.resize_nearest_neighbor(x, [9, 7], half_pixel_centers=True) +
+                       tf.compat.v1.image.resize_nearest_neighbor(x, [9, 7], align_corners=True) +
+                       tf.compat.v1.image.resize_nearest_neighbor(x, [9, 7]), [_r(1, 4, 5, 2)]),
+    "activations": (lambda x: tf.nn.relu6(x * 4) + tf.nn.elu(x) + tf.nn.selu(x) + tf.nn.leaky_relu(x, 0.3) +
+                    tf.nn.softplus(x) + tf.nn.softsign(x) + tf.sigmoid(x) + tf.tanh(x) + tf.nn.gelu(x) +
+                    tf.nn.gelu(x, approximate=True) + tf.nn.silu(x), [_r(3, 7)]),
+    "builtin_activations": (lambda x: tf.nn.relu6(x * 4) + tf.nn.elu(x) + tf.nn.leaky_relu(x, 0.3) + tf.sigmoid(x) +
+                            tf.tanh(x) + tf.nn.gelu(x, approximate=True) + tf.nn.relu(x) +
+                            tf.clip_by_value(x, -1.0, 1.0) + x * tf.nn.relu6(x + 3) / 6, [_r(3, 7)]),
+    "builtin_math": (lambda x: tf.math.log(tf.abs(x) + 0.1) + tf.exp(x) + tf.sqrt(tf.abs(x)) +
+                     tf.math.rsqrt(tf.abs(x) + 1) + tf.square(x) + tf.floor(x) + tf.math.ceil(x) +
+                     tf.round(x * 3) + tf.sign(x) + tf.sin(x) + tf.cos(x) - tf.abs(x), [_r(4, 6)]),
+    "unary_math": (lambda x: tf.math.log1p(tf.abs(x)) + tf.math.expm1(x) + tf.math.rsqrt(tf.abs(x) + 1) +
+                   tf.math.erfc(x) + tf.round(x * 3) + tf.sign(x) + tf.square(x) + tf.math.reciprocal(x + 5) +
+                   tf.floor(x) + tf.math.ceil(x) + tf.exp(x) + tf.sqrt(tf.abs(x)) + tf.sin(x) + tf.cos(x),
+                   [_r(4, 6)]),
+    "binary": (lambda a, b: tf.maximum(a, b) - tf.minimum(a, b) + tf.math.squared_difference(a, b) +
+               tf.math.floordiv(a, b + 3) + tf.math.floormod(a, b + 3) + tf.math.divide_no_nan(a, b * 0) +
+               tf.pow(tf.abs(a) + 0.5, b), [_r(3, 5), _r(3, 5, seed=1)]),
+    "integer_math": (lambda a, b: tf.math.floordiv(a, b) * 10 + tf.math.floormod(a, b) + tf.truncatediv(a, b) * 100 +
+                     tf.truncatemod(a, b) * 1000,
+                     [np.arange(-6, 6, dtype=np.int32).reshape(3, 4),
+                      np.array([3, -2, 5, -4] * 3, np.int32).reshape(3, 4)]),
+    "compare_select": (lambda a, b: tf.where(tf.logical_and(a > b, tf.logical_not(a >= 1.5)), a, b) +
+                       tf.compat.v1.where(a[:, 0] > 0, a, b) + tf.cast(tf.equal(a, b), tf.float32),
+                       [_r(4, 3), _r(4, 3, seed=1)]),
+    "reductions": (lambda x: tf.concat([tf.reduce_mean(x, [1, 2])[:, None], tf.reduce_sum(x, 2), tf.reduce_max(x, -1),
+                                        tf.reduce_min(x, [0, 1], keepdims=True)[0] + tf.zeros([2, 1]),
+                                        tf.reduce_prod(x, 1), tf.norm(x, axis=1)], 1), [_r(2, 3, 4)]),
+    "arg_topk_cumsum": (lambda x: tf.concat([tf.cast(tf.argmax(x, 1), tf.float32)[:, None],
+                                             tf.cast(tf.argmin(x, 1, output_type=tf.int32), tf.float32)[:, None],
+                                             tf.math.top_k(x, 3).values, tf.cast(tf.math.top_k(x, 2).indices,
+                                                                                 tf.float32),
+                                             tf.cumsum(x, 1, exclusive=True, reverse=True)], 1), [_r(3, 6)]),
+    "matmuls": (lambda a, b: tf.matmul(a, b, transpose_b=True) + tf.linalg.matmul(tf.transpose(b, [0, 2, 1]), a,
+                                                                                  adjoint_a=True, adjoint_b=True),
+                [_r(2, 4, 5), _r(2, 4, 5, seed=1)]),
+    "einsum": (lambda a, b: tf.einsum("bij,bkj->bik", a, b) +
+               tf.einsum("bij->bji", tf.einsum("bij,bjk->bik", a, tf.transpose(b, [0, 2, 1]))),
+               [_r(2, 4, 5), _r(2, 4, 5, seed=1)]),
+    "strided_slices": (lambda x: tf.concat([tf.reshape(x[:, 1:-1:2, ..., ::-1], [2, -1]),
+                                            tf.reshape(x[:, tf.newaxis, -1, 2:, 0], [2, -1]),
+                                            tf.reshape(tf.slice(x, [0, 1, 0, 1], [-1, 2, -1, 2]), [2, -1])], 1),
+                       [_r(2, 5, 4, 3)]),
+    "shapes": (lambda x: tf.reshape(tf.tile(tf.expand_dims(x, 1), [1, 2, 1]), [tf.shape(x)[0], -1]) +
+               tf.cast(tf.size(x), tf.float32) + tf.cast(tf.rank(x), tf.float32) +
+               tf.broadcast_to(tf.range(0, 6, 1, dtype=tf.float32), [3, 6]) + tf.fill([3, 6], 0.5) +
+               tf.zeros_like(tf.concat([x, x], 1)) + tf.squeeze(tf.ones_like(x)[:, None, :1], 1), [_r(3, 3)]),
+    "split_pack": (lambda x: tf.concat(tf.split(x, 3, axis=1)[::-1] + tf.split(x, [1, 4, 1], axis=1)[1:] +
+                                       [tf.stack(tf.unstack(x, axis=2)[::-1], axis=2),
+                                        tf.stack([x[:, 0], x[:, 1]], 1)], 1) * 2,
+                   [_r(2, 6, 4)]),
+    "gathers": (lambda x: tf.concat([tf.gather(x, [2, 0, 1], axis=1), tf.gather_nd(x, [[[0, 1], [1, 2]],
+                                                                                       [[1, 0], [0, 0]]]),
+                                     tf.gather(x, [[1, 0], [2, 1]], axis=1, batch_dims=1)], 1), [_r(2, 3, 4)]),
+    "pads": (lambda x: tf.pad(x, [[0, 0], [1, 2], [2, 0], [0, 0]], constant_values=1.5) +
+             tf.pad(x, [[0, 0], [1, 2], [2, 0], [0, 0]], mode="SYMMETRIC") +
+             tf.pad(x, [[0, 0], [1, 2], [2, 0], [0, 0]], mode="REFLECT"), [_r(1, 4, 5, 2)]),
+    "one_hot_reverse_cast": (lambda i: tf.concat([tf.one_hot(i, 5, 2.0, -1.0, axis=-1),
+                                                  tf.reverse(tf.one_hot(i, 5), [1])], 1) +
+                             tf.cast(tf.cast(tf.constant([[1.7, -2.6, 3.5, -0.5, 9.9] * 2]), tf.int32), tf.float32),
+                             [np.array([0, 3, 1, 4], np.int32)]),
+    "space_depth_lrn": (lambda x: tf.nn.depth_to_space(tf.nn.space_to_depth(x, 2) * 2, 2) +
+                        tf.nn.local_response_normalization(x, 2, 1.5, 0.3, 0.75), [_r(1, 4, 6, 8)]),
+    "space_to_batch": (lambda x: tf.compat.v1.batch_to_space_nd(tf.compat.v1.space_to_batch_nd(x, [2, 3],
+                                                                                              [[1, 1], [0, 2]]) + 1,
+                                                                [2, 3], [[1, 1], [0, 2]]), [_r(2, 4, 7, 3)]),
+    "softmaxes": (lambda x: tf.nn.softmax(x) + tf.nn.log_softmax(x, axis=-1) + tf.math.add_n([x, x * 2, x * 3]),
+                  [_r(3, 8)]),
+}
+
+
+def _op_fn(name):
+    fn, xs = OP_CASES[name]
+    specs = [tf.TensorSpec(x.shape, tf.as_dtype(x.dtype), name=f"in{i}") for i, x in enumerate(xs)]
+    return tf.function(fn).get_concrete_function(*specs), xs
+
+
+@pytest.mark.parametrize("name", sorted(OP_CASES))
+def test_tf_ops_match_tensorflow(name):
+    cf, xs = _op_fn(name)
+    want = cf(*[tf.constant(x) for x in xs]).numpy()
+    got = ov.compile_model(ov.convert_model(cf), "CPU")(xs)[0]
+    np.testing.assert_allclose(got, want, rtol=RTOL, atol=1e-4)
+
+
+# graphs whose ops TFLite's builtin set lacks (its converter fails on them)
+TFLITE_UNSUPPORTED = {"conv3d", "pool3d", "integer_math", "einsum", "conv_explicit", "activations", "unary_math"}
+
+
+@pytest.mark.parametrize("name", sorted(set(OP_CASES) - TFLITE_UNSUPPORTED))
+def test_tflite_ops_match_the_interpreter(name, tmp_path):
+    cf, xs = _op_fn(name)
+    frozen = convert_variables_to_constants_v2(cf)
+    conv = tf.lite.TFLiteConverter.from_concrete_functions([frozen])
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    path = tmp_path / "op.tflite"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        path.write_bytes(conv.convert())
+    it = tf.lite.Interpreter(model_path=str(path))
+    it.allocate_tensors()
+    for d, x in zip(sorted(it.get_input_details(), key=lambda d: d["name"]), xs):
+        it.set_tensor(d["index"], x)
+    it.invoke()
+    want = it.get_tensor(it.get_output_details()[0]["index"])
+    model = ov.convert_model(path)
+    order = sorted(range(len(model.inputs)), key=lambda i: sorted(model.inputs[i].names)[0])
+    feeds = [None] * len(xs)
+    for k, i in enumerate(order):
+        feeds[i] = xs[k]
+    got = ov.compile_model(model, "CPU")(feeds)[0]
+    np.testing.assert_allclose(got, want, rtol=RTOL, atol=1e-4)

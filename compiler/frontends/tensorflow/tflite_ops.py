@@ -455,3 +455,40 @@ def _select(ctx, op, ins, outs):
 def _cumsum(ctx, op, ins, outs):
     return ctx.b.out("CumSum", [ctx.get(ins[0]), ctx.as_i64(ctx.get(ins[1]))],
                      exclusive=bool(ctx.opt(op, "exclusive", False)), reverse=bool(ctx.opt(op, "reverse", False)))
+
+
+@tfl_op("TOPK_V2")
+def _topk(ctx, op, ins, outs):
+    k = ctx.as_i64(ctx.get(ins[1]))
+    res = ctx.b.op("TopK", [ctx.get(ins[0]), k], axis=-1, mode="max", sort="value",
+                   index_element_type=ctx.np_type(outs[1]), stable=True)
+    return list(res.outputs)
+
+
+@tfl_op("ONE_HOT")
+def _one_hot(ctx, op, ins, outs):
+    idx, depth, on, off = (ctx.get(i) for i in ins[:4])
+    return ctx.b.out("OneHot", [idx, ctx.as_i64(depth), on, off], axis=int(ctx.opt(op, "axis", -1)))
+
+
+@tfl_op("REVERSE_V2")
+def _reverse(ctx, op, ins, outs):
+    return ctx.b.out("Reverse", [ctx.get(ins[0]), ctx.as_i64(ctx.get(ins[1]))], mode="index")
+
+
+@tfl_op("ADD_N")
+def _add_n(ctx, op, ins, outs):
+    acc = ctx.get(ins[0])
+    for i in ins[1:]:
+        acc = ctx.b.out("Add", [acc, ctx.get(i)])
+    return acc
+
+
+@tfl_op("LOCAL_RESPONSE_NORMALIZATION")
+def _lrn(ctx, op, ins, outs):
+    r = int(ctx.opt(op, "radius", 5))
+    size = 2 * r + 1
+    alpha, beta, bias = (float(ctx.opt(op, k, d)) for k, d in (("alpha", 1.0), ("beta", 0.5), ("bias", 1.0)))
+    # TFLite's alpha multiplies the plain sum; OpenVINO's divides it by the window size
+    return layout.channels_first(ctx.b, ctx.get(ins[0]), True, lambda t: ctx.b.out(
+        "LRN", [t, ctx.i64([1])], alpha=alpha * size, beta=beta, bias=bias, size=size))
