@@ -18,7 +18,7 @@ from xdsl.dialects.builtin import ArrayAttr, DictionaryAttr, ModuleOp, StringAtt
 from xdsl.ir import Block, Operation, Region, SSAValue
 
 from dialects.errors import ConversionError, ShapeError
-from dialects.ov import Const, OvOp, constant_of, create, is_static, shape_of, tensor_type
+from dialects.ov import Const, OvOp, constant_of, create, dtype_of, is_static, shape_of, tensor_type
 from dialects.ov.base import Dim, names_attr
 
 NAMES = "ov.names"
@@ -132,3 +132,39 @@ class GraphBuilder:
         fn.arg_attrs = ArrayAttr([DictionaryAttr({NAMES: names_attr(n)}) for n in self.input_names])
         fn.res_attrs = ArrayAttr([DictionaryAttr({NAMES: names_attr(n)}) for _, n in outputs])
         return ModuleOp([fn])
+
+
+class FrontendContext:
+    """What every frontend's conversion context offers its converters: the builder `b`, and
+    shorthands for constants and for the static type of a value."""
+
+    b: GraphBuilder
+
+    def const(self, value: Any, dtype: Any = None) -> SSAValue:
+        return self.b.const(value, dtype)
+
+    def i64(self, values: Any) -> SSAValue:
+        return self.b.const(np.asarray(values, dtype=np.int64))
+
+    @staticmethod
+    def shape(v: SSAValue) -> tuple:
+        return shape_of(v.type)
+
+    @staticmethod
+    def dtype(v: SSAValue) -> np.dtype:
+        return dtype_of(v.type)
+
+    def rank(self, v: SSAValue) -> int:
+        return len(shape_of(v.type))
+
+
+def name_ops_since(b: GraphBuilder, before: Operation | None, base: str) -> None:
+    """Layer names for the ops one source node became: the last gets the node's name, the
+    others the name plus their op type and position."""
+    ops = []
+    op = before.next_op if before is not None else b.block.first_op
+    while op is not None:
+        ops.append(op)
+        op = op.next_op
+    for i, op in enumerate(ops):
+        set_layer_name(op, base if i == len(ops) - 1 else f"{base}/{op.name.split('.', 1)[-1]}_{i}")

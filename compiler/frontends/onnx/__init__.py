@@ -11,7 +11,7 @@ import onnx
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import BlockArgument, SSAValue
 
-from compiler.frontends.builder import GraphBuilder, add_tensor_name, layer_name, set_layer_name
+from compiler.frontends.builder import GraphBuilder, add_tensor_name, layer_name, name_ops_since, set_layer_name
 from compiler.frontends.inputs import InputSpec
 from compiler.frontends.onnx import ops_math, ops_nn, ops_tensor  # noqa: F401  (fill the table)
 from compiler.frontends.onnx.context import CONVERTERS, OnnxContext, np_dtype_of_onnx, tensor_to_numpy
@@ -155,7 +155,7 @@ def _convert(model: onnx.ModelProto, inputs: Sequence[InputSpec], outputs: Seque
             if str(e).startswith(where):
                 raise
             raise ctx.error(node, str(e)) from e
-        _name_new_ops(b, before, node)
+        name_ops_since(b, before, node.name or node.output[0])
         for name, v in zip(node.output, results):
             if name and v is not None:
                 ctx.values[name] = v
@@ -212,17 +212,6 @@ def _drop_unused_inputs(b: GraphBuilder, ctx: OnnxContext, used: set[str]) -> No
         arg = ctx.values.pop(name)
         b.input_names.pop(arg.index)
         b.block.erase_arg(arg)
-
-
-def _name_new_ops(b: GraphBuilder, before, node: onnx.NodeProto) -> None:
-    base = node.name or node.output[0]
-    ops = []
-    op = before.next_op if before is not None else b.block.first_op
-    while op is not None:
-        ops.append(op)
-        op = op.next_op
-    for i, op in enumerate(ops):
-        set_layer_name(op, base if i == len(ops) - 1 else f"{base}/{op.name.split('.', 1)[-1]}_{i}")
 
 
 __all__ = ["convert_onnx", "load_onnx", "tensor_to_numpy"]

@@ -6,7 +6,7 @@ node's outputs in order. Converters build `ov` ops through `ctx.b` (a GraphBuild
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -14,9 +14,9 @@ import onnx
 from onnx import helper, numpy_helper
 from xdsl.ir import SSAValue
 
-from compiler.frontends.builder import GraphBuilder
+from compiler.frontends.builder import FrontendContext, GraphBuilder
 from dialects.errors import ConversionError
-from dialects.ov import dtype_of, fully_known, shape_of
+from dialects.ov import fully_known
 
 Converter = Callable[["OnnxContext", onnx.NodeProto, list], list]
 CONVERTERS: dict[tuple[str, str], Converter] = {}  # (domain, op_type) -> converter
@@ -55,7 +55,7 @@ def tensor_to_numpy(t: onnx.TensorProto, where: str) -> np.ndarray:
     return arr
 
 
-class OnnxContext:
+class OnnxContext(FrontendContext):
     def __init__(self, builder: GraphBuilder, opsets: dict[str, int], where: str):
         self.b = builder
         self.opsets = opsets
@@ -83,12 +83,6 @@ class OnnxContext:
         return default
 
     # --- values -------------------------------------------------------------------------
-    def const(self, value: Any, dtype: Any = None) -> SSAValue:
-        return self.b.const(value, dtype)
-
-    def i64(self, values: Sequence[int] | int) -> SSAValue:
-        return self.b.const(np.array(values, dtype=np.int64))
-
     def known(self, v: SSAValue | None) -> np.ndarray | None:
         """The value of `v` if it is constant (or a fully known shape computation)."""
         return None if v is None else fully_known(v)
@@ -99,13 +93,3 @@ class OnnxContext:
             raise self.error(node, f"{what} must be constant")
         return k
 
-    @staticmethod
-    def shape(v: SSAValue) -> tuple:
-        return shape_of(v.type)
-
-    @staticmethod
-    def dtype(v: SSAValue) -> np.dtype:
-        return dtype_of(v.type)
-
-    def rank(self, v: SSAValue) -> int:
-        return len(self.shape(v))

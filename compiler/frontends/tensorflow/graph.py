@@ -15,10 +15,10 @@ import numpy as np
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import SSAValue
 
-from compiler.frontends.builder import GraphBuilder, add_tensor_name, set_layer_name
+from compiler.frontends.builder import FrontendContext, GraphBuilder, add_tensor_name, name_ops_since
 from compiler.frontends.inputs import InputSpec
 from dialects.errors import ConversionError, UnsupportedOpsError
-from dialects.ov import dtype_of, fully_known, shape_of
+from dialects.ov import dtype_of, fully_known
 
 Converter = Callable[["TfContext", Any, list], Any]
 TF_OPS: dict[str, Converter] = {}
@@ -51,7 +51,7 @@ def parse_input(s: str) -> tuple[str, int, bool]:
 _MISSING = object()
 
 
-class TfContext:
+class TfContext(FrontendContext):
     def __init__(self, where: str):
         self.b = GraphBuilder()
         self.where = where
@@ -88,12 +88,6 @@ class TfContext:
         return getattr(a, kind) if kind else default
 
     # --- values -----------------------------------------------------------------------------
-    def const(self, value: Any, dtype: Any = None) -> SSAValue:
-        return self.b.const(value, dtype)
-
-    def i64(self, values: Any) -> SSAValue:
-        return self.b.const(np.asarray(values, dtype=np.int64))
-
     def ints(self, v: SSAValue) -> list[int] | None:
         k = fully_known(v)
         return None if k is None else [int(x) for x in np.asarray(k).reshape(-1)]
@@ -101,16 +95,6 @@ class TfContext:
     def as_i64(self, v: SSAValue) -> SSAValue:
         return v if dtype_of(v.type) == np.int64 else self.b.out("Convert", [v], destination_type=np.dtype(np.int64))
 
-    @staticmethod
-    def shape(v: SSAValue) -> tuple:
-        return shape_of(v.type)
-
-    @staticmethod
-    def dtype(v: SSAValue) -> np.dtype:
-        return dtype_of(v.type)
-
-    def rank(self, v: SSAValue) -> int:
-        return len(self.shape(v))
 
 
 @dataclass
@@ -195,7 +179,7 @@ def convert_graph_def(graph_def, io: GraphIO, specs: Sequence[InputSpec], output
         except ConversionError as e:
             raise ConversionError(f"{where}: node {node.name!r} ({node.op}): {e}") from None
         results = res if isinstance(res, list | tuple) else [res]
-        _name_new_ops(ctx.b, before, node.name)
+        name_ops_since(ctx.b, before, node.name)
         for i, v in enumerate(results):
             if v is None:
                 continue
@@ -243,13 +227,3 @@ def _needed(nodes: dict, outputs: list[tuple[str, int]], given: dict, where: str
                 if not state.get(src):
                     stack.append((src, False))
     return order
-
-
-def _name_new_ops(b: GraphBuilder, before, base: str) -> None:
-    ops = []
-    op = before.next_op if before is not None else b.block.first_op
-    while op is not None:
-        ops.append(op)
-        op = op.next_op
-    for i, op in enumerate(ops):
-        set_layer_name(op, base if i == len(ops) - 1 else f"{base}/{op.name.split('.', 1)[-1]}_{i}")

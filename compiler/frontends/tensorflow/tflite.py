@@ -19,7 +19,7 @@ import numpy as np
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import SSAValue
 
-from compiler.frontends.builder import GraphBuilder, add_tensor_name, set_layer_name
+from compiler.frontends.builder import FrontendContext, GraphBuilder, add_tensor_name, name_ops_since
 from compiler.frontends.inputs import InputSpec
 from dialects.errors import ConversionError, ModelFileError, UnsupportedOpsError
 from dialects.ov import dtype_of, fully_known
@@ -63,7 +63,7 @@ def tfl_op(*names: str):
     return register
 
 
-class TfliteContext:
+class TfliteContext(FrontendContext):
     def __init__(self, model, data: bytes, where: str):
         fb = schema()
         self.fb = fb
@@ -94,7 +94,7 @@ class TfliteContext:
         n = self.tensor(i).name
         return n.decode() if isinstance(n, bytes) else str(n)
 
-    def shape(self, i: int) -> list:
+    def tensor_shape(self, i: int) -> list:
         t = self.tensor(i)
         sig = getattr(t, "shapeSignature", None)
         dims = sig if sig is not None and len(sig) else t.shape
@@ -147,12 +147,6 @@ class TfliteContext:
     def ints(self, i: int) -> list[int] | None:
         k = fully_known(self.get(i))
         return None if k is None else [int(x) for x in np.asarray(k).reshape(-1)]
-
-    def const(self, value, dtype=None) -> SSAValue:
-        return self.b.const(value, dtype)
-
-    def i64(self, values) -> SSAValue:
-        return self.b.const(np.asarray(values, np.int64))
 
     def as_i64(self, v: SSAValue) -> SSAValue:
         return v if dtype_of(v.type) == np.int64 else self.b.out("Convert", [v], destination_type=np.dtype(np.int64))
@@ -306,7 +300,7 @@ def _convert(ctx: TfliteContext, specs: Sequence[InputSpec], outputs: Sequence[s
     for k, i in enumerate(inputs):
         names = list(dict.fromkeys(sig_names.get(i, []) + [ctx.tensor_name(i)]))
         spec = next((by_name.pop(n) for n in names if n in by_name), None) or (unnamed[k] if unnamed else None)
-        shape, dtype = ctx.shape(i), ctx.np_type(i)
+        shape, dtype = ctx.tensor_shape(i), ctx.np_type(i)
         if spec is not None and spec.value is not None:
             ctx.values[i] = ctx.const(spec.value)
             continue
@@ -341,10 +335,7 @@ def _convert(ctx: TfliteContext, specs: Sequence[InputSpec], outputs: Sequence[s
                 v = fake_quantize(ctx, v, i)
             ctx.values[i] = v
             add_tensor_name(v, ctx.tensor_name(i))
-        op_ = before.next_op if before is not None else ctx.b.block.first_op
-        while op_ is not None:
-            set_layer_name(op_, layer)
-            op_ = op_.next_op
+        name_ops_since(ctx.b, before, layer)
 
     if outputs:
         lookup = {n: i for i in range(len(sg.tensors)) for n in [ctx.tensor_name(i), *sig_names.get(i, [])]}

@@ -290,7 +290,7 @@ def _reshape(ctx, op, ins, outs):
         shape = ctx.as_i64(ctx.get(ins[1]))
     else:
         new = ctx.opt(op, "newShape")
-        shape = ctx.i64(list(new) if new is not None else ctx.shape(outs[0]))
+        shape = ctx.i64(list(new) if new is not None else ctx.tensor_shape(outs[0]))
     return ctx.b.out("Reshape", [x, shape], special_zero=False)
 
 

@@ -12,9 +12,9 @@ import numpy as np
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import SSAValue
 
-from compiler.frontends.builder import GraphBuilder, set_layer_name
+from compiler.frontends.builder import FrontendContext, GraphBuilder, set_layer_name
 from dialects.errors import ConversionError, OvccError, UnsupportedOpsError
-from dialects.ov import dtype_of, fully_known, shape_of
+from dialects.ov import dtype_of, fully_known
 
 
 def torch_dtype_to_np(dt) -> np.dtype:
@@ -37,7 +37,7 @@ def to_numpy(t) -> np.ndarray:
     return t.contiguous().cpu().numpy()
 
 
-class FxContext:
+class FxContext(FrontendContext):
     """Values of the graph's nodes: an SSA tensor, a Python scalar/list, or a tuple of them."""
 
     def __init__(self, where: str):
@@ -57,9 +57,6 @@ class FxContext:
 
     def const(self, value, dtype=None) -> SSAValue:
         return self.b.const(np.asarray(value, dtype=dtype))
-
-    def i64(self, values) -> SSAValue:
-        return self.b.const(np.asarray(values, dtype=np.int64))
 
     def tensor(self, x: Any, dtype=None) -> SSAValue:
         """A tensor operand (scalars become constants of `dtype`)."""
@@ -103,16 +100,6 @@ class FxContext:
                 parts.append(self.i64([int(e)]))
         return self.b.out("Concat", parts, axis=0)
 
-    @staticmethod
-    def shape(v: SSAValue) -> tuple:
-        return shape_of(v.type)
-
-    @staticmethod
-    def dtype(v: SSAValue) -> np.dtype:
-        return dtype_of(v.type)
-
-    def rank(self, v: SSAValue) -> int:
-        return len(self.shape(v))
 
 
 def named_args(node) -> dict[str, Any]:
