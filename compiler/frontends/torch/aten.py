@@ -497,14 +497,19 @@ def _pool_pads(ctx, x, padding, n):
     return list(padding) * (n if len(padding) == 1 else 1)
 
 
-@aten("max_pool2d_with_indices", "max_pool2d", "max_pool1d", "max_pool3d_with_indices")
-def _max_pool(ctx, node, args):
-    x = ctx.get(args["self"])
+def _pool_window(ctx, x, args):
+    """(spatial rank, kernel, strides, pads) of a pooling call; one-element lists repeat."""
     n = ctx.rank(x) - 2
     k = list(args["kernel_size"]) * (n if len(args["kernel_size"]) == 1 else 1)
     s = list(args.get("stride") or k)
     s = s * (n if len(s) == 1 else 1)
-    p = _pool_pads(ctx, x, args.get("padding", [0]), n)
+    return n, k, s, _pool_pads(ctx, x, args.get("padding", [0]), n)
+
+
+@aten("max_pool2d_with_indices", "max_pool2d", "max_pool1d", "max_pool3d_with_indices")
+def _max_pool(ctx, node, args):
+    x = ctx.get(args["self"])
+    n, k, s, p = _pool_window(ctx, x, args)
     d = list(args.get("dilation") or [1]) * (n if len(args.get("dilation") or [1]) == 1 else 1)
     pool = ctx.b.op("MaxPool", [x], kernel=k, strides=s, pads_begin=p, pads_end=p, dilations=d,
                     rounding_type="ceil_torch" if args.get("ceil_mode") else "floor", index_element_type=np.int64,
@@ -515,11 +520,7 @@ def _max_pool(ctx, node, args):
 @aten("avg_pool2d", "avg_pool1d", "avg_pool3d")
 def _avg_pool(ctx, node, args):
     x = ctx.get(args["self"])
-    n = ctx.rank(x) - 2
-    k = list(args["kernel_size"]) * (n if len(args["kernel_size"]) == 1 else 1)
-    s = list(args.get("stride") or k)
-    s = s * (n if len(s) == 1 else 1)
-    p = _pool_pads(ctx, x, args.get("padding", [0]), n)
+    n, k, s, p = _pool_window(ctx, x, args)
     if args.get("divisor_override"):
         raise ConversionError("avg_pool with divisor_override is not supported")
     return ctx.b.out("AvgPool", [x], kernel=k, strides=s, pads_begin=p, pads_end=p,
