@@ -1,5 +1,5 @@
 """Hypothesis strategies that generate random valid `ov` graphs: element-wise chains with
-broadcasting, MatMul, Convolution, Reshape, Transpose, Concat, SoftMax, reductions, constants,
+broadcasting, MatMul, Convolution, Reshape, Transpose, Concat, SoftMax, reductions, Pad, Slice, constants,
 several outputs, and values used more than once."""
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def graphs(draw, max_ops: int = 8) -> tuple[Model, list[np.ndarray]]:
         x = draw(st.sampled_from(values))
         xs = shape(x)
         kind = draw(st.sampled_from(["unary", "binary", "binary_const", "matmul", "conv", "reshape", "transpose",
-                                     "concat", "softmax", "reduce"]))
+                                     "concat", "softmax", "reduce", "pad", "slice"]))
         if kind == "unary":
             t = draw(st.sampled_from(UNARY))
             attrs = {"Clamp": {"min": -0.5, "max": 0.7}, "Elu": {"alpha": 0.3}}.get(t, {})
@@ -100,6 +100,20 @@ def graphs(draw, max_ops: int = 8) -> tuple[Model, list[np.ndarray]]:
             axes = sorted(draw(st.sets(st.integers(0, len(xs) - 1), min_size=1, max_size=len(xs) - 1)))
             t = draw(st.sampled_from(["ReduceSum", "ReduceMean", "ReduceMax"]))
             values.append(b.out(t, [x, b.const(np.array(axes, np.int64))], keep_dims=draw(st.booleans())))
+        elif kind == "pad":
+            pb = [draw(st.integers(0, 2)) for _ in xs]
+            pe = [draw(st.integers(0, 2)) for _ in xs]
+            mode = draw(st.sampled_from(["constant", "edge"]))
+            ins = [x, b.const(np.array(pb, np.int64)), b.const(np.array(pe, np.int64))]
+            if mode == "constant":
+                ins.append(b.const(np.float32(0.5)))
+            values.append(b.out("Pad", ins, pad_mode=mode))
+        elif kind == "slice":
+            start = [draw(st.integers(0, d - 1)) for d in xs]
+            stop = [draw(st.integers(a + 1, d)) for a, d in zip(start, xs)]
+            step = [draw(st.integers(1, 2)) for _ in xs]
+            values.append(b.out("Slice", [x] + [b.const(np.array(v, np.int64)) for v in (start, stop, step)]
+                                + [b.const(np.arange(len(xs), dtype=np.int64))]))
     outs = [values[-1]]
     extra = [v for v in values[n_in:-1] if v not in outs]
     if extra and draw(st.booleans()):
