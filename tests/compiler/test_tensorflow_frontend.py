@@ -151,7 +151,7 @@ def _quantized(model, mode, tmp_path, shape):
     return path
 
 
-@pytest.mark.parametrize("mode", ["int8", "float16"])
+@pytest.mark.parametrize("mode", ["int8", "float16", "dynamic_range"])
 @pytest.mark.parametrize("name", ["sequential", "resnet"])
 def test_quantized_tflite_matches_the_interpreter(name, mode, tmp_path):
     model, xs, _ = _model(name)
@@ -171,9 +171,14 @@ def test_quantized_tflite_matches_the_interpreter(name, mode, tmp_path):
             # integer outputs: TFLite's fixed-point rescaling and our float math may round an
             # intermediate value differently; allow one quantization step
             assert np.abs(got.astype(np.int32) - want.astype(np.int32)).max() <= 1, name
-        else:
-            # float16 weights dequantized to float32 on both sides
+        elif mode == "float16":
+            # float16 weights, dequantized to float32 on both sides
             np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+        else:
+            # int8 weights: we dequantize them and compute in float (as OpenVINO does); TFLite's
+            # hybrid kernels also quantize the activations on the fly (8 bits per row), which
+            # costs it up to ~1% of the output range
+            assert np.abs(got - want).max() <= 0.01 * np.abs(want).max() + 1e-5, name
 
 
 def _transposes(model) -> int:
