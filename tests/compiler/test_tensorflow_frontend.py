@@ -459,3 +459,46 @@ def test_tflite_ops_match_the_interpreter(name, tmp_path):
         feeds[i] = xs[k]
     got = ov.compile_model(model, "CPU")(feeds)[0]
     np.testing.assert_allclose(got, want, rtol=RTOL, atol=1e-4)
+
+
+def _more_keras(name):
+    L = keras.layers
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    if name == "text":
+        ids = keras.Input((12,), dtype="int32", name="ids")
+        c = L.Conv1D(8, 3, padding="causal", dilation_rate=2, activation="relu")(L.Embedding(50, 16)(ids))
+        return keras.Model(ids, L.Dense(4)(L.GlobalMaxPooling1D()(L.MaxPooling1D(2)(c)))), [
+            rng.integers(0, 50, (2, 12)).astype(np.int32)]
+    if name == "vision":
+        img = keras.Input((16, 16, 3))
+        x = L.UpSampling2D(2)(L.SeparableConv2D(8, 3, padding="same", activation="relu6")(img))
+        x = L.Conv2D(4, 3, strides=2, padding="valid", activation="hard_swish")(x)
+        x = L.PReLU()(L.LeakyReLU(0.1)(L.BatchNormalization()(x)))
+        x = L.Resizing(10, 12, interpolation="bilinear")(L.Conv2DTranspose(3, 3, strides=2, padding="valid")(x))
+        x = L.Permute((3, 1, 2))(x)
+        return keras.Model(img, [L.Flatten()(x), L.Softmax(axis=1)(x)]), [rng.random((2, 16, 16, 3), np.float32)]
+    if name == "unrolled_rnn":
+        seq = keras.Input((7, 5))
+        y = L.GRU(4, unroll=True)(L.LSTM(6, return_sequences=True, unroll=True)(seq))
+        return keras.Model(seq, y), [rng.random((2, 7, 5), np.float32)]
+    a, b = keras.Input((4, 8)), keras.Input((4, 8))
+    outs = [L.Attention()([a, b]), L.Dot(axes=2)([a, b]), L.Average()([L.Multiply()([a, b]), L.Maximum()([a, b])])]
+    return keras.Model([a, b], outs), [rng.random((2, 4, 8), np.float32), rng.random((2, 4, 8), np.float32)]
+
+
+@pytest.mark.parametrize("name", ["text", "vision", "unrolled_rnn", "merge"])
+def test_more_keras_layers(name):
+    model, xs = _more_keras(name)
+    want = model(xs if len(xs) > 1 else xs[0], training=False)
+    want = want if isinstance(want, list | tuple) else [want]
+    got = ov.compile_model(ov.convert_model(model), "CPU")(xs)
+    for i, w in enumerate(want):
+        np.testing.assert_allclose(got[i], w.numpy(), rtol=RTOL, atol=ATOL)
+
+
+def test_loops_are_listed_as_unsupported():
+    lstm = keras.Sequential([keras.Input((7, 5)), keras.layers.LSTM(6)])  # a tf.while_loop inside
+    with pytest.raises(ov.UnsupportedOpsError) as e:
+        ov.convert_model(lstm)
+    assert {"Enter", "Exit", "Merge", "Switch", "NextIteration"} <= set(e.value.ops)

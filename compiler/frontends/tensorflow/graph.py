@@ -156,13 +156,14 @@ def convert_graph_def(graph_def, io: GraphIO, specs: Sequence[InputSpec], output
             shape, dtype = spec.resolve(name, None, np.dtype(np.float32))
             values[key] = ctx.b.add_input([name], shape, dtype)
 
-    order = _needed(nodes, [parse_input(t)[:2] for t, _ in io.outputs], values, where)
+    targets = [parse_input(t)[:2] for t, _ in io.outputs]
     missing: dict[str, list[str]] = {}
-    for n in order:
+    for n in _reachable(nodes, targets, values):
         if n.op not in TF_OPS:
             missing.setdefault(n.op, []).append(n.name)
-    if missing:
+    if missing:  # (loops lowered to Enter/Merge/NextIteration/... are listed here too)
         raise UnsupportedOpsError("TensorFlow", where, missing)
+    order = _needed(nodes, targets, values, where)
 
     for node in order:
         ins = []
@@ -197,6 +198,22 @@ def convert_graph_def(graph_def, io: GraphIO, specs: Sequence[InputSpec], output
     return ctx.b.finish(result)
 
 
+def _reachable(nodes: dict, outputs: list[tuple[str, int]], given: dict) -> list:
+    """The nodes the outputs depend on through data edges (any order; cycles allowed)."""
+    given_nodes = {name for name, _ in given}
+    seen: set[str] = set()
+    stack = [name for name, _ in outputs]
+    out = []
+    while stack:
+        name = stack.pop()
+        if name in seen or name in given_nodes or name not in nodes:
+            continue
+        seen.add(name)
+        out.append(nodes[name])
+        stack.extend(src for src, _, control in map(parse_input, nodes[name].input) if not control)
+    return out
+
+
 def _needed(nodes: dict, outputs: list[tuple[str, int]], given: dict, where: str) -> list:
     """The nodes the outputs depend on through data edges, in topological order."""
     order, state = [], {}
@@ -222,8 +239,7 @@ def _needed(nodes: dict, outputs: list[tuple[str, int]], given: dict, where: str
                 if control:
                     continue
                 if state.get(src) == 1:
-                    raise ConversionError(f"{where}: the graph has a cycle through {src!r} (un-lowered control "
-                                          "flow); freeze it with control flow lowered")
+                    raise ConversionError(f"{where}: the graph has a cycle through {src!r}")
                 if not state.get(src):
                     stack.append((src, False))
     return order
