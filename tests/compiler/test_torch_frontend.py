@@ -155,7 +155,40 @@ class Manipulations(nn.Module):
         d = c.reshape(c.shape[0], -1)[:, 1:9:2]
         e = d.unsqueeze(1).expand(-1, 3, -1)
         idx = torch.tensor([2, 0, 1])
-        return e[:, idx] * x.view(x.shape[0], -1)[:, :4].unsqueeze(1) + x[:, -1, 0:4:2].sum(-1, keepdim=True)[:, None]
+        i, j = torch.tensor([[0], [-1]]), torch.tensor([1, 3, -2])
+        return (e[:, idx] * x.view(x.shape[0], -1)[:, :4].unsqueeze(1) + x[:, -1, 0:4:2].sum(-1, keepdim=True)[:, None],
+                x[:, i, j], x[i, :, j], x[1:, j[:2], i[1]])
+
+
+class VisionOps(nn.Module):
+    """Normalizations without running statistics, resizes, transposed conv, pixel shuffle."""
+
+    def __init__(self):
+        super().__init__()
+        self.c1 = nn.Conv2d(3, 8, 3, padding=1)
+        self.gn, self.inorm = nn.GroupNorm(2, 8), nn.InstanceNorm2d(8, affine=True)
+        self.up, self.ps = nn.ConvTranspose2d(8, 4, 4, stride=2, padding=1), nn.PixelShuffle(2)
+        self.c2 = nn.Conv2d(1, 2, 3, dilation=2)
+
+    def forward(self, x):
+        y = F.silu(self.gn(self.c1(x))) + F.mish(self.inorm(self.c1(x)))
+        y = F.interpolate(y, scale_factor=2, mode="nearest") + F.interpolate(y, size=(16, 16), mode="bilinear")
+        y = self.c2(self.ps(self.up(y)))
+        return F.adaptive_avg_pool2d(y, (3, 5)), F.adaptive_max_pool2d(y, 2), torch.cumsum(y.flatten(1), 1) / 100
+
+
+class SequenceOps(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.emb, self.c = nn.Embedding(30, 16), nn.Conv1d(16, 16, 3, padding=1)
+        self.ln, self.lstm = nn.LayerNorm(16), nn.LSTM(16, 8, batch_first=True)
+
+    def forward(self, ids):
+        x = self.c(self.emb(ids).transpose(1, 2)).transpose(1, 2)
+        a, b = F.gelu(self.ln(x), approximate="tanh").chunk(2, dim=-1)
+        x = (torch.einsum("btd,bsd->bts", a, b).softmax(-1) @ b).masked_fill(ids.unsqueeze(-1) == 0, 0.0)
+        out, (h, _) = self.lstm(torch.cat([x, x], -1))
+        return torch.where(out > 0, out, out * 0.1), h
 
 
 def _cases():
@@ -172,6 +205,8 @@ def _cases():
         "attention": (Attention(), (torch.randn(2, 7, 32, generator=g),)),
         "recurrent": (Recurrent(), (torch.randn(2, 5, 8, generator=g),)),
         "manipulations": (Manipulations(), (torch.randn(3, 6, 5, generator=g),)),
+        "vision_ops": (VisionOps(), (torch.randn(2, 3, 8, 8, generator=g),)),
+        "sequence_ops": (SequenceOps(), (torch.randint(0, 30, (2, 9), generator=g),)),
     }
 
 

@@ -435,13 +435,23 @@ def _batch_norm(ctx, node, args):
     x = ctx.get(args["input"])
     w, b = ctx.get(args.get("weight")), ctx.get(args.get("bias"))
     mean, var = ctx.get(args.get("running_mean")), ctx.get(args.get("running_var"))
+    eps = float(args.get("eps", 1e-5))
     if args.get("training") is True or mean is None:
-        raise ConversionError("batch norm in training mode is not supported (call model.eval() first)")
+        # statistics of the batch itself: instance norm (always), or a model exported in train
+        # mode; per channel over the batch and spatial axes, biased variance
+        r = ctx.rank(x)
+        y = ctx.b.out("MVN", [x, ctx.i64([0] + list(range(2, r)))], normalize_variance=True, eps=eps,
+                      eps_mode="inside_sqrt")
+        if w is not None:
+            y = ctx.b.out("Multiply", [y, _channel(ctx, w, r)])
+        if b is not None:
+            y = ctx.b.out("Add", [y, _channel(ctx, b, r)])
+        return (y, None, None, None, None)
     c = ctx.shape(x)[1]
     dt = ctx.dtype(x)
     w = w if w is not None else ctx.const(np.ones(c), dt)
     b = b if b is not None else ctx.const(np.zeros(c), dt)
-    y = ctx.b.out("BatchNormInference", [x, w, b, mean, var], epsilon=float(args.get("eps", 1e-5)))
+    y = ctx.b.out("BatchNormInference", [x, w, b, mean, var], epsilon=eps)
     return (y, None, None)
 
 
@@ -537,8 +547,9 @@ def _adaptive_avg(ctx, node, args):
 @aten("adaptive_max_pool2d", "adaptive_max_pool1d")
 def _adaptive_max(ctx, node, args):
     x = ctx.get(node.args[0])
-    op = ctx.b.op("AdaptiveMaxPool", [x, ctx.i64(list(node.args[1]))], index_element_type=np.int64)
-    return tuple(op.outputs)
+    # i32 indices (OpenVINO's CPU plugin has no i64 AdaptiveMaxPool), widened to torch's i64
+    op = ctx.b.op("AdaptiveMaxPool", [x, ctx.i64(list(node.args[1]))], index_element_type=np.int32)
+    return op.outputs[0], ctx.b.out("Convert", [op.outputs[1]], destination_type=np.dtype(np.int64))
 
 
 def _resize(mode):
@@ -813,16 +824,43 @@ def _index_select(ctx, node, args):
 
 @aten("index")
 def _index(ctx, node, args):
-    """Advanced indexing with one index tensor (others None): a Gather on that dim."""
+    """Advanced indexing: one index tensor is a Gather on its dim; several (broadcast together)
+    a GatherND on the indexed dims brought to the front, the result's dims placed as torch
+    places them (where the indexed dims were, when those are adjacent, else first)."""
     x = ctx.get(node.args[0])
     idx = list(node.args[1])
     used = [i for i, v in enumerate(idx) if v is not None]
-    if len(used) != 1:
-        raise ConversionError("indexing with more than one index tensor is not supported")
-    t = ctx.get(idx[used[0]])
-    if ctx.dtype(t) == np.bool_:
+    tensors = [ctx.get(idx[i]) for i in used]
+    if any(ctx.dtype(t) == np.bool_ for t in tensors):
         raise ConversionError("indexing with a boolean mask (data-dependent shape) is not supported")
-    return ctx.b.out("Gather", [x, t, ctx.i64(used[0])], batch_dims=0)
+    if len(used) == 1:
+        return ctx.b.out("Gather", [x, tensors[0], ctx.i64(used[0])], batch_dims=0)
+    r = ctx.rank(x)
+    shape_x = ctx.b.out("ShapeOf", [x])
+    norm = []
+    for i, t in zip(used, tensors):
+        t = ctx.tensor(t, np.int64)
+        d = ctx.shape(x)[i]
+        dim = ctx.const(np.int64(d)) if d is not None else ctx.b.out("Gather", [shape_x, ctx.i64(i), ctx.i64(0)])
+        norm.append(ctx.b.out("Select", [ctx.b.out("Less", [t, ctx.const(np.int64(0))]),
+                                         ctx.b.out("Add", [t, dim]), t]))
+    zeros = [ctx.b.out("Multiply", [t, ctx.const(np.int64(0))]) for t in norm]
+    common = zeros[0]
+    for z in zeros[1:]:
+        common = ctx.b.out("Add", [common, z])
+    bshape = ctx.b.out("ShapeOf", [common])
+    nb = ctx.rank(common)
+    stacked = ctx.b.out("Concat", [ctx.b.out("Unsqueeze", [ctx.b.out("Broadcast", [t, bshape]), ctx.i64([-1])])
+                                   for t in norm], axis=-1)
+    others = [i for i in range(r) if i not in used]
+    perm = used + others
+    xt = x if perm == list(range(r)) else ctx.b.out("Transpose", [x, ctx.i64(perm)])
+    y = ctx.b.out("GatherND", [xt, stacked], batch_dims=0)
+    k = used[0]
+    if used == list(range(k, k + len(used))) and k > 0:  # adjacent: the new dims go where they were
+        perm2 = list(range(nb, nb + k)) + list(range(nb)) + list(range(nb + k, ctx.rank(y)))
+        y = ctx.b.out("Transpose", [y, ctx.i64(perm2)])
+    return y
 
 
 @aten("gather")
@@ -853,7 +891,7 @@ def _roll(ctx, node, args):
 @aten("repeat")
 def _repeat(ctx, node, args):
     x = ctx.get(node.args[0])
-    return ctx.b.out("Tile", [x, ctx.i64(list(node.args[1]))])
+    return ctx.b.out("Tile", [x, ctx.shape_tensor(ctx.get(node.args[1]))])
 
 
 @aten("constant_pad_nd")
