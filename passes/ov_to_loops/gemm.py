@@ -32,6 +32,7 @@ from passes.ov_to_loops.lower import FUSED, lowering
 from passes.ov_to_loops.program import Buf, Kernel, LowerCtx
 
 F32 = np.dtype(np.float32)
+L2_BUDGET = 1 << 20  # bytes of B panels a MatMul keeps hot in a core's L2
 
 
 def blocking() -> tuple[int, int, int]:
@@ -605,7 +606,12 @@ def lower_matmul(ctx: LowerCtx, mm: OvOp, ep: Epilogue, output: SSAValue, inputs
         packed = None
     mfull, mrem = divmod(M, mr)
     mblocks = mfull + (1 if mrem else 0)
-    units_outer = nbatch * nb
+    # B panels are taken G at a time (G * K * NR floats, about half a core's L2): each MR-row
+    # block of A is then read once per group and reused from L1 across the group's panels,
+    # while the group's panels stay in L2 across all of A
+    group = max(1, min(nb, (L2_BUDGET // 4) // max(K * nr, 1)))
+    ngroups = -(-nb // group)
+    units_outer = nbatch * ngroups
     n_mc = 1
     while units_outer * n_mc < 8 and mblocks >= 2 * n_mc * 2:
         n_mc *= 2
@@ -614,9 +620,9 @@ def lower_matmul(ctx: LowerCtx, mm: OvOp, ep: Epilogue, output: SSAValue, inputs
     out_st = broadcast_strides(out_shape, out_shape)
     ep_strides = ep.strides()
     vec_ep = all(st[-1] in (0, 1) for st in ep_strides)
-    pack_elems = K * nr if packed is None else 0
+    pack_elems = group * K * nr if packed is None else 0
     scratch = pack_elems + nr + 64
-    key = f"mm{a_shape}{b_shape}{ta}{tb}{batch}|{mr},{nr},{v}|{packed is not None}|{n_mc}|{ep.key()}"
+    key = f"mm{a_shape}{b_shape}{ta}{tb}{batch}|{mr},{nr},{v}|{packed is not None}|{n_mc},{group}|{ep.key()}"
 
     def build(kb: KB) -> None:
         ab, bb_, ob = kb.args["a"], kb.args["b"], kb.args["out"]
@@ -627,34 +633,42 @@ def lower_matmul(ctx: LowerCtx, mm: OvOp, ep: Epilogue, output: SSAValue, inputs
         def unit(u):
             mc = kb.rem(u, n_mc)
             rest = kb.div(u, n_mc)
-            nbi = kb.rem(rest, nb)
-            bi = kb.div(rest, nb)
+            gi = kb.rem(rest, ngroups)
+            bi = kb.div(rest, ngroups)
             bidx = kb.unravel(bi, batch) if batch else []
             a_base = kb.mul(kb.lin(bidx, a_bst), a_mat) if batch else 0
             bsel = kb.lin(bidx, b_bst) if batch else 0
-            n0 = kb.mul(nbi, nr)
-            ncols = kb.imin(nr, kb.sub(N, n0))
-            if packed is not None:
-                panel = kb.mul(kb.add(kb.mul(bsel, nb), nbi), K * nr)
-
-                def b_vec(k, c):
-                    return kb.vload(bb_, kb.add(panel, kb.add(kb.mul(k, nr), c * v)), v)
-            else:
+            p_lo = kb.mul(gi, group)
+            p_hi = kb.imin(kb.add(p_lo, group), nb)
+            if packed is None:  # copy the group's panels of B, zero-padded to NR columns
                 b_base = kb.mul(bsel, b_mat)
 
-                def pack(k):
-                    def col(j):
-                        nn = kb.add(n0, j)
-                        ok = kb.icmp("ult", nn, N)
-                        idx = kb.select(ok, kb.v(kb.add(b_base, kb.add(kb.mul(k, ldb_k), kb.mul(nn, ldb_n)))),
-                                        kb.v(0))
-                        kb.store(kb.select(ok, kb.load(bb_, idx), kb.f(0.0)), sc,
-                                 kb.add(soff, kb.add(kb.mul(k, nr), j)))
-                    kb.for_(0, nr, col)
-                kb.for_(0, K, pack)
+                def pack_panel(pi):
+                    n0 = kb.mul(pi, nr)
+                    dst = kb.add(soff, kb.mul(kb.sub(pi, p_lo), K * nr))
+                    if ldb_n == 1:  # rows of B are contiguous: vector copies, masked at the edge
+                        masks = [kb.mask(kb.imax(kb.imin(kb.sub(kb.sub(N, n0), c * v), v), 0), v)
+                                 for c in range(nr // v)]
 
-                def b_vec(k, c):
-                    return kb.vload(sc, kb.add(soff, kb.add(kb.mul(k, nr), c * v)), v)
+                        def vpack(k):
+                            row = kb.add(b_base, kb.add(kb.mul(k, ldb_k), n0))
+                            for c in range(nr // v):
+                                kb.vstore(kb.vload_masked(bb_, kb.add(row, c * v), masks[c], v), sc,
+                                          kb.add(dst, kb.add(kb.mul(k, nr), c * v)))
+                        kb.for_(0, K, vpack)
+                        return
+
+                    def pack(k):
+                        def col(j):
+                            nn = kb.add(n0, j)
+                            ok = kb.icmp("ult", nn, N)
+                            idx = kb.select(ok, kb.v(kb.add(b_base, kb.add(kb.mul(k, ldb_k), kb.mul(nn, ldb_n)))),
+                                            kb.v(0))
+                            kb.store(kb.select(ok, kb.load(bb_, idx), kb.f(0.0)), sc,
+                                     kb.add(dst, kb.add(kb.mul(k, nr), j)))
+                        kb.for_(0, nr, col)
+                    kb.for_(0, K, pack)
+                kb.for_(p_lo, p_hi, pack_panel)
 
             def block(rows):
                 def run(mbi):
@@ -662,11 +676,26 @@ def lower_matmul(ctx: LowerCtx, mm: OvOp, ep: Epilogue, output: SSAValue, inputs
 
                     def a_elem(r, k):
                         return kb.load(ab, kb.add(a_base, kb.add(kb.mul(kb.add(m0, r), lda_m), kb.mul(k, lda_k))))
-                    acc = microkernel(kb, rows, nr // v, v, 0, K, a_elem, b_vec)
-                    for r in range(rows):
-                        for c in range(nr // v):
-                            nvalid = kb.imax(kb.imin(kb.sub(ncols, c * v), v), 0)
-                            store(kb, acc[r * (nr // v) + c], [*bidx, kb.add(m0, r), kb.add(n0, c * v)], nvalid)
+
+                    def panel(pi):
+                        n0 = kb.mul(pi, nr)
+                        ncols = kb.imin(nr, kb.sub(N, n0))
+                        if packed is not None:
+                            base = kb.mul(kb.add(kb.mul(bsel, nb), pi), K * nr)
+
+                            def b_vec(k, c):
+                                return kb.vload(bb_, kb.add(base, kb.add(kb.mul(k, nr), c * v)), v)
+                        else:
+                            base = kb.add(soff, kb.mul(kb.sub(pi, p_lo), K * nr))
+
+                            def b_vec(k, c):
+                                return kb.vload(sc, kb.add(base, kb.add(kb.mul(k, nr), c * v)), v)
+                        acc = microkernel(kb, rows, nr // v, v, 0, K, a_elem, b_vec)
+                        for r in range(rows):
+                            for c in range(nr // v):
+                                nvalid = kb.imax(kb.imin(kb.sub(ncols, c * v), v), 0)
+                                store(kb, acc[r * (nr // v) + c], [*bidx, kb.add(m0, r), kb.add(n0, c * v)], nvalid)
+                    kb.for_(p_lo, p_hi, panel)
                 return run
 
             lo_b = kb.mul(mc, blocks_per_chunk)

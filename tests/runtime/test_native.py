@@ -163,3 +163,24 @@ def test_non_float_outputs_of_a_vectorized_epilogue(out_type):
     _both(ov.convert_model(model), [x])
     np.testing.assert_array_equal(ov.compile_model(ov.convert_model(model), "CPU")([x])[0],
                                   ort_run(model, {"x": x})[0])
+
+
+@pytest.mark.parametrize("a_shape,b_shape,tb,const_b", [
+    ((2, 37, 2048), (2048, 200), False, False),   # B panels taken in several groups, ragged N
+    ((3, 1, 9, 300), (2, 300, 70), False, False),  # broadcast batch dims, runtime B
+    ((40, 2048), (200, 2048), True, False),        # transposed runtime B
+    ((17, 2048), (2048, 300), False, True),        # constant B packed at compile time, in groups
+])
+def test_matmul_blocking_matches_onnxruntime(a_shape, b_shape, tb, const_b):
+    rng = np.random.default_rng(0)
+    b = rng.standard_normal(b_shape).astype(np.float32)
+    a = rng.standard_normal(a_shape).astype(np.float32)
+    nodes = [helper.make_node("MatMul", ["a", "b"], ["y"])]
+    if tb:
+        nodes = [helper.make_node("Transpose", ["b"], ["bt"], perm=[1, 0]),
+                 helper.make_node("MatMul", ["a", "bt"], ["y"])]
+    inputs = [("a", np.float32, list(a_shape))] + ([] if const_b else [("b", np.float32, list(b_shape))])
+    model = make_model(nodes, inputs, [("y", np.float32, None)], {"b": b} if const_b else {})
+    feeds = {"a": a} if const_b else {"a": a, "b": b}
+    got = ov.compile_model(ov.convert_model(model), "CPU")(list(feeds.values()))[0]
+    np.testing.assert_allclose(got, ort_run(model, feeds)[0], rtol=1e-4, atol=1e-3)
