@@ -77,6 +77,10 @@ def interleaved(fns: dict, rounds: int, iters: int) -> dict[str, float]:
         f()
     for _ in range(rounds):
         for k, f in fns.items():
+            # untimed calls first: the previous engine's worker threads (ONNX Runtime's and
+            # OpenBLAS's spin after each call) settle before this engine is timed
+            f()
+            f()
             for _ in range(iters):
                 t = time.perf_counter()
                 f()
