@@ -176,10 +176,13 @@ def _atomic_pair(xml_path: Path, xml: str, data: bytes) -> None:
     bin_path = xml_path.with_suffix(".bin")
     d = xml_path.parent
     tmps = []
+    umask = os.umask(0)
+    os.umask(umask)
     try:
         for payload in (data, xml.encode()):
             fd, tmp = tempfile.mkstemp(dir=d, prefix=".ovcc-", suffix=".tmp")
             tmps.append(tmp)
+            os.fchmod(fd, 0o666 & ~umask)  # as a plain open() would create it (mkstemp makes 0600)
             with os.fdopen(fd, "wb") as f:
                 f.write(payload)
                 f.flush()

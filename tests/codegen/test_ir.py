@@ -1,6 +1,7 @@
 """OpenVINO IR v11: what we write loads in the real OpenVINO runtime and computes the same;
 what OpenVINO writes we read; bad files give clear errors."""
 
+import os
 import re
 import warnings
 
@@ -230,3 +231,13 @@ def test_writes_are_atomic(tmp_path, monkeypatch):
         ov.save_model(ov.read_model(xml), xml)
     assert (xml.read_bytes(), xml.with_suffix(".bin").read_bytes()) == before
     assert not list(tmp_path.glob(".ovcc-*"))
+
+
+def test_written_files_get_the_usual_permissions(tmp_path):
+    """Atomic writes go through temporary files (created 0600); the pair ends up as an
+    ordinary open() would have created it."""
+    xml = _small_ir(tmp_path)
+    umask = os.umask(0)
+    os.umask(umask)
+    for p in (xml, xml.with_suffix(".bin")):
+        assert p.stat().st_mode & 0o777 == 0o666 & ~umask
