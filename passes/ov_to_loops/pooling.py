@@ -67,7 +67,7 @@ def _pool(ctx: LowerCtx, op: OvOp) -> None:
     key = f"pool{op.IR_TYPE}{xs}{k}{s}{dil}{pb}{out}{want_idx}{axis}{dt.str}"
     kvol = int(np.prod(k))
 
-    def build(kb: KB) -> None:
+    def build_points(kb: KB) -> None:  # any window: one output element per unit
         xb, ob = kb.args["x"], kb.args["out"]
         ib = kb.args.get("idx")
         cb = kb.args.get("inv")
@@ -117,6 +117,45 @@ def _pool(ctx: LowerCtx, op: OvOp) -> None:
                 kb.store(kb.emit(arith.IndexCastOp(flat_idx, reg_type(dtype_of(op.outputs[1].type)))), ib, u)
         kb.for_(kb.args["lo"], kb.args["hi"], point)
 
+    rows = nsp == 2 and not want_idx
+    if rows:  # the common case: one output row per unit, the window unrolled (no div/rem per tap)
+        key = "rows" + key
+        (kh, kw), (sh, sw), (dh, dw), (ph, pw) = k, s, dil, pb
+        hin, win = xs[2], xs[3]
+        hout, wout = out
+
+        def build_rows(kb: KB) -> None:
+            xb, ob = kb.args["x"], kb.args["out"]
+            cb = kb.args.get("inv")
+
+            def row(u):  # u = (n, c, output row)
+                oh = kb.rem(u, hout)
+                plane = kb.mul(kb.div(u, hout), hin * win)
+                ihs = [kb.add(kb.sub(kb.mul(oh, sh), ph), i * dh) for i in range(kh)]
+                hok = [kb.icmp("ult", ih, hin) for ih in ihs]
+                bases = [kb.add(plane, kb.mul(ih, win)) for ih in ihs]
+
+                def col(ow):
+                    iw0 = kb.sub(kb.mul(ow, sw), pw)
+                    acc = kb.const(low, dt) if is_max else kb.f(0.0)
+                    for j in range(kw):
+                        iw = kb.add(iw0, j * dw)
+                        wok = kb.icmp("ult", iw, win)
+                        for i in range(kh):
+                            ok = kb.emit_and(hok[i], wok)
+                            v = kb.load(xb, kb.select(ok, kb.v(kb.add(bases[i], iw)), kb.v(0)))
+                            if is_max:
+                                from passes.ov_to_loops.scalar import SCALAR
+                                take = kb.emit_and(ok, SCALAR["Greater"](kb, None, [dt, dt], dt, v, acc))
+                                acc = kb.select(take, v, acc)
+                            else:
+                                acc = kb.fadd(acc, kb.select(ok, v, kb.f(0.0)))
+                    pos = kb.add(kb.mul(oh, wout), ow)
+                    val = acc if is_max else kb.fmul(acc, kb.load(cb, pos))
+                    kb.store(val, ob, kb.add(kb.mul(u, wout), ow))
+                kb.for_(0, wout, col)
+            kb.for_(kb.args["lo"], kb.args["hi"], row)
+
     xb = ctx.buf(x)
     args = [("x", dt, xb.size)]
     bufs = [xb]
@@ -132,7 +171,9 @@ def _pool(ctx: LowerCtx, op: OvOp) -> None:
         args.append(("idx", dtype_of(op.outputs[1].type), ib.size))
         bufs.append(ib)
         writes.append(ib)
-    ctx.step(Kernel(key, args, build), bufs, n * c * osp, float(n * c * osp * kvol), writes, op.IR_TYPE)
+    extent = n * c * out[0] if rows else n * c * osp
+    ctx.step(Kernel(key, args, build_rows if rows else build_points), bufs, extent, float(n * c * osp * kvol), writes,
+             op.IR_TYPE)
 
 
 @lowering("AdaptiveAvgPool", "AdaptiveMaxPool")
