@@ -224,9 +224,9 @@ class FunctionEmitter:
         self.vals[op.result] = self.b.select(neg, self.b.neg(x), x)
 
     # memory
-    def _elem_ptr(self, ref: SSAValue, idx: SSAValue) -> ir.Value:
+    def _elem_ptr(self, ref: SSAValue, idx: SSAValue, inbounds: bool = True) -> ir.Value:
         elem = ll_type(ref.type.element_type)
-        return self.b.gep(self.get(ref), [self.get(idx)], inbounds=True, source_etype=elem)
+        return self.b.gep(self.get(ref), [self.get(idx)], inbounds=inbounds, source_etype=elem)
 
     def op_memref_load(self, op: memref.LoadOp) -> None:
         elem = ll_type(op.memref.type.element_type)
@@ -261,8 +261,10 @@ class FunctionEmitter:
         self.vals[op.result] = self.b.call(fn, [ptr, align, mask, self.get(op.pass_thru)])
 
     def op_vector_maskedstore(self, op) -> None:
+        # not inbounds: a masked vector may start before its buffer (lanes off), e.g. a
+        # convolution's grid row that wraps into the next output row
         v = self.get(op.value_to_store)
-        ptr = self._elem_ptr(op.base, op.indices[0])
+        ptr = self._elem_ptr(op.base, op.indices[0], inbounds=False)
         mask = self.get(op.mask)
         fn = self.intrinsic(self._masked_name("store", v.type), ir.VoidType(), [v.type, PTR, ir.IntType(32), mask.type])
         self.b.call(fn, [v, ptr, ir.Constant(ir.IntType(32), v.type.element.get_abi_size(self.td)), mask])

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from xdsl.dialects import arith
 from xdsl.ir import SSAValue
 
 from codegen.target import host
@@ -223,6 +224,9 @@ def _conv_gemm(ctx, label, x_v, wflat, ep, output, x_shape, out_shape, k, stride
     n_mc = _row_chunks(n * g * nt, mb)
     strides4 = ep.strides()
     vec_epilogue = pointwise and all((st[2] == 0 and st[3] == 0) or (st[3] == 1 and st[2] == wout) for st in strides4)
+    # the padded grid's columns are not the output's, but when no epilogue input varies over
+    # positions a vector of C still stores as up to a few masked runs, one per output row
+    grid_epilogue = not pointwise and all(st[2] == 0 and st[3] == 0 for st in strides4)
     P = Params()
     i_nmc, i_nt, i_g, i_cin, i_cout, i_coutg, i_mb, i_kdim, i_plane, i_cols, i_bpc, i_oplane, i_gw, i_wout = (
         P.add(x) for x in (n_mc, nt, g, cin, cout, cout_g, mb, kdim, in_plane, grid_cols, -(-mb // n_mc),
@@ -230,7 +234,8 @@ def _conv_gemm(ctx, label, x_v, wflat, ep, output, x_shape, out_shape, k, stride
     ep_st = [P.add(x) for st in strides4 for x in st]
     pattern = [tuple(x == 0 for x in st) + ((st[3] == 1),) for st in strides4]
     full_rows = cout_g % mr == 0
-    key = (f"convgemm|{'pw' if pointwise else 'pad'}|{mr},{nr},{v}|{full_rows}|{vec_epilogue}|{ep.dag.key()}|"
+    key = (f"convgemm|{'pw' if pointwise else 'pad'}|{mr},{nr},{v}|{full_rows}|{vec_epilogue}{grid_epilogue}|"
+           f"{ep.dag.key()}|"
            f"{pattern}|{[dtype_of(e.type).str for e in ep.inputs]}")
     scratch = (kdim * nr if pointwise else 0) + mr * nr + 64
 
@@ -311,6 +316,32 @@ def _conv_gemm(ctx, label, x_v, wflat, ep, output, x_shape, out_shape, k, stride
                         store_row()
                     else:
                         kb.if_(kb.icmp("slt", r, rows_left), store_row)
+                return
+            if grid_epilogue:
+                for c in range(nvec):
+                    nvalid = kb.imax(kb.imin(kb.sub(ncols, c * v), v), 0)
+                    p = kb.add(p0, c * v)
+                    oh, ow0 = kb.div(p, gw_), kb.rem(p, gw_)
+                    nseg = kb.div(kb.add(kb.add(ow0, nvalid), kb.sub(gw_, 1)), gw_)
+                    for r in range(mr):
+                        def store_row(r=r, c=c, p=p, oh=oh, ow0=ow0, nseg=nseg, nvalid=nvalid):
+                            row = kb.add(row0, r)
+                            obase = kb.mul(kb.add(kb.mul(ni, cout_), row), oplane_)
+                            flat = [[st[0], st[1], 0] for st in est]
+                            val = _apply_epilogue_vec(kb, ep, acc[r * nvec + c], eps, [ni, row, p], nvalid, v, flat)
+
+                            def segment(sg):  # lanes [ls, ls + wout) are output row oh + sg
+                                ls = kb.sub(kb.mul(sg, gw_), ow0)
+                                lo, hi = kb.imax(ls, 0), kb.imin(kb.add(ls, wout_), nvalid)
+                                lanes = kb.emit_and(kb.mask(hi, v), kb.emit(arith.XOrIOp(
+                                    kb.mask(lo, v), kb.splat(True, v, np.bool_))))
+                                at = kb.sub(kb.add(obase, kb.mul(kb.add(oh, sg), wout_)), ls)
+                                kb.vstore_masked(val, ob, at, lanes)
+                            kb.for_(0, nseg, segment)
+                        if full_rows:
+                            store_row()
+                        else:
+                            kb.if_(kb.icmp("slt", r, rows_left), store_row)
                 return
             for r in range(mr):
                 for c in range(nvec):

@@ -184,3 +184,22 @@ def test_matmul_blocking_matches_onnxruntime(a_shape, b_shape, tb, const_b):
     feeds = {"a": a} if const_b else {"a": a, "b": b}
     got = ov.compile_model(ov.convert_model(model), "CPU")(list(feeds.values()))[0]
     np.testing.assert_allclose(got, ort_run(model, feeds)[0], rtol=1e-4, atol=1e-3)
+
+
+@pytest.mark.parametrize("cin,cout,hw,k,stride,dil,batch", [
+    (16, 64, 56, 3, 1, 1, 1),   # output rows wider than a vector
+    (8, 13, 7, 3, 1, 1, 2),     # rows narrower than a vector: one vector spans several rows
+    (5, 24, 15, 3, 2, 1, 1),    # stride 2 (phase-split input)
+    (6, 9, 11, 3, 1, 2, 2),     # dilation, partial filter rows
+])
+def test_padded_convolutions_with_bias_and_activation(cin, cout, hw, k, stride, dil, batch):
+    """Non-pointwise convolutions store their padded-grid tiles as masked runs per output row."""
+    rng = np.random.default_rng(0)
+    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["c"], kernel_shape=[k, k], pads=[dil] * 4,
+                              strides=[stride] * 2, dilations=[dil] * 2), helper.make_node("Relu", ["c"], ["y"])]
+    model = make_model(nodes, [("x", np.float32, [batch, cin, hw, hw])], [("y", np.float32, None)],
+                       {"w": rng.standard_normal((cout, cin, k, k)).astype(np.float32),
+                        "b": rng.standard_normal(cout).astype(np.float32)})
+    x = rng.standard_normal((batch, cin, hw, hw)).astype(np.float32)
+    got = ov.compile_model(ov.convert_model(model), "CPU")([x])[0]
+    np.testing.assert_allclose(got, ort_run(model, {"x": x})[0], rtol=1e-4, atol=1e-4)
