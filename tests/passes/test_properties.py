@@ -5,10 +5,12 @@ computes what the interpreter computes."""
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import find as hypothesis_find
 
 import compiler as ov
+from compiler.frontends.builder import GraphBuilder
+from compiler.model import Model
 from dialects.ov import Fused
 from passes import PASSES, PIPELINES
 from passes.pipeline import run_pipeline
@@ -44,9 +46,50 @@ def fusion_is_sound(model) -> bool:
     return True
 
 
+def _graph(build, *input_specs):
+    """A hand-reduced regression case in the generator's form: (Model, inputs)."""
+    rng = np.random.default_rng(7)
+    b = GraphBuilder()
+    args, arrays = [], []
+    for i, (shape, dtype) in enumerate(input_specs):
+        args.append(b.add_input([f"in{i}"], shape, dtype))
+        arrays.append(rng.random(shape) < 0.4 if dtype == np.bool_ else rng.standard_normal(shape).astype(dtype))
+    outs = build(b, rng, *args)
+    return Model(b.finish([(v, [f"out{i}"]) for i, v in enumerate(outs)])), arrays
+
+
+def _i64(b, v):
+    return b.const(np.array(v, np.int64))
+
+
+# Failures found while building the project, reduced and kept: they run before the generated
+# examples on every test they concern.
+REGRESSIONS = [
+    # a bool operand loaded as a vector inside a MatMul's fused epilogue (bytes vs i1)
+    _graph(lambda b, rng, x, m: [b.out("Select", [m, b.const(np.float32(-1e9)), b.out(
+        "MatMul", [x, b.const(rng.standard_normal((16, 45)).astype(np.float32))])])],
+        ([2, 3, 16], np.float32), ([2, 1, 45], np.bool_)),
+    # an integer result of a vectorized epilogue (quantized outputs)
+    _graph(lambda b, rng, x: [b.out("Convert", [b.out("MatMul", [x, b.const(rng.standard_normal((16, 45)).astype(
+        np.float32))])], destination_type=np.dtype(np.int8))], ([3, 16], np.float32)),
+    # Transposes sunk through Pad and a keep_dims=False reduction (NHWC models)
+    _graph(lambda b, rng, x: [b.out("ReduceMean", [b.out("ReLU", [b.out("Pad", [
+        b.out("Transpose", [x, _i64(b, [0, 3, 1, 2])]), _i64(b, [0, 0, 1, 2]), _i64(b, [0, 0, 0, 1]),
+        b.const(np.float32(0.5))], pad_mode="constant")]), _i64(b, [2, 3])], keep_dims=False)],
+        ([2, 5, 6, 3], np.float32)),
+]
+
+
+def regressions(test):
+    for case in REGRESSIONS:
+        test = example(case=case)(test)
+    return test
+
+
 @pytest.mark.parametrize("name", sorted(PASSES))
 @SETTINGS
 @given(case=graphs())
+@regressions
 def test_pass_preserves_meaning(name, case):
     model, inputs = case
     want = outputs(model, inputs)
@@ -71,6 +114,7 @@ def test_pass_is_idempotent(name, case):
 @pytest.mark.parametrize("level", ["O0", "O1", "O2"])
 @SETTINGS
 @given(case=graphs())
+@regressions
 def test_pipelines_preserve_meaning_and_fuse_soundly(level, case):
     model, inputs = case
     want = outputs(model, inputs)
@@ -83,6 +127,7 @@ def test_pipelines_preserve_meaning_and_fuse_soundly(level, case):
 
 @settings(max_examples=12, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 @given(case=graphs(max_ops=6))
+@regressions
 def test_native_code_matches_interpreter(case):
     model, inputs = case
     want = outputs(model, inputs)
