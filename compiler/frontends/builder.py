@@ -15,11 +15,11 @@ from typing import Any
 import numpy as np
 from xdsl.dialects import func
 from xdsl.dialects.builtin import ArrayAttr, DictionaryAttr, ModuleOp, StringAttr
-from xdsl.ir import Block, Operation, Region, SSAValue
+from xdsl.ir import Block, Operation, OpResult, Region, SSAValue
 
 from dialects.errors import ConversionError, ShapeError
-from dialects.ov import Const, OvOp, constant_of, create, dtype_of, is_static, shape_of, tensor_type
-from dialects.ov.base import Dim, names_attr
+from dialects.ov import Const, OvOp, constant_of, create, dtype_of, fully_known, is_static, shape_of, tensor_type
+from dialects.ov.base import Dim, TensorInfo, names_attr
 
 NAMES = "ov.names"
 LAYER_NAME = "ov.name"
@@ -60,6 +60,32 @@ def _hint(name: str) -> str | None:
 
 
 EAGER_FOLD_ELEMENTS = 4096
+
+
+def static_value(v: SSAValue, depth: int = 16) -> np.ndarray | None:
+    """The value of `v` if it can be computed at conversion time: a constant, a fully known
+    shape computation, or a small op whose inputs are all such values (e.g. reduction axes
+    built as `Range(1, Size(Shape(x)))` on a static `x`). Only a converter that needs a value
+    fixed (an attribute) asks for it, so the graph itself keeps its shape subgraphs."""
+    known = fully_known(v)
+    if known is not None or depth == 0 or not isinstance(v, OpResult) or not isinstance(v.op, OvOp):
+        return known
+    op = v.op
+    values = []
+    for x in op.inputs:
+        k = static_value(x, depth - 1)
+        if k is None:
+            return None
+        values.append(k)
+    try:  # the output shapes these values give, before computing anything
+        outs = type(op).infer(op.attr, [TensorInfo(k.shape, k.dtype, value=k) for k in values])
+    except (ShapeError, NotImplementedError):
+        return None
+    if not all(is_static(s) and np.prod(s, dtype=np.int64) <= EAGER_FOLD_ELEMENTS for s, _ in outs):
+        return None
+    from runtime.interpreter import evaluate
+
+    return np.asarray(evaluate(op, values)[v.index])
 
 
 class Folded:
@@ -156,6 +182,11 @@ class FrontendContext:
 
     def rank(self, v: SSAValue) -> int:
         return len(shape_of(v.type))
+
+    @staticmethod
+    def known(v: SSAValue | None) -> np.ndarray | None:
+        """The value of `v` if it is known at conversion time (see `static_value`)."""
+        return None if v is None else static_value(v)
 
 
 def name_ops_since(b: GraphBuilder, before: Operation | None, base: str) -> None:

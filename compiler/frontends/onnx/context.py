@@ -16,7 +16,6 @@ from xdsl.ir import SSAValue
 
 from compiler.frontends.builder import FrontendContext, GraphBuilder
 from dialects.errors import ConversionError
-from dialects.ov import fully_known
 
 Converter = Callable[["OnnxContext", onnx.NodeProto, list], list]
 CONVERTERS: dict[tuple[str, str], Converter] = {}  # (domain, op_type) -> converter
@@ -83,10 +82,6 @@ class OnnxContext(FrontendContext):
         return default
 
     # --- values -------------------------------------------------------------------------
-    def known(self, v: SSAValue | None) -> np.ndarray | None:
-        """The value of `v` if it is constant (or a fully known shape computation)."""
-        return None if v is None else fully_known(v)
-
     def need_const(self, node: onnx.NodeProto, v: SSAValue | None, what: str) -> np.ndarray:
         k = self.known(v)
         if k is None:

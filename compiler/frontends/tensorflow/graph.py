@@ -18,7 +18,7 @@ from xdsl.ir import SSAValue
 from compiler.frontends.builder import FrontendContext, GraphBuilder, add_tensor_name, name_ops_since
 from compiler.frontends.inputs import InputSpec
 from dialects.errors import ConversionError, UnsupportedOpsError
-from dialects.ov import dtype_of, fully_known
+from dialects.ov import dtype_of
 
 Converter = Callable[["TfContext", Any, list], Any]
 TF_OPS: dict[str, Converter] = {}
@@ -89,7 +89,7 @@ class TfContext(FrontendContext):
 
     # --- values -----------------------------------------------------------------------------
     def ints(self, v: SSAValue) -> list[int] | None:
-        k = fully_known(v)
+        k = self.known(v)
         return None if k is None else [int(x) for x in np.asarray(k).reshape(-1)]
 
     def as_i64(self, v: SSAValue) -> SSAValue:

@@ -22,7 +22,7 @@ from xdsl.ir import SSAValue
 from compiler.frontends.builder import FrontendContext, GraphBuilder, add_tensor_name, name_ops_since
 from compiler.frontends.inputs import InputSpec
 from dialects.errors import ConversionError, ModelFileError, UnsupportedOpsError
-from dialects.ov import dtype_of, fully_known
+from dialects.ov import dtype_of
 
 _SCHEMA = None
 
@@ -145,7 +145,7 @@ class TfliteContext(FrontendContext):
         return v
 
     def ints(self, i: int) -> list[int] | None:
-        k = fully_known(self.get(i))
+        k = self.known(self.get(i))
         return None if k is None else [int(x) for x in np.asarray(k).reshape(-1)]
 
     def as_i64(self, v: SSAValue) -> SSAValue:

@@ -14,7 +14,7 @@ from xdsl.ir import SSAValue
 
 from compiler.frontends.builder import FrontendContext, GraphBuilder, set_layer_name
 from dialects.errors import ConversionError, OvccError, UnsupportedOpsError
-from dialects.ov import dtype_of, fully_known
+from dialects.ov import dtype_of
 
 
 def torch_dtype_to_np(dt) -> np.dtype:
@@ -71,14 +71,14 @@ class FxContext(FrontendContext):
     def ints(self, x: Any) -> list[int] | None:
         """A list of ints, if every element is known."""
         if isinstance(x, SSAValue):
-            k = fully_known(x)
+            k = self.known(x)
             return None if k is None else [int(v) for v in np.asarray(k).reshape(-1)]
         if isinstance(x, int):
             return [x]
         out = []
         for e in x:
             if isinstance(e, SSAValue):
-                k = fully_known(e)
+                k = self.known(e)
                 if k is None:
                     return None
                 out.append(int(np.asarray(k).reshape(-1)[0]))
