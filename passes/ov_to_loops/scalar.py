@@ -54,8 +54,8 @@ def _nonzero_divisor(kb, dt, b):
 
 def _divide(kb, attr, dts, odt, a, b):
     dt = dts[0]
-    if is_float(dt):
-        return kb.fdiv(a, b)
+    if is_float(dt):  # a true division: a reciprocal's rounding can flip a later Round (quantizers)
+        return kb.emit(arith.DivfOp(a, b))
     b = _nonzero_divisor(kb, dt, b)
     if is_unsigned(dt):
         return kb.emit(arith.DivUIOp(a, b))

@@ -117,11 +117,77 @@ def default_io(graph_def) -> GraphIO:
     return io
 
 
+CALL_OPS = ("PartitionedCall", "StatefulPartitionedCall")
+MAX_INLINED = 10_000  # function calls inlined into one graph (nesting included)
+
+
+def inline_calls(graph_def, where: str) -> list:
+    """The graph's nodes with every call of a library function replaced by the function's body.
+
+    Freezing inlines most calls, but not functions that must be compiled by XLA (Keras runs
+    grouped convolutions that way on the CPU). A body's nodes get the call's name as a
+    prefix, its arguments become Identity nodes of the call's inputs, and an IdentityN named
+    like the call hands its results on, so the readers of `call:i` need no change."""
+    library = {f.signature.name: f for f in graph_def.library.function}
+    nodes = list(graph_def.node)
+    if not library or not any(n.op in CALL_OPS for n in nodes):
+        return nodes
+    from tensorflow.core.framework import node_def_pb2
+    from tensorflow.python.framework.function_def_to_graph import function_def_to_graph_def
+
+    out, work, inlined = [], list(reversed(nodes)), 0
+    while work:
+        n = work.pop()
+        fname = n.attr["f"].func.name if n.op in CALL_OPS and "f" in n.attr else ""
+        if fname not in library:
+            out.append(n)
+            continue
+        inlined += 1
+        if inlined > MAX_INLINED:
+            raise ConversionError(f"{where}: more than {MAX_INLINED} nested function calls (recursion?)")
+        fdef = library[fname]
+        body, flat = function_def_to_graph_def(fdef)
+        prefix = f"{n.name}/"
+        args = [a.name for a in fdef.signature.input_arg]
+        data_inputs = [i for i in n.input if not i.startswith("^")]
+        if len(data_inputs) != len(args):
+            raise ConversionError(f"{where}: call {n.name!r} of {fname!r} passes {len(data_inputs)} inputs "
+                                  f"for {len(args)} arguments")
+        bound = dict(zip(args, data_inputs))
+
+        def rename(ref: str) -> str:
+            control = ref.startswith("^")
+            ref = ref.lstrip("^")
+            return ("^" if control else "") + prefix + ref
+
+        new = []
+        for m in body.node:
+            m2 = node_def_pb2.NodeDef()
+            if m.name in bound:  # an argument placeholder
+                m2.name, m2.op = prefix + m.name, "Identity"
+                m2.input.append(bound[m.name])
+                m2.attr["T"].CopyFrom(m.attr["dtype"])
+            else:
+                m2.CopyFrom(m)
+                m2.name = prefix + m.name
+                del m2.input[:]
+                m2.input.extend(rename(i) for i in m.input)
+            new.append(m2)
+        ret = node_def_pb2.NodeDef()
+        ret.name, ret.op = n.name, "IdentityN"
+        for a in fdef.signature.output_arg:
+            ref = flat.get(fdef.ret[a.name], fdef.ret[a.name])
+            ret.input.append(rename(ref))
+        new.append(ret)
+        work.extend(reversed(new))  # bodies may call functions in turn
+    return out
+
+
 def convert_graph_def(graph_def, io: GraphIO, specs: Sequence[InputSpec], outputs: Sequence[str],
                       where: str) -> ModuleOp:
     from compiler.frontends.tensorflow import ops  # noqa: F401  (fills the table)
 
-    nodes = {n.name: n for n in graph_def.node}
+    nodes = {n.name: n for n in inline_calls(graph_def, where)}
     if outputs:  # the user picks output tensors (cutting the graph there)
         io = GraphIO(io.inputs, [(o if ":" in o else f"{o}:0", [o]) for o in outputs])
     ctx = TfContext(where)
