@@ -155,7 +155,7 @@ def inline_calls(graph_def, where: str) -> list:
                                   f"for {len(args)} arguments")
         bound = dict(zip(args, data_inputs))
 
-        def rename(ref: str) -> str:
+        def rename(ref: str, prefix: str = prefix) -> str:
             control = ref.startswith("^")
             ref = ref.lstrip("^")
             return ("^" if control else "") + prefix + ref
