@@ -249,7 +249,8 @@ class FunctionEmitter:
         self.b.store(v, ptr, align=v.type.element.get_abi_size(self.td))
 
     def _masked_name(self, kind: str, t: ir.VectorType) -> str:
-        e = "f32" if isinstance(t.element, ir.FloatType) else f"i{t.element.width}"
+        floats = {ir.HalfType: "f16", ir.FloatType: "f32", ir.DoubleType: "f64"}
+        e = floats.get(type(t.element)) or f"i{t.element.width}"
         return f"llvm.masked.{kind}.v{t.count}{e}.p0"
 
     def op_vector_maskedload(self, op) -> None:

@@ -9,7 +9,7 @@ from xdsl.passes import ModulePass
 
 from passes.cse import CommonSubexpressionElimination
 from passes.dce import DeadCodeElimination
-from passes.decompose import Decompose
+from passes.decompose import Decompose, WidenHalf
 from passes.fold_batchnorm import FoldBatchNorm
 from passes.fold_constants import FoldConstants
 from passes.fuse import Fuse
@@ -19,7 +19,7 @@ from passes.simplify import Simplify
 
 PASSES: dict[str, type[ModulePass]] = {p.name: p for p in (
     InferShapes, FoldConstants, DeadCodeElimination, CommonSubexpressionElimination, Simplify, FoldBatchNorm,
-    Recognize, Decompose, Fuse)}
+    Recognize, Decompose, WidenHalf, Fuse)}
 
 # What every frontend runs after converting, as OpenVINO's frontends do: shapes propagated,
 # constant (and shape) subgraphs folded, dead ops removed.
@@ -31,8 +31,10 @@ PIPELINES: dict[str, str] = {
     "O1": FRONTEND_CLEANUP + ",simplify,cse,fold-batchnorm,fold-constants,dce",
     "O2": FRONTEND_CLEANUP + ",simplify,cse,recognize,fold-batchnorm,fold-constants,simplify,cse,dce,fuse",
 }
-# What native code generation needs whatever the optimization level (a legalization).
-CODEGEN = "decompose,infer-shapes"
+# What native code generation needs whatever the optimization level (a legalization); the
+# first part runs before the optimization pipeline.
+CODEGEN_FIRST = "widen-half"
+CODEGEN = "widen-half,decompose,infer-shapes"
 
 
 def registry() -> dict[str, Callable[[], type[ModulePass]]]:

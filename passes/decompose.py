@@ -1,6 +1,10 @@
 """decompose: rewrite composite ops that codegen does not implement in a given form into
 simpler ops with the same meaning: MVN and NormalizeL2 over non-adjacent axes become
-reductions and element-wise ops. Every CPU compilation runs it (it is a legalization)."""
+reductions and element-wise ops. Every CPU compilation runs it (it is a legalization).
+
+widen-half: ops on float16 tensors compute in float32 between Converts (as OpenVINO's CPU
+plugin does with an f32 inference precision), each float16 result still rounded to float16;
+CPU compilation runs it first, so that fusion sees the float32 ops."""
 
 from __future__ import annotations
 
@@ -80,3 +84,39 @@ class Decompose(ModulePass):
             for o in list(fn.body.block.ops):
                 if isinstance(o, OvOp):
                     decompose_op(o)
+
+
+F16, F32 = np.dtype(np.float16), np.dtype(np.float32)
+
+
+def widen_half(op: OvOp) -> bool:
+    """An op with float16 operands recomputed in float32, its float16 results rounded back."""
+    if op.IR_TYPE in ("Convert", "Const") or not any(dtype_of(v.type) == F16 for v in op.inputs):
+        return False
+    at = _At(op)
+    ins = [at.op("Convert", [v], destination_type=F32) if dtype_of(v.type) == F16 else v for v in op.inputs]
+    try:
+        wide = create(op.IR_TYPE, ins, **vars(op.attr))
+    except Exception:  # an op whose attributes pin the type: it stays in float16
+        for v in ins:
+            if v not in op.inputs and not v.uses:
+                Rewriter.erase_op(v.op)
+        return False
+    Rewriter.insert_op(wide, InsertPoint.before(op))
+    for old, new in zip(op.outputs, wide.outputs):
+        if dtype_of(old.type) != dtype_of(new.type):
+            new = at.op("Convert", [new], destination_type=dtype_of(old.type))
+        old.replace_all_uses_with(new)
+    Rewriter.erase_op(op)
+    return True
+
+
+@dataclass(frozen=True)
+class WidenHalf(ModulePass):
+    name = "widen-half"
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        for fn in functions(op):
+            for o in list(fn.body.block.ops):
+                if isinstance(o, OvOp):
+                    widen_half(o)

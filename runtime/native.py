@@ -121,7 +121,7 @@ def compile_program(model, cache_dir: Path | None, max_threads: int, profile: bo
                     opt_level: str = "O2") -> Executable:
     """Graph passes, lowering and native code for a model with static shapes."""
     from codegen.llvm import compile_to_object, emit_module
-    from passes import CODEGEN, PIPELINES
+    from passes import CODEGEN, CODEGEN_FIRST, PIPELINES
     from passes.ov_to_loops.lower import lower_module
     from passes.ov_to_loops.program import ENTRY
     from passes.pipeline import run_pipeline
@@ -129,7 +129,7 @@ def compile_program(model, cache_dir: Path | None, max_threads: int, profile: bo
 
     stats = CompileStats()
     t0 = time.perf_counter()
-    run_pipeline(model.module, PIPELINES[opt_level] + "," + CODEGEN)
+    run_pipeline(model.module, ",".join((CODEGEN_FIRST, PIPELINES[opt_level], CODEGEN)))
     program = lower_module(model.module, profile)
     text = str(program.module)
     stats.seconds_lower = time.perf_counter() - t0

@@ -174,6 +174,10 @@ class LowerCtx:
 
     def step(self, kernel: Kernel, args: Sequence[Buf], extent: int, cost: float, writes: Sequence[Buf],
              label: str = "") -> None:
+        for (name, dtype, _), buf in zip(kernel.buffers, args):
+            if np.dtype(dtype) != np.dtype(buf.dtype):  # a kernel written for one element type only
+                raise CompileError(f"{label or 'an op'}: {np.dtype(buf.dtype)} data are not supported on CPU "
+                                   f"(argument {name} must be {np.dtype(dtype)})")
         writes_ = list(writes)
         reads = [a for a in args if a not in writes_]
         self.steps.append(Step(kernel, list(args), max(int(extent), 1), cost, reads, writes_, label))

@@ -257,3 +257,19 @@ def test_wrong_inputs_at_inference_are_named():
         compiled([np.zeros((2, 3), np.float32)] * 2)
     with pytest.raises(ov.InputError, match="no input named 'z'"):
         compiled({"z": np.zeros((2, 3), np.float32)})
+
+
+def test_float16_model_computes_in_float32_natively():
+    """A float16 model (MatMul, Softmax, LayerNorm) compiles: widen-half computes each op in
+    float32 and rounds its float16 results, as the interpreter and ONNX Runtime do per op."""
+    rng = np.random.default_rng(0)
+    w = rng.normal(0, .3, (16, 16)).astype(np.float16)
+    g, b = np.ones(16, np.float16), np.zeros(16, np.float16)
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["h"]), helper.make_node("Softmax", ["h"], ["s"], axis=-1),
+             helper.make_node("LayerNormalization", ["s", "g", "b"], ["y"], axis=-1)]
+    m = make_model(nodes, [("x", np.float16, [4, 16])], [("y", np.float16, [4, 16])], dict(w=w, g=g, b=b))
+    x = rng.normal(0, 1, (4, 16)).astype(np.float16)
+    got = ov.compile_model(ov.convert_model(m), "CPU")([x])[0]
+    assert got.dtype == np.float16
+    np.testing.assert_allclose(got.astype(np.float32), ort_run(m, {"x": x})[0].astype(np.float32), rtol=2e-3,
+                               atol=2e-3)

@@ -170,6 +170,26 @@ def test_decompose_mvn_over_non_adjacent_axes():
     assert "MVN" not in _ops(out) and "ReduceMean" in _ops(out)
 
 
+def test_widen_half_computes_float16_ops_in_float32():
+    rng = np.random.default_rng(5)
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["h"]), helper.make_node("Relu", ["h"], ["y"])]
+    m = _model(nodes, [("x", np.float16, [3, 8])], [("y", np.float16, None)],
+               {"w": rng.normal(0, .5, (8, 4)).astype(np.float16)})
+    x = [rng.normal(0, 1, (3, 8)).astype(np.float16)]
+    before = run_function(m.function, x)[0]
+    out = m.clone()
+    run_pipeline(out.module, "widen-half,fold-constants,dce")
+    out.module.verify()
+    types = {(op.name[3:], str(op.outputs[0].type)) for op in out.function.body.block.ops if op.name.startswith("ov.")}
+    assert ("MatMul", "tensor<3x4xf32>") in types and ("ReLU", "tensor<3x4xf32>") in types
+    after = run_function(out.function, x)[0]
+    assert after.dtype == np.float16
+    np.testing.assert_allclose(after.astype(np.float32), before.astype(np.float32), rtol=2e-3, atol=2e-3)
+    run_pipeline(out.module, "widen-half")  # idempotent: nothing float16 is left to widen
+    assert {(op.name[3:], str(op.outputs[0].type)) for op in out.function.body.block.ops
+            if op.name.startswith("ov.")} == types
+
+
 @pytest.mark.parametrize("name", LIGHT_MODELS)
 def test_o2_on_light_models(name):
     proto = light_model(name)

@@ -196,6 +196,23 @@ def _layer_norm(ctx: OnnxContext, node, ins):
     return outs
 
 
+@onnx_op("RMSNormalization")
+def _rms_norm(ctx: OnnxContext, node, ins):
+    """x / sqrt(mean(x^2 over axis..last) + epsilon) * scale, computed in float32 (stash_type)."""
+    x, scale = ins[0], ins[1]
+    r = ctx.rank(x)
+    axis = ctx.attr(node, "axis", -1)
+    axis = axis + r if axis < 0 else axis
+    dt = ctx.dtype(x)
+    xf = x if dt == np.float32 else ctx.b.out("Convert", [x], destination_type=np.dtype(np.float32))
+    ms = ctx.b.out("ReduceMean", [ctx.b.out("Multiply", [xf, xf]), ctx.i64(list(range(axis, r)))], keep_dims=True)
+    rms = ctx.b.out("Sqrt", [ctx.b.out("Add", [ms, ctx.const(np.float32(ctx.attr(node, "epsilon", 1e-5)))])])
+    y = ctx.b.out("Divide", [xf, rms])
+    if dt != np.float32:
+        y = ctx.b.out("Convert", [y], destination_type=dt)
+    return [ctx.b.out("Multiply", [y, scale])]
+
+
 @onnx_op("GroupNormalization")
 def _group_norm(ctx: OnnxContext, node, ins):
     x, scale, bias = ins[:3]
