@@ -273,3 +273,71 @@ def test_float16_model_computes_in_float32_natively():
     assert got.dtype == np.float16
     np.testing.assert_allclose(got.astype(np.float32), ort_run(m, {"x": x})[0].astype(np.float32), rtol=2e-3,
                                atol=2e-3)
+
+
+def test_pytorch_default_exporter_at_opset_23(tmp_path):
+    """torch.onnx.export's default (dynamo) exporter writes Attention, RMSNormalization and GRU
+    nodes at opset 23: a Llama-style block (RMSNorm, rotary embedding, causal grouped-query
+    SDPA, SwiGLU) and a bidirectional GRU compile natively and match ONNX Runtime and PyTorch."""
+    import logging
+
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+
+    class Block(nn.Module):
+        def __init__(self, d=32, heads=4, kv_heads=2):
+            super().__init__()
+            self.h, self.kvh, self.hd = heads, kv_heads, d // heads
+            self.wq, self.wo = nn.Linear(d, d, bias=False), nn.Linear(d, d, bias=False)
+            kv = kv_heads * self.hd
+            self.wk, self.wv = nn.Linear(d, kv, bias=False), nn.Linear(d, kv, bias=False)
+            self.w1, self.w2, self.w3 = nn.Linear(d, 64, bias=False), nn.Linear(64, d, bias=False), nn.Linear(d, 64)
+            self.n1, self.n2 = nn.RMSNorm(d, eps=1e-6), nn.RMSNorm(d)
+
+        def rope(self, x):
+            t, hd = x.shape[-2], x.shape[-1]
+            f = torch.outer(torch.arange(t).float(), 1.0 / (10000 ** (torch.arange(0, hd, 2).float() / hd)))
+            x1, x2 = x[..., ::2], x[..., 1::2]
+            return torch.stack([x1 * f.cos() - x2 * f.sin(), x1 * f.sin() + x2 * f.cos()], -1).flatten(-2)
+
+        def forward(self, x):
+            b, t, d = x.shape
+            h = self.n1(x)
+            q = self.rope(self.wq(h).view(b, t, self.h, -1).transpose(1, 2))
+            k = self.rope(self.wk(h).view(b, t, self.kvh, -1).transpose(1, 2))
+            v = self.wv(h).view(b, t, self.kvh, -1).transpose(1, 2)
+            a = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True)
+            x = x + self.wo(a.transpose(1, 2).reshape(b, t, d))
+            return x + self.w2(F.silu(self.w1(self.n2(x))) * self.w3(self.n2(x)))
+
+    class Recurrent(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.gru = nn.GRU(8, 16, batch_first=True, bidirectional=True)
+
+        def forward(self, x):
+            y, h = self.gru(x)
+            return y, h
+
+    torch.manual_seed(0)
+    logging.disable(logging.WARNING)
+    try:
+        for module, x, needed in ((Block(), torch.randn(2, 9, 32), {"Attention", "RMSNormalization"}),
+                                  (Recurrent(), torch.randn(3, 6, 8), {"GRU"})):
+            path = tmp_path / f"{type(module).__name__}.onnx"
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                torch.onnx.export(module.eval(), (x,), path, opset_version=23, dynamo=True, verbose=False)
+            m = onnx.load(path)
+            assert needed <= {n.op_type for n in m.graph.node}
+            got = ov.compile_model(ov.read_model(path), "CPU")([x.numpy()])
+            want = ort_run(m, {m.graph.input[0].name: x.numpy()})
+            with torch.no_grad():
+                ref = module(x)
+            ref = ref if isinstance(ref, tuple) else (ref,)
+            for i, (w, r) in enumerate(zip(want, ref)):
+                np.testing.assert_allclose(got[i], w, rtol=RTOL, atol=ATOL)
+                np.testing.assert_allclose(got[i], r.numpy(), rtol=RTOL, atol=ATOL)
+    finally:
+        logging.disable(logging.NOTSET)
