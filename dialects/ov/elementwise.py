@@ -107,6 +107,8 @@ for _name in ("Add", "Subtract", "Multiply", "Power", "Maximum", "Minimum", "Squ
     _binary(_name)
 for _name in ("BitwiseAnd", "BitwiseOr", "BitwiseXor"):
     _binary(_name).OPSET = "opset13"
+for _name in ("BitwiseLeftShift", "BitwiseRightShift"):  # a shift by the bit width or more gives 0 (or the sign)
+    _binary(_name).OPSET = "opset15"
 for _name in ("Equal", "NotEqual", "Less", "LessEqual", "Greater", "GreaterEqual"):
     _binary(_name, BOOL)
 _binary("Divide", doc="Division; integer division rounds toward -inf when m_pythondiv.",

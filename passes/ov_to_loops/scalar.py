@@ -118,6 +118,23 @@ def _logic(op):
     return lambda kb, attr, dts, odt, a, b: kb.emit(op(a, b))
 
 
+def _shift(left: bool):
+    """Integer shifts; counts of the bit width or more shift everything out (LLVM leaves them
+    undefined), as do negative counts."""
+    def emit(kb, attr, dts, odt, a, b):
+        dt = dts[0]
+        bits = np.dtype(dt).itemsize * 8
+        out_of_range = kb.emit(arith.CmpiOp(b, _f(kb, bits - 1, dt), "ugt"))  # also catches negatives
+        count = kb.select(out_of_range, _f(kb, 0, dt), b)
+        if left:
+            return kb.select(out_of_range, _f(kb, 0, dt), kb.emit(arith.ShLIOp(a, count)))
+        if is_unsigned(dt):
+            return kb.select(out_of_range, _f(kb, 0, dt), kb.emit(arith.ShRUIOp(a, count)))
+        spill = kb.emit(arith.ShRSIOp(a, _f(kb, bits - 1, dt)))
+        return kb.select(out_of_range, spill, kb.emit(arith.ShRSIOp(a, count)))
+    return emit
+
+
 def _sq_diff(kb, attr, dts, odt, a, b):
     d = _binop(arith.SubfOp, arith.SubiOp)(kb, attr, dts, odt, a, b)
     return _binop(arith.MulfOp, arith.MuliOp)(kb, attr, dts, odt, d, d)
@@ -308,6 +325,7 @@ SCALAR: dict[str, Formula] = {
     "LessEqual": _cmp("ole", "sle", "ule"), "Greater": _cmp("ogt", "sgt", "ugt"),
     "GreaterEqual": _cmp("oge", "sge", "uge"),
     "LogicalAnd": _logic(arith.AndIOp), "LogicalOr": _logic(arith.OrIOp), "LogicalXor": _logic(arith.XOrIOp),
+    "BitwiseLeftShift": _shift(True), "BitwiseRightShift": _shift(False),
     "BitwiseAnd": _logic(arith.AndIOp), "BitwiseOr": _logic(arith.OrIOp), "BitwiseXor": _logic(arith.XOrIOp),
     "LogicalNot": _bool_not, "BitwiseNot": _bool_not,
     "Abs": _abs, "Negative": _neg, "Sign": _sign, "ReLU": _relu,

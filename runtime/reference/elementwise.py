@@ -81,7 +81,20 @@ BINARY = {
     "BitwiseAnd": lambda attr, a, b: a & b,
     "BitwiseOr": lambda attr, a, b: a | b,
     "BitwiseXor": lambda attr, a, b: a ^ b,
+    "BitwiseLeftShift": lambda attr, a, b: _shift(np.left_shift, a, b),
+    "BitwiseRightShift": lambda attr, a, b: _shift(np.right_shift, a, b),
 }
+
+
+def _shift(fn, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Shifts by the bit width or more (or by a negative count) shift everything out."""
+    bits = a.dtype.itemsize * 8
+    b64 = np.asarray(b).astype(np.int64)
+    out = fn(a, np.clip(b64, 0, bits - 1).astype(a.dtype))
+    if fn is np.left_shift:
+        return np.where((b64 >= bits) | (b64 < 0), a.dtype.type(0), out).astype(a.dtype)
+    spill = fn(a, a.dtype.type(bits - 1)) if a.dtype.kind == "i" else a.dtype.type(0)
+    return np.where((b64 >= bits) | (b64 < 0), spill, out).astype(a.dtype)
 
 
 def _make_unary(fn):

@@ -203,3 +203,22 @@ def test_padded_convolutions_with_bias_and_activation(cin, cout, hw, k, stride, 
     x = rng.standard_normal((batch, cin, hw, hw)).astype(np.float32)
     got = ov.compile_model(ov.convert_model(model), "CPU")([x])[0]
     np.testing.assert_allclose(got, ort_run(model, {"x": x})[0], rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint32, np.uint64])
+@pytest.mark.parametrize("direction", ["LEFT", "RIGHT"])
+def test_bit_shifts_including_counts_beyond_the_width(dtype, direction):
+    """Python integers are the oracle: a shift by the bit width or more shifts everything out
+    (LLVM's shl/lshr leave that undefined, so native code must guard it)."""
+    rng = np.random.default_rng(1)
+    bits = np.dtype(dtype).itemsize * 8
+    x = rng.integers(0, np.iinfo(dtype).max, 64, dtype=dtype, endpoint=True)
+    s = rng.integers(0, bits + 8, 64).astype(dtype)
+    m = make_model([helper.make_node("BitShift", ["x", "s"], ["y"], direction=direction)],
+                   [("x", dtype, [64]), ("s", dtype, [64])], [("y", dtype, [64])], opset=11)
+    mask = (1 << bits) - 1
+    want = np.array([((int(a) << int(b)) & mask if direction == "LEFT" else int(a) >> int(b)) if b < bits else 0
+                     for a, b in zip(x, s)], dtype=dtype)
+    model = ov.convert_model(m)
+    for device in ("REFERENCE", "CPU"):
+        np.testing.assert_array_equal(ov.compile_model(model, device)([x, s])[0], want)

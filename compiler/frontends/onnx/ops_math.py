@@ -36,6 +36,12 @@ for _k, _v in BINARY.items():
     onnx_op(_k)(_binary(_v))
 
 
+@onnx_op("BitShift")
+def _bit_shift(ctx: OnnxContext, node, ins):
+    left = ctx.attr(node, "direction") == "LEFT"
+    return [ctx.b.out("BitwiseLeftShift" if left else "BitwiseRightShift", ins[:2])]
+
+
 @onnx_op("Div")
 def _div(ctx: OnnxContext, node, ins):
     return [ctx.b.out("Divide", ins[:2], m_pythondiv=False)]  # ONNX integer division truncates

@@ -77,7 +77,8 @@ for _k, _v in {"mul": "Multiply", "maximum": "Maximum", "minimum": "Minimum", "e
                "lt": "Less", "le": "LessEqual", "gt": "Greater", "ge": "GreaterEqual", "logical_and": "LogicalAnd",
                "logical_or": "LogicalOr", "logical_xor": "LogicalXor", "remainder": "FloorMod", "fmod": "Mod",
                "pow": "Power", "bitwise_and": "BitwiseAnd", "bitwise_or": "BitwiseOr",
-               "bitwise_xor": "BitwiseXor"}.items():
+               "bitwise_xor": "BitwiseXor", "bitwise_left_shift": "BitwiseLeftShift", "__lshift__": "BitwiseLeftShift",
+               "bitwise_right_shift": "BitwiseRightShift", "__rshift__": "BitwiseRightShift"}.items():
     aten(_k)(_binary(_v))
 
 
