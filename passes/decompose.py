@@ -1,6 +1,7 @@
 """decompose: rewrite composite ops that codegen does not implement in a given form into
 simpler ops with the same meaning: MVN and NormalizeL2 over non-adjacent axes become
-reductions and element-wise ops. Every CPU compilation runs it (it is a legalization).
+reductions and element-wise ops, and Concat loses operands with no elements. Every CPU
+compilation runs it (it is a legalization).
 
 widen-half: ops on float16 tensors compute in float32 between Converts (as OpenVINO's CPU
 plugin does with an f32 inference precision), each float16 result still rounded to float16;
@@ -19,6 +20,7 @@ from xdsl.rewriter import InsertPoint, Rewriter
 from dialects.ov import Const, OvOp, constant_of, create, dtype_of, shape_of
 from dialects.ov.shape_rules import norm_axes
 from passes.common import functions
+from passes.dce import dce_block
 
 
 def _adjacent(axes) -> bool:
@@ -41,7 +43,24 @@ class _At:
         return c.output
 
 
+def _drop_empty_concat_inputs(op: OvOp) -> bool:
+    """Concat operands with no elements (a running buffer's first slice in an unrolled loop)
+    contribute nothing; native code does not handle zero-sized tensors."""
+    keep = [v for v in op.inputs if 0 not in shape_of(v.type)]
+    if len(keep) == len(op.inputs) or not keep:
+        return False
+    if len(keep) == 1 and keep[0].type == op.outputs[0].type:
+        op.outputs[0].replace_all_uses_with(keep[0])
+    else:
+        new = _At(op).op("Concat", keep, **vars(op.attr))
+        op.outputs[0].replace_all_uses_with(new)
+    Rewriter.erase_op(op)
+    return True
+
+
 def decompose_op(op: OvOp) -> bool:
+    if op.IR_TYPE == "Concat":
+        return _drop_empty_concat_inputs(op)
     if op.IR_TYPE not in ("MVN", "NormalizeL2"):
         return False
     c = constant_of(op.inputs[1])
@@ -81,9 +100,8 @@ class Decompose(ModulePass):
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         for fn in functions(op):
-            for o in list(fn.body.block.ops):
-                if isinstance(o, OvOp):
-                    decompose_op(o)
+            if any([decompose_op(o) for o in list(fn.body.block.ops) if isinstance(o, OvOp)]):
+                dce_block(fn.body.block)
 
 
 F16, F32 = np.dtype(np.float16), np.dtype(np.float32)

@@ -498,8 +498,86 @@ def test_more_keras_layers(name):
         np.testing.assert_allclose(got[i], w.numpy(), rtol=RTOL, atol=ATOL)
 
 
-def test_loops_are_listed_as_unsupported():
-    lstm = keras.Sequential([keras.Input((7, 5)), keras.layers.LSTM(6)])  # a tf.while_loop inside
+def _rnn_model(batch=None):
+    L = keras.layers
+    keras.utils.set_random_seed(0)
+    seq = keras.Input((7, 3), batch_size=batch)
+    y = L.LSTM(5, return_sequences=True)(seq)
+    y = L.Bidirectional(L.SimpleRNN(4, return_sequences=True))(y)
+    y = L.GRU(4, go_backwards=True)(y)
+    return keras.Model(seq, y)
+
+
+@pytest.mark.parametrize("kind", ["object", "saved_model", "frozen_pb", "tflite"])
+def test_keras_recurrent_layers_unroll_their_loops(kind, tmp_path):
+    """Keras LSTM/GRU/SimpleRNN layers (not unrolled: a While loop over time with TensorLists,
+    or a TFLite WHILE with subgraphs) convert by unrolling the loop at conversion time."""
+    model = _rnn_model(2 if kind == "tflite" else None)  # the TFLite converter wants a static batch here
+    x = np.random.default_rng(0).normal(0, 1, (2, 7, 3)).astype(np.float32)
+    want = model(x, training=False).numpy()
+    if kind == "frozen_pb":  # frozen with functional control flow kept (TF2's While op)
+        gd = convert_variables_to_constants_v2(_concrete(model), lower_control_flow=False).graph.as_graph_def()
+        tf.io.write_graph(gd, str(tmp_path), "frozen.pb", as_text=False)
+        src = tmp_path / "frozen.pb"
+    elif kind == "tflite":
+        src = tmp_path / "m.tflite"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            src.write_bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
+        np.testing.assert_allclose(list(_tflite_run(src, x).values())[0], want, rtol=RTOL, atol=ATOL)
+    else:
+        src = _source(kind, model, tmp_path)
+    got = ov.compile_model(ov.convert_model(src), "CPU")([x])[0]
+    np.testing.assert_allclose(got, want, rtol=RTOL, atol=ATOL)
+
+
+def test_masked_lstm_text_classifier():
+    L = keras.layers
+    keras.utils.set_random_seed(1)
+    model = keras.Sequential([keras.Input((9,), dtype="int32"), L.Embedding(40, 8, mask_zero=True), L.LSTM(6),
+                              L.Dense(2)])
+    ids = np.random.default_rng(1).integers(1, 40, (3, 9)).astype(np.int32)
+    ids[0, 5:] = 0  # padding: the mask holds the state over these steps
+    ids[2, 2:] = 0
+    got = ov.compile_model(ov.convert_model(model), "CPU")([ids])[0]
+    np.testing.assert_allclose(got, model(ids, training=False).numpy(), rtol=RTOL, atol=ATOL)
+
+
+def test_data_dependent_loops_are_clear_errors(tmp_path):
+    class Doubling(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([4], tf.float32)])
+        def __call__(self, x):
+            return tf.while_loop(lambda v: tf.reduce_sum(v) < 100.0, lambda v: [v * 2.0], [x])[0]
+
+    with pytest.raises(ov.ConversionError, match="not known at conversion time"):
+        ov.convert_model(Doubling())
+    # TF1-style loops (Enter/Merge/Switch/NextIteration/Exit, what freezing with the default
+    # lower_control_flow=True writes) are listed as unsupported
+    gd = convert_variables_to_constants_v2(_concrete(_rnn_model())).graph.as_graph_def()
+    tf.io.write_graph(gd, str(tmp_path), "lowered.pb", as_text=False)
     with pytest.raises(ov.UnsupportedOpsError) as e:
-        ov.convert_model(lstm)
+        ov.convert_model(tmp_path / "lowered.pb")
     assert {"Enter", "Exit", "Merge", "Switch", "NextIteration"} <= set(e.value.ops)
+
+
+def test_conditions_static_and_data_dependent(tmp_path):
+    """tf.cond on a shape folds to one branch; on the data both branches run and a Select
+    picks (functional If in the GraphDef, IF with subgraphs in TFLite)."""
+    class Branchy(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([2, 4], tf.float32)])
+        def __call__(self, x):
+            y = tf.cond(tf.reduce_sum(x) > 0, lambda: tf.nn.relu(x) * 2.0, lambda: tf.tanh(x) - 1.0)
+            return tf.cond(tf.shape(x)[0] > 1, lambda: y + 1.0, lambda: y)
+
+    m = Branchy()
+    path = tmp_path / "branchy.tflite"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        path.write_bytes(tf.lite.TFLiteConverter.from_concrete_functions([m.__call__.get_concrete_function()],
+                                                                        m).convert())
+    compiled = [ov.compile_model(ov.convert_model(src), "CPU") for src in (m, path)]
+    rng = np.random.default_rng(2)
+    for x in (rng.normal(1, 1, (2, 4)), rng.normal(-1, 1, (2, 4))):
+        x = x.astype(np.float32)
+        for c in compiled:
+            np.testing.assert_allclose(c([x])[0], m(x).numpy(), rtol=RTOL, atol=ATOL)

@@ -207,7 +207,8 @@ def _freeze(tf, fn, where: str, keep_alive: Any = None) -> tuple[Any, GraphIO]:
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
     del keep_alive  # held by the caller's frame until freezing is done
-    frozen = convert_variables_to_constants_v2(fn)
+    # functional While/If stay as they are (unrolled and resolved by control.py)
+    frozen = convert_variables_to_constants_v2(fn, lower_control_flow=False)
     gd = frozen.graph.as_graph_def()
     io = GraphIO()
     for t in frozen.inputs:

@@ -58,6 +58,7 @@ class TfContext(FrontendContext):
         # dilated convolutions arrive as SpaceToBatchND -> conv -> BatchToSpaceND (see ops.py)
         self.space_to_batch: dict[SSAValue, tuple] = {}
         self.dilated: dict[SSAValue, tuple] = {}
+        self.library: dict[str, Any] = {}  # function name -> FunctionDef
 
     # --- attributes -----------------------------------------------------------------------
     @staticmethod
@@ -108,8 +109,11 @@ class GraphIO:
 def default_io(graph_def) -> GraphIO:
     """Every Placeholder is an input; every tensor of a node nobody reads is an output."""
     consumed = {parse_input(i)[0] for n in graph_def.node for i in n.input}
+    read = {src for n in graph_def.node for src, _, control in map(parse_input, n.input) if not control}
     io = GraphIO()
     for n in graph_def.node:
+        if n.op == "Placeholder" and n.name.startswith("unused_control_flow_input") and n.name not in read:
+            continue  # left behind by TensorFlow's control flow lowering; nothing reads it
         if n.op == "Placeholder":
             io.inputs.append((n.name, [n.name]))
         elif n.name not in consumed and n.op not in ("NoOp", "Const", "Assert", "SaveV2", "RestoreV2"):
@@ -121,14 +125,15 @@ CALL_OPS = ("PartitionedCall", "StatefulPartitionedCall")
 MAX_INLINED = 10_000  # function calls inlined into one graph (nesting included)
 
 
-def inline_calls(graph_def, where: str) -> list:
+def inline_calls(graph_def, where: str, library: dict | None = None) -> list:
     """The graph's nodes with every call of a library function replaced by the function's body.
 
     Freezing inlines most calls, but not functions that must be compiled by XLA (Keras runs
     grouped convolutions that way on the CPU). A body's nodes get the call's name as a
     prefix, its arguments become Identity nodes of the call's inputs, and an IdentityN named
     like the call hands its results on, so the readers of `call:i` need no change."""
-    library = {f.signature.name: f for f in graph_def.library.function}
+    if library is None:
+        library = {f.signature.name: f for f in graph_def.library.function}
     nodes = list(graph_def.node)
     if not library or not any(n.op in CALL_OPS for n in nodes):
         return nodes
@@ -185,12 +190,14 @@ def inline_calls(graph_def, where: str) -> list:
 
 def convert_graph_def(graph_def, io: GraphIO, specs: Sequence[InputSpec], outputs: Sequence[str],
                       where: str) -> ModuleOp:
-    from compiler.frontends.tensorflow import ops  # noqa: F401  (fills the table)
+    from compiler.frontends.tensorflow import control, ops  # noqa: F401  (fill the table)
 
     nodes = {n.name: n for n in inline_calls(graph_def, where)}
+    library = {f.signature.name: f for f in graph_def.library.function}
     if outputs:  # the user picks output tensors (cutting the graph there)
         io = GraphIO(io.inputs, [(o if ":" in o else f"{o}:0", [o]) for o in outputs])
     ctx = TfContext(where)
+    ctx.library = library
     by_name = {s.name: s for s in specs if s.name}
     unnamed = [s for s in specs if not s.name]
     if unnamed and len(unnamed) != len(io.inputs):
@@ -223,36 +230,7 @@ def convert_graph_def(graph_def, io: GraphIO, specs: Sequence[InputSpec], output
             values[key] = ctx.b.add_input([name], shape, dtype)
 
     targets = [parse_input(t)[:2] for t, _ in io.outputs]
-    missing: dict[str, list[str]] = {}
-    for n in _reachable(nodes, targets, values):
-        if n.op not in TF_OPS:
-            missing.setdefault(n.op, []).append(n.name)
-    if missing:  # (loops lowered to Enter/Merge/NextIteration/... are listed here too)
-        raise UnsupportedOpsError("TensorFlow", where, missing)
-    order = _needed(nodes, targets, values, where)
-
-    for node in order:
-        ins = []
-        for s in node.input:
-            name, idx, control = parse_input(s)
-            if control:
-                continue
-            if (name, idx) not in values:
-                raise ConversionError(f"{where}: node {node.name!r} reads {s!r}, which no node produces")
-            ins.append(values[(name, idx)])
-        before = ctx.b.block.last_op
-        try:
-            res = TF_OPS[node.op](ctx, node, ins)
-        except ConversionError as e:
-            raise ConversionError(f"{where}: node {node.name!r} ({node.op}): {e}") from None
-        results = res if isinstance(res, list | tuple) else [res]
-        name_ops_since(ctx.b, before, node.name)
-        for i, v in enumerate(results):
-            if v is None:
-                continue
-            values[(node.name, i)] = v
-            if isinstance(v, SSAValue):
-                add_tensor_name(v, f"{node.name}:{i}")
+    run_nodes(ctx, nodes, values, targets, where)
 
     result = []
     for tensor, names in io.outputs:
@@ -262,6 +240,63 @@ def convert_graph_def(graph_def, io: GraphIO, specs: Sequence[InputSpec], output
             raise ConversionError(f"{where}: output {tensor!r} is not produced by the graph")
         result.append((v, list(dict.fromkeys([*names, tensor]))))
     return ctx.b.finish(result)
+
+
+def run_nodes(ctx: TfContext, nodes: dict, values: dict, targets: list[tuple[str, int]], where: str,
+              prefix: str = "") -> None:
+    """Convert the nodes the targets depend on, in order, adding their results to `values`
+    (keyed by (node name, output index)); `prefix` goes before the names the IR records."""
+    missing: dict[str, list[str]] = {}
+    for n in _reachable(nodes, targets, values):
+        if n.op not in TF_OPS:
+            missing.setdefault(n.op, []).append(prefix + n.name)
+    if missing:  # (loops lowered to Enter/Merge/NextIteration/... are listed here too)
+        raise UnsupportedOpsError("TensorFlow", where, missing)
+    for node in _needed(nodes, targets, values, where):
+        ins = []
+        for s in node.input:
+            name, idx, control = parse_input(s)
+            if control:
+                continue
+            if (name, idx) not in values:
+                raise ConversionError(f"{where}: node {prefix + node.name!r} reads {s!r}, which no node produces")
+            ins.append(values[(name, idx)])
+        before = ctx.b.block.last_op
+        try:
+            res = TF_OPS[node.op](ctx, node, ins)
+        except UnsupportedOpsError:
+            raise
+        except ConversionError as e:
+            msg = str(e)
+            raise ConversionError(msg if msg.startswith(where) else
+                                  f"{where}: node {prefix + node.name!r} ({node.op}): {msg}") from None
+        results = res if isinstance(res, list | tuple) else [res]
+        name_ops_since(ctx.b, before, prefix + node.name)
+        for i, v in enumerate(results):
+            if v is None:
+                continue
+            values[(node.name, i)] = v
+            if isinstance(v, SSAValue):
+                add_tensor_name(v, f"{prefix}{node.name}:{i}")
+
+
+def call_function(ctx: TfContext, fname: str, args: list, prefix: str) -> list:
+    """The results of library function `fname` applied to `args`, its body converted in place
+    (names prefixed with `prefix`, e.g. a loop's name and iteration)."""
+    from tensorflow.python.framework.function_def_to_graph import function_def_to_graph_def
+
+    fdef = ctx.library.get(fname)
+    if fdef is None:
+        raise ConversionError(f"function {fname!r} is not in the graph's library")
+    arg_names = [a.name for a in fdef.signature.input_arg]
+    if len(args) != len(arg_names):
+        raise ConversionError(f"function {fname!r} takes {len(arg_names)} arguments, got {len(args)}")
+    body, flat = function_def_to_graph_def(fdef)
+    nodes = {n.name: n for n in inline_calls(body, ctx.where, ctx.library)}
+    values = {(a, 0): v for a, v in zip(arg_names, args)}
+    targets = [parse_input(flat.get(fdef.ret[a.name], fdef.ret[a.name]))[:2] for a in fdef.signature.output_arg]
+    run_nodes(ctx, nodes, values, targets, ctx.where, prefix)
+    return [values[t] for t in targets]
 
 
 def _reachable(nodes: dict, outputs: list[tuple[str, int]], given: dict) -> list:

@@ -73,6 +73,7 @@ class TfliteContext(FrontendContext):
         self.sg = model.subgraphs[0]
         self.b = GraphBuilder()
         self.values: dict[int, SSAValue] = {}
+        self.prefix = ""  # before the names of a called subgraph's tensors (loop iteration)
         # dilated convolutions arrive as SPACE_TO_BATCH_ND -> conv -> BATCH_TO_SPACE_ND
         self.space_to_batch: dict[SSAValue, tuple] = {}
         self.dilated: dict[SSAValue, tuple] = {}
@@ -242,10 +243,10 @@ def convert_tflite(path: str | Path, specs: Sequence[InputSpec] = (), outputs: S
         raise ModelFileError(f"{where}: malformed TensorFlow Lite model ({type(e).__name__}: {e})") from None
 
 
-def _op_names(ctx: TfliteContext) -> list[str]:
+def _op_names(ctx: TfliteContext, sg=None) -> list[str]:
     ops = _names(ctx.fb.BuiltinOperator)
     out = []
-    for op in ctx.sg.operators:
+    for op in (sg or ctx.sg).operators if (sg or ctx.sg).operators is not None else []:
         oc = ctx.model.operatorCodes[op.opcodeIndex]
         code = max(int(oc.builtinCode), int(oc.deprecatedBuiltinCode))
         if ops.get(code) == "CUSTOM":
@@ -283,12 +284,14 @@ def _convert(ctx: TfliteContext, specs: Sequence[InputSpec], outputs: Sequence[s
     from compiler.frontends.tensorflow import tflite_ops  # noqa: F401  (fills the table)
 
     sg, where = ctx.sg, ctx.where
-    op_names = _op_names(ctx)
     missing: dict[str, list[str]] = {}
-    for name, op in zip(op_names, sg.operators):
-        if name not in TFLITE_OPS:
-            outs = op.outputs.tolist() if op.outputs is not None else []
-            missing.setdefault(name, []).append(ctx.tensor_name(outs[0]) if outs else "?")
+    for sub in ctx.model.subgraphs:  # loop and branch bodies too
+        ctx.sg = sub
+        for name, op in zip(_op_names(ctx), sub.operators if sub.operators is not None else []):
+            if name not in TFLITE_OPS:
+                outs = op.outputs.tolist() if op.outputs is not None else []
+                missing.setdefault(name, []).append(ctx.tensor_name(outs[0]) if outs else "?")
+    ctx.sg = sg
     if missing:
         raise UnsupportedOpsError("TensorFlow Lite", where, missing)
     sig_names, inputs, out_ids = _signature(ctx)
@@ -317,25 +320,7 @@ def _convert(ctx: TfliteContext, specs: Sequence[InputSpec], outputs: Sequence[s
         raise ConversionError(f"{where}: no input named {', '.join(sorted(by_name))} (inputs: "
                               f"{', '.join(ctx.tensor_name(i) for i in inputs)})")
 
-    for name, op in zip(op_names, sg.operators):
-        ins = op.inputs.tolist() if op.inputs is not None else []
-        outs = op.outputs.tolist() if op.outputs is not None else []
-        before = ctx.b.block.last_op
-        layer = ctx.tensor_name(outs[0]) if outs else name
-        try:
-            res = TFLITE_OPS[name](ctx, op, ins, outs)
-        except ConversionError as e:
-            raise ConversionError(f"{where}: operator {layer!r} ({name}): {e}") from None
-        results = res if isinstance(res, list | tuple) else [res]
-        for i, v in zip(outs, results):
-            if v is None:
-                continue
-            if ctx.is_quantized_activation(i) and dtype_of(v.type).kind == "f" and not (
-                    name in VALUE_PRESERVING and _same_quant(ctx, ins, i)):
-                v = fake_quantize(ctx, v, i)
-            ctx.values[i] = v
-            add_tensor_name(v, ctx.tensor_name(i))
-        name_ops_since(ctx.b, before, layer)
+    run_ops(ctx)
 
     if outputs:
         lookup = {n: i for i in range(len(sg.tensors)) for n in [ctx.tensor_name(i), *sig_names.get(i, [])]}
@@ -355,3 +340,45 @@ def _convert(ctx: TfliteContext, specs: Sequence[InputSpec], outputs: Sequence[s
             v = ctx.b.out("Convert", [qv], destination_type=ctx.np_type(i))
         result.append((v, list(dict.fromkeys(sig_names.get(i, []) + [ctx.tensor_name(i)]))))
     return ctx.b.finish(result)
+
+
+def run_ops(ctx: TfliteContext) -> None:
+    """Convert the operators of the current subgraph, in order, into `ctx.values`."""
+    for name, op in zip(_op_names(ctx), ctx.sg.operators if ctx.sg.operators is not None else []):
+        ins = op.inputs.tolist() if op.inputs is not None else []
+        outs = op.outputs.tolist() if op.outputs is not None else []
+        before = ctx.b.block.last_op
+        layer = ctx.prefix + (ctx.tensor_name(outs[0]) if outs else name)
+        try:
+            res = TFLITE_OPS[name](ctx, op, ins, outs)
+        except ConversionError as e:
+            msg = str(e)
+            raise ConversionError(msg if msg.startswith(ctx.where) else
+                                  f"{ctx.where}: operator {layer!r} ({name}): {msg}") from None
+        results = res if isinstance(res, list | tuple) else [res]
+        for i, v in zip(outs, results):
+            if v is None:
+                continue
+            if ctx.is_quantized_activation(i) and dtype_of(v.type).kind == "f" and not (
+                    name in VALUE_PRESERVING and _same_quant(ctx, ins, i)):
+                v = fake_quantize(ctx, v, i)
+            ctx.values[i] = v
+            add_tensor_name(v, ctx.prefix + ctx.tensor_name(i))
+        name_ops_since(ctx.b, before, layer)
+
+
+def call_subgraph(ctx: TfliteContext, index: int, args: list, prefix: str) -> list:
+    """The outputs of subgraph `index` (a loop condition or body, a branch) on `args`."""
+    if not 0 < index < len(ctx.model.subgraphs):
+        raise ConversionError(f"subgraph {index} does not exist")
+    saved = ctx.sg, ctx.values, ctx.prefix
+    ctx.sg, ctx.values, ctx.prefix = ctx.model.subgraphs[index], {}, prefix
+    try:
+        inputs = ctx.sg.inputs.tolist() if ctx.sg.inputs is not None else []
+        if len(inputs) != len(args):
+            raise ConversionError(f"subgraph {index} takes {len(inputs)} inputs, got {len(args)}")
+        ctx.values.update(zip(inputs, args))
+        run_ops(ctx)
+        return [ctx.get(i) for i in (ctx.sg.outputs.tolist() if ctx.sg.outputs is not None else [])]
+    finally:
+        ctx.sg, ctx.values, ctx.prefix = saved

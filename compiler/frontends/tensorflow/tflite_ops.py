@@ -492,3 +492,43 @@ def _lrn(ctx, op, ins, outs):
     # TFLite's alpha multiplies the plain sum; OpenVINO's divides it by the window size
     return layout.channels_first(ctx.b, ctx.get(ins[0]), True, lambda t: ctx.b.out(
         "LRN", [t, ctx.i64([1])], alpha=alpha * size, beta=beta, bias=bias, size=size))
+
+
+# --- control flow: WHILE unrolled, IF resolved, at conversion time (see control.py) ---------------
+
+@tfl_op("WHILE")
+def _while(ctx: TfliteContext, op, ins, outs):
+    from compiler.frontends.tensorflow.control import MAX_ITERATIONS
+    from compiler.frontends.tensorflow.tflite import call_subgraph
+
+    cond, body = ctx.opt(op, "condSubgraphIndex"), ctx.opt(op, "bodySubgraphIndex")
+    state = [ctx.get(i) for i in ins]
+    name = ctx.prefix + (ctx.tensor_name(outs[0]) if outs else "while")
+    for it in range(MAX_ITERATIONS + 1):
+        (c,) = call_subgraph(ctx, cond, state, f"{name}/cond_{it}/")
+        known = ctx.known(c)
+        if known is None:
+            raise ConversionError("the loop condition is not known at conversion time (loops are unrolled; "
+                                  "give the inputs static shapes)")
+        if not bool(np.asarray(known).reshape(-1)[0]):
+            return state
+        if it == MAX_ITERATIONS:
+            break
+        state = call_subgraph(ctx, body, state, f"{name}/iteration_{it}/")
+    raise ConversionError(f"the loop runs more than {MAX_ITERATIONS} iterations")
+
+
+@tfl_op("IF")
+def _if(ctx: TfliteContext, op, ins, outs):
+    from compiler.frontends.tensorflow.control import select_branches
+    from compiler.frontends.tensorflow.tflite import call_subgraph
+
+    then_i, else_i = ctx.opt(op, "thenSubgraphIndex"), ctx.opt(op, "elseSubgraphIndex")
+    name = ctx.prefix + (ctx.tensor_name(outs[0]) if outs else "if")
+    args = [ctx.get(i) for i in ins[1:]]
+    known = ctx.known(ctx.get(ins[0]))
+    if known is None:
+        return select_branches(ctx, ctx.get(ins[0]), lambda: call_subgraph(ctx, then_i, args, f"{name}/then/"),
+                               lambda: call_subgraph(ctx, else_i, args, f"{name}/else/"))
+    taken = bool(np.asarray(known).reshape(-1)[0])
+    return call_subgraph(ctx, then_i if taken else else_i, args, f"{name}/{'then' if taken else 'else'}/")
