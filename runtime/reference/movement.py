@@ -34,7 +34,11 @@ def _squeeze(op, attr, x, axes=None):
 
 @reference("Unsqueeze")
 def _unsqueeze(op, attr, x, axes):
-    return [x.reshape(op.out_shape())]
+    ax = sorted(norm_axes(_ints(axes), x.ndim + len(_ints(axes))))
+    shape = list(x.shape)
+    for a in ax:
+        shape.insert(a, 1)
+    return [x.reshape(shape)]
 
 
 @reference("Concat")

@@ -13,7 +13,7 @@ from xdsl.ir import BlockArgument, SSAValue
 
 from compiler.frontends.builder import GraphBuilder, add_tensor_name, layer_name, name_ops_since, set_layer_name
 from compiler.frontends.inputs import InputSpec
-from compiler.frontends.onnx import ops_attention, ops_math, ops_nn, ops_quant, ops_rnn, ops_tensor  # noqa: F401  (fill the table)
+from compiler.frontends.onnx import ops_attention, ops_control, ops_math, ops_nn, ops_quant, ops_rnn, ops_tensor  # noqa: F401  (fill the table)
 from compiler.frontends.onnx.context import CONVERTERS, OnnxContext, np_dtype_of_onnx, tensor_to_numpy
 from dialects.errors import ConversionError, ModelFileError, OvccError, UnsupportedOpsError
 
@@ -92,7 +92,7 @@ def _convert(model: onnx.ModelProto, inputs: Sequence[InputSpec], outputs: Seque
     if opsets.get("", MIN_OPSET) < MIN_OPSET:
         raise ConversionError(f"{where}: ONNX opset {opsets['']} is older than {MIN_OPSET}, the oldest supported")
     missing: dict[str, list[str]] = {}
-    for n in g.node:
+    for n in _all_nodes(g):  # subgraphs (If/Loop/Scan bodies) included
         if (n.domain if n.domain != "ai.onnx" else "", n.op_type) not in CONVERTERS:
             key = n.op_type if n.domain in ("", "ai.onnx") else f"{n.domain}.{n.op_type}"
             missing.setdefault(key, []).append(n.name or n.output[0])
@@ -102,6 +102,7 @@ def _convert(model: onnx.ModelProto, inputs: Sequence[InputSpec], outputs: Seque
     inits = {t.name: t for t in g.initializer}
     b = GraphBuilder()
     ctx = OnnxContext(b, opsets, where)
+    ctx.inits = inits
     specs = {s.name: s for s in inputs if s.name}
     unnamed = [s for s in inputs if not s.name]
     graph_inputs = [i for i in g.input if i.name not in inits]
@@ -133,6 +134,32 @@ def _convert(model: onnx.ModelProto, inputs: Sequence[InputSpec], outputs: Seque
     if cut:  # inputs that only fed the parts cut away go too
         used = {name for i, n in enumerate(g.node) if i in needed for name in n.input} | set(out_names)
         _drop_unused_inputs(b, ctx, used)
+    _run_nodes(ctx, g, needed, inits)
+
+    result = []
+    for name in out_names:
+        if name not in ctx.values:
+            if name in inits:
+                _initializer(ctx, inits[name])
+            else:
+                raise ConversionError(f"{where}: output {name!r} is not produced by the graph")
+        result.append((ctx.values[name], [name]))
+    return b.finish(result)
+
+
+def _all_nodes(g: onnx.GraphProto):
+    for n in g.node:
+        yield n
+        for a in n.attribute:
+            for sub in ([a.g] if a.type == onnx.AttributeProto.GRAPH else
+                        list(a.graphs) if a.type == onnx.AttributeProto.GRAPHS else []):
+                yield from _all_nodes(sub)
+
+
+def _run_nodes(ctx: OnnxContext, g: onnx.GraphProto, needed: set[int], inits: dict, prefix: str = "") -> None:
+    """Convert the needed nodes of `g` in order into `ctx.values`; `prefix` goes before the
+    names the IR records (a subgraph's iteration)."""
+    b, where = ctx.b, ctx.where
     for index, node in enumerate(g.node):
         if index not in needed:
             continue
@@ -155,21 +182,45 @@ def _convert(model: onnx.ModelProto, inputs: Sequence[InputSpec], outputs: Seque
             if str(e).startswith(where):
                 raise
             raise ctx.error(node, str(e)) from e
-        name_ops_since(b, before, node.name or node.output[0])
+        name_ops_since(b, before, prefix + (node.name or node.output[0]))
         for name, v in zip(node.output, results):
             if name and v is not None:
                 ctx.values[name] = v
-                add_tensor_name(v, name)
+                add_tensor_name(v, prefix + name)
 
-    result = []
-    for name in out_names:
-        if name not in ctx.values:
-            if name in inits:
-                _initializer(ctx, inits[name])
-            else:
-                raise ConversionError(f"{where}: output {name!r} is not produced by the graph")
-        result.append((ctx.values[name], [name]))
-    return b.finish(result)
+
+def run_subgraph(ctx: OnnxContext, g: onnx.GraphProto, args: list, prefix: str) -> list:
+    """The outputs of subgraph `g` (a branch or loop body) with its inputs bound to `args`; it
+    sees the enclosing scopes' values."""
+    if len(args) != len(g.input):
+        raise ConversionError(f"{ctx.where}: subgraph {g.name!r} takes {len(g.input)} inputs, got {len(args)}")
+    saved, saved_inits = ctx.values, ctx.inits
+    ctx.values = dict(saved)
+    try:
+        ctx.values.update({vi.name: v for vi, v in zip(g.input, args)})
+        ctx.inits = inits = {**saved_inits, **{t.name: t for t in g.initializer}}
+        out_names = [o.name for o in g.output]
+        _run_nodes(ctx, g, _needed_nodes(g, out_names, set(ctx.values), set(inits), ctx.where), inits, prefix)
+        return [ctx.values[n] if n in ctx.values else _initializer(ctx, inits[n]) for n in out_names]
+    finally:
+        ctx.values, ctx.inits = saved, saved_inits
+
+
+def _free_names(g: onnx.GraphProto) -> set[str]:
+    """Names a subgraph reads from its enclosing scopes."""
+    bound = {i.name for i in g.input} | {t.name for t in g.initializer} | {o for n in g.node for o in n.output}
+    used = {name for n in g.node for name in _reads(n)} | {o.name for o in g.output}
+    return {n for n in used - bound if n}
+
+
+def _reads(node: onnx.NodeProto) -> list[str]:
+    """A node's inputs, and what its subgraphs read from outside them."""
+    names = list(node.input)
+    for a in node.attribute:
+        for sub in ([a.g] if a.type == onnx.AttributeProto.GRAPH else
+                    list(a.graphs) if a.type == onnx.AttributeProto.GRAPHS else []):
+            names.extend(sorted(_free_names(sub)))
+    return names
 
 
 def _needed_nodes(g: onnx.GraphProto, outputs: list[str], given: set[str], inits: set[str], where: str) -> set[int]:
@@ -193,7 +244,7 @@ def _needed_nodes(g: onnx.GraphProto, outputs: list[str], given: set[str], inits
             raise ConversionError(f"{where}: tensor {name!r} is neither an input nor produced by any node")
         if i not in needed:
             needed.add(i)
-            stack.extend(nodes[i].input)
+            stack.extend(_reads(nodes[i]))
     return needed
 
 

@@ -60,6 +60,7 @@ class OnnxContext(FrontendContext):
         self.opsets = opsets
         self.where = where
         self.values: dict[str, SSAValue] = {}
+        self.inits: dict[str, onnx.TensorProto] = {}  # initializers in scope (a subgraph sees its parents')
 
     @property
     def opset(self) -> int:
