@@ -25,7 +25,7 @@ EXPECTED_FAILURES = {
     "test_resize_downsample_scales_linear_align_corners": "align_corners with a fractional in*scale",
     "test_resize_downsample_scales_cubic_align_corners": "align_corners with a fractional in*scale",
 }
-MIN_PASSING = 1200
+MIN_PASSING = 1280
 
 
 def _cases():
@@ -95,7 +95,7 @@ def test_selected_cases(name):
     run_case(case)
 
 
-MIN_PASSING_CPU = 1150
+MIN_PASSING_CPU = 1240
 
 
 def run_case_cpu(case) -> None:
