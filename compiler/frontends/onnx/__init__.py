@@ -13,7 +13,16 @@ from xdsl.ir import BlockArgument, SSAValue
 
 from compiler.frontends.builder import GraphBuilder, add_tensor_name, layer_name, name_ops_since, set_layer_name
 from compiler.frontends.inputs import InputSpec
-from compiler.frontends.onnx import ops_attention, ops_control, ops_math, ops_nn, ops_quant, ops_rnn, ops_tensor  # noqa: F401  (fill the table)
+from compiler.frontends.onnx import (  # noqa: F401  (fill the table)
+    ops_attention,
+    ops_control,
+    ops_extra,
+    ops_math,
+    ops_nn,
+    ops_quant,
+    ops_rnn,
+    ops_tensor,
+)
 from compiler.frontends.onnx.context import CONVERTERS, OnnxContext, np_dtype_of_onnx, tensor_to_numpy
 from dialects.errors import ConversionError, ModelFileError, OvccError, UnsupportedOpsError
 

@@ -101,11 +101,33 @@ def _avg_pool(ctx: OnnxContext, node, ins):
     x = ins[0]
     n = ctx.rank(x) - 2
     if any(d != 1 for d in ctx.attr(node, "dilations", [1] * n)):
-        raise ctx.error(node, "dilated average pooling is not supported")
+        return [_dilated_avg_pool(ctx, node, x)]
     a = window_attrs(ctx, node, n, with_dilations=False)
     return [ctx.b.out("AvgPool", [x], kernel=list(ctx.attr(node, "kernel_shape")),
                       rounding_type="ceil_torch" if ctx.attr(node, "ceil_mode", 0) else "floor",
                       exclude_pad=not ctx.attr(node, "count_include_pad", 0), **a)]
+
+
+def _dilated_avg_pool(ctx: OnnxContext, node, x):
+    """Window sums over window counts, both depthwise convolutions of constants (the counts
+    fold): pads count when count_include_pad, positions past them (ceil_mode) never do."""
+    from compiler.frontends.onnx.ops_extra import window_sum
+
+    if ctx.attr(node, "auto_pad", "NOTSET") not in ("NOTSET", "VALID"):
+        raise ctx.error(node, "dilated average pooling with auto_pad SAME is not supported")
+    shape = ctx.shape(x)
+    if None in shape:
+        raise ctx.error(node, "dilated average pooling needs static dimensions")
+    n = len(shape) - 2
+    total = window_sum(ctx, node, x)
+    ones = np.ones(shape, ctx.dtype(x))
+    if ctx.attr(node, "count_include_pad", 0):
+        pads = list(ctx.attr(node, "pads", [0] * (2 * n)))
+        ones = np.pad(ones, [(0, 0), (0, 0)] + [(pads[i], pads[n + i]) for i in range(n)], constant_values=1)
+        count = window_sum(ctx, node, ctx.const(ones), no_pads=True)
+    else:
+        count = window_sum(ctx, node, ctx.const(ones))
+    return ctx.b.out("Divide", [total, count])
 
 
 def _global(ov_type):
@@ -272,25 +294,32 @@ def _dropout(ctx: OnnxContext, node, ins):
     return [ins[0]]
 
 
-def _softmax(ov_type):
+def along_axis(apply):
+    """A converter for an op that works along one axis (`apply(ctx, x, axis)`); before opset 13
+    such ops flatten the input to 2-D at the axis."""
     def convert(ctx: OnnxContext, node, ins):
         x = ins[0]
         r = ctx.rank(x)
-        if ctx.opset >= 13:
-            return [ctx.b.out(ov_type, [x], axis=ctx.attr(node, "axis", -1))]
-        axis = ctx.attr(node, "axis", 1)
-        axis = axis + r if axis < 0 else axis
-        if axis == r - 1:
-            return [ctx.b.out(ov_type, [x], axis=axis)]
-        # before opset 13 the input is flattened to 2-D at `axis`
-        shape = ctx.shape(x)
-        tail = shape[axis:]
-        if None in tail:
-            raise ctx.error(node, "needs static dimensions from the softmax axis on")
-        flat = ctx.b.out("Reshape", [x, ctx.i64([-1, int(np.prod(tail))])], special_zero=False)
-        y = ctx.b.out(ov_type, [flat], axis=1)
-        return [ctx.b.out("Reshape", [y, ctx.b.out("ShapeOf", [x])], special_zero=False)]
+        try:
+            if ctx.opset >= 13:
+                return [apply(ctx, x, ctx.attr(node, "axis", -1))]
+            axis = ctx.attr(node, "axis", 1)
+            axis = axis + r if axis < 0 else axis
+            if axis == r - 1:
+                return [apply(ctx, x, axis)]
+            shape = ctx.shape(x)
+            tail = shape[axis:]
+            if None in tail:
+                raise ctx.error(node, "needs static dimensions from the axis on")
+            flat = ctx.b.out("Reshape", [x, ctx.i64([-1, int(np.prod(tail))])], special_zero=False)
+            return [ctx.b.out("Reshape", [apply(ctx, flat, 1), ctx.b.out("ShapeOf", [x])], special_zero=False)]
+        except ValueError as e:
+            raise ctx.error(node, str(e)) from None
     return convert
+
+
+def _softmax(ov_type):
+    return along_axis(lambda ctx, x, axis: ctx.b.out(ov_type, [x], axis=axis))
 
 
 onnx_op("Softmax")(_softmax("SoftMax"))

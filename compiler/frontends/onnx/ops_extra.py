@@ -1,0 +1,208 @@
+"""ONNX ops that decompose into other `ov` ops: Hardmax, Shrink, SwiGLU, CumProd,
+ReverseSequence, RotaryEmbedding, CenterCropPad, LpPool (and dilated AveragePool, through a
+depthwise convolution that sums each window)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from compiler.frontends.onnx.context import OnnxContext, onnx_op
+from compiler.frontends.onnx.ops_nn import along_axis, window_attrs
+
+
+def _c(ctx: OnnxContext, value, like):
+    return ctx.const(np.asarray(value, ctx.dtype(like)))
+
+
+def _hardmax(ctx: OnnxContext, x, axis: int):
+    """1 at the first maximum along `axis`, 0 elsewhere."""
+    r = ctx.rank(x)
+    axis = axis + r if axis < 0 else axis
+    n = ctx.shape(x)[axis]
+    if n is None:
+        raise ValueError("Hardmax needs a static dimension along its axis")
+    idx = ctx.b.op("TopK", [x, ctx.i64(1)], axis=axis, mode="max", sort="none", index_element_type=np.int64,
+                   stable=True).outputs[1]
+    iota = ctx.i64(np.arange(n).reshape([n] + [1] * (r - 1 - axis)))
+    return ctx.b.out("Convert", [ctx.b.out("Equal", [iota, idx])], destination_type=ctx.dtype(x))
+
+
+onnx_op("Hardmax")(along_axis(_hardmax))
+
+
+@onnx_op("Shrink")
+def _shrink(ctx: OnnxContext, node, ins):
+    x = ins[0]
+    lambd, bias = ctx.attr(node, "lambd", 0.5), ctx.attr(node, "bias", 0.0)
+    b = ctx.b
+    low = b.out("Select", [b.out("Less", [x, _c(ctx, -lambd, x)]), b.out("Add", [x, _c(ctx, bias, x)]), _c(ctx, 0, x)])
+    return [b.out("Select", [b.out("Greater", [x, _c(ctx, lambd, x)]), b.out("Subtract", [x, _c(ctx, bias, x)]), low])]
+
+
+@onnx_op("SwiGLU")
+def _swiglu(ctx: OnnxContext, node, ins):
+    a, v = ins[0], ins[1]
+    alpha = ctx.attr(node, "alpha", 1.0)
+    gate = ctx.b.out("Multiply", [a, ctx.b.out("Sigmoid", [ctx.b.out("Multiply", [a, _c(ctx, alpha, a)])])])
+    return [ctx.b.out("Multiply", [gate, v])]
+
+
+def _shift(ctx: OnnxContext, x, axis: int, n: int, by: int, fill):
+    """x moved `by` places forward along `axis`, the first `by` places filled with `fill`."""
+    r = ctx.rank(x)
+    kept = ctx.b.out("Slice", [x, ctx.i64([0]), ctx.i64([n - by]), ctx.i64([1]), ctx.i64([axis])])
+    begin = [0] * r
+    begin[axis] = by
+    return ctx.b.out("Pad", [kept, ctx.i64(begin), ctx.i64([0] * r), _c(ctx, fill, x)], pad_mode="constant")
+
+
+@onnx_op("CumProd")
+def _cumprod(ctx: OnnxContext, node, ins):
+    """Running products by doubling (Hillis-Steele): log2(n) multiplies by shifted copies."""
+    x = ins[0]
+    axis = int(np.asarray(ctx.need_const(node, ins[1], "axis")).reshape(-1)[0])
+    r = ctx.rank(x)
+    axis = axis + r if axis < 0 else axis
+    n = ctx.shape(x)[axis]
+    if n is None:
+        raise ctx.error(node, "needs a static dimension along the axis")
+    reverse, exclusive = ctx.attr(node, "reverse", 0), ctx.attr(node, "exclusive", 0)
+    y = ctx.b.out("Reverse", [x, ctx.i64([axis])], mode="index") if reverse else x
+    if exclusive and n > 0:
+        y = _shift(ctx, y, axis, n, 1, 1)
+    step = 1
+    while step < n:
+        y = ctx.b.out("Multiply", [y, _shift(ctx, y, axis, n, step, 1)])
+        step *= 2
+    return [ctx.b.out("Reverse", [y, ctx.i64([axis])], mode="index") if reverse else y]
+
+
+@onnx_op("ReverseSequence")
+def _reverse_sequence(ctx: OnnxContext, node, ins):
+    """Each batch entry's first lens[b] time steps reversed, the rest kept."""
+    x, lens = ins[0], ins[1]
+    b = ctx.b
+    t_axis, b_axis = ctx.attr(node, "time_axis", 0), ctx.attr(node, "batch_axis", 1)
+    r = ctx.rank(x)
+    steps = ctx.shape(x)[t_axis]
+    if steps is None:
+        raise ctx.error(node, "needs a static time dimension")
+    t_shape = [1] * r
+    t_shape[t_axis] = steps
+    t = ctx.i64(np.arange(steps).reshape(t_shape))
+    l_shape = [1] * r
+    l_shape[b_axis] = -1
+    lens = b.out("Reshape", [b.out("Convert", [lens], destination_type=np.dtype(np.int64)), ctx.i64(l_shape)],
+                 special_zero=False)
+    src = b.out("Select", [b.out("Less", [t, lens]), b.out("Subtract", [b.out("Subtract", [lens, ctx.i64(1)]), t]), t])
+    idx = b.out("Broadcast", [src, b.out("ShapeOf", [x], output_type=np.int64)], mode="numpy")
+    return [b.out("GatherElements", [x, idx], axis=t_axis)]
+
+
+@onnx_op("RotaryEmbedding")
+def _rotary_embedding(ctx: OnnxContext, node, ins):
+    b = ctx.b
+    x, cos, sin = ins[:3]
+    pos = ins[3] if len(ins) > 3 else None
+    four_d = ctx.rank(x) == 4
+    if four_d:
+        x = b.out("Transpose", [x, ctx.i64([0, 2, 1, 3])])  # [B, S, heads, d]
+    else:
+        heads = ctx.attr(node, "num_heads", 0)
+        if not heads:
+            raise ctx.error(node, "3-D inputs need num_heads")
+        x = b.out("Reshape", [x, ctx.i64([0, 0, heads, -1])], special_zero=True)
+    head = ctx.shape(x)[3]
+    if head is None:
+        raise ctx.error(node, "needs a static head size")
+    rot = ctx.attr(node, "rotary_embedding_dim", 0) or head
+    if pos is not None:  # caches indexed by position: [B, S, rot/2]
+        cos = b.out("Gather", [cos, pos, ctx.i64(0)], batch_dims=0)
+        sin = b.out("Gather", [sin, pos, ctx.i64(0)], batch_dims=0)
+    cos, sin = (b.out("Unsqueeze", [c, ctx.i64(2)]) for c in (cos, sin))
+
+    def part(begin, end, step=1):
+        return b.out("Slice", [x, ctx.i64([begin]), ctx.i64([end]), ctx.i64([step]), ctx.i64([3])])
+    if ctx.attr(node, "interleaved", 0):
+        x1, x2 = part(0, rot, 2), part(1, rot, 2)
+    else:
+        x1, x2 = part(0, rot // 2), part(rot // 2, rot)
+    real = b.out("Subtract", [b.out("Multiply", [cos, x1]), b.out("Multiply", [sin, x2])])
+    imag = b.out("Add", [b.out("Multiply", [sin, x1]), b.out("Multiply", [cos, x2])])
+    if ctx.attr(node, "interleaved", 0):
+        pairs = b.out("Concat", [b.out("Unsqueeze", [real, ctx.i64(-1)]), b.out("Unsqueeze", [imag, ctx.i64(-1)])],
+                      axis=-1)
+        rotated = b.out("Reshape", [pairs, ctx.i64([0, 0, 0, rot])], special_zero=True)
+    else:
+        rotated = b.out("Concat", [real, imag], axis=-1)
+    y = rotated if rot == head else b.out("Concat", [rotated, part(rot, head)], axis=-1)
+    if four_d:
+        return [b.out("Transpose", [y, ctx.i64([0, 2, 1, 3])])]
+    return [b.out("Reshape", [y, ctx.i64([0, 0, -1])], special_zero=True)]
+
+
+@onnx_op("CenterCropPad")
+def _center_crop_pad(ctx: OnnxContext, node, ins):
+    x = ins[0]
+    target = [int(v) for v in np.asarray(ctx.need_const(node, ins[1], "shape")).reshape(-1)]
+    r = ctx.rank(x)
+    axes = [a + r if a < 0 else a for a in (ctx.attr(node, "axes") or range(r))]
+    shape = ctx.shape(x)
+    begin, end, pad_b, pad_e = [0] * r, list(shape), [0] * r, [0] * r
+    for a, want in zip(axes, target):
+        have = shape[a]
+        if have is None:
+            raise ctx.error(node, "needs static dimensions on the cropped/padded axes")
+        if want < have:  # crop: the extra element goes to the end
+            begin[a] = (have - want) // 2
+            end[a] = begin[a] + want
+        elif want > have:  # pad: the extra element goes to the end
+            pad_b[a] = (want - have) // 2
+            pad_e[a] = want - have - pad_b[a]
+    end = [e if e is not None else np.iinfo(np.int64).max for e in end]
+    y = ctx.b.out("Slice", [x, ctx.i64(begin), ctx.i64(end), ctx.i64([1] * r), ctx.i64(list(range(r)))])
+    if any(pad_b) or any(pad_e):
+        y = ctx.b.out("Pad", [y, ctx.i64(pad_b), ctx.i64(pad_e), _c(ctx, 0, x)], pad_mode="constant")
+    return [y]
+
+
+def window_sum(ctx: OnnxContext, node, x, no_pads: bool = False):
+    """The sum of each pooling window (ONNX pads, strides, dilations, auto_pad, ceil_mode) as
+    a depthwise convolution with a kernel of ones; `no_pads`: x is already padded."""
+    n = ctx.rank(x) - 2
+    k = list(ctx.attr(node, "kernel_shape"))
+    channels = ctx.shape(x)[1]
+    if channels is None:
+        raise ctx.error(node, "needs a static channel dimension")
+    a = window_attrs(ctx, node, n)
+    if no_pads:
+        a["pads_begin"], a["pads_end"] = [0] * n, [0] * n
+    if ctx.attr(node, "ceil_mode", 0) and a["auto_pad"] == "explicit":
+        spatial = ctx.shape(x)[2:]
+        if None in spatial:
+            raise ctx.error(node, "ceil_mode needs static spatial dimensions")
+        for i in range(n):
+            extent = spatial[i] + a["pads_begin"][i] + a["pads_end"][i] - a["dilations"][i] * (k[i] - 1) - 1
+            out = math.ceil(extent / a["strides"][i]) + 1
+            if (out - 1) * a["strides"][i] >= spatial[i] + a["pads_begin"][i]:  # the last window starts in the pad
+                out -= 1
+            need = (out - 1) * a["strides"][i] - extent
+            if need > 0:
+                a["pads_end"][i] += need
+    w = ctx.const(np.ones([channels, 1, 1, *k], ctx.dtype(x)))
+    return ctx.b.out("GroupConvolution", [x, w], **a)
+
+
+@onnx_op("LpPool")
+def _lp_pool(ctx: OnnxContext, node, ins):
+    x = ins[0]
+    p = ctx.attr(node, "p", 2)
+    b = ctx.b
+    if p == 1:
+        return [window_sum(ctx, node, b.out("Abs", [x]))]
+    if p == 2:
+        return [b.out("Sqrt", [window_sum(ctx, node, b.out("Multiply", [x, x]))])]
+    powered = b.out("Power", [b.out("Abs", [x]), _c(ctx, p, x)])
+    return [b.out("Power", [window_sum(ctx, node, powered), _c(ctx, 1.0 / p, x)])]
