@@ -206,3 +206,43 @@ def _lp_pool(ctx: OnnxContext, node, ins):
         return [b.out("Sqrt", [window_sum(ctx, node, b.out("Multiply", [x, x]))])]
     powered = b.out("Power", [b.out("Abs", [x]), _c(ctx, p, x)])
     return [b.out("Power", [window_sum(ctx, node, powered), _c(ctx, 1.0 / p, x)])]
+
+
+def _nll(ctx: OnnxContext, node, x, target, weight):
+    """NegativeLogLikelihoodLoss on log-probabilities x [N, C, ...] (ignore_index, weights,
+    reduction none/sum/mean, the mean weighted by the weights of the counted targets)."""
+    b = ctx.b
+    ignore = ctx.attr(node, "ignore_index")
+    reduction = ctx.attr(node, "reduction", "mean")
+    target = b.out("Convert", [target], destination_type=np.dtype(np.int64))
+    keep = None
+    if ignore is not None:
+        keep = b.out("NotEqual", [target, ctx.i64(ignore)])
+        target = b.out("Select", [keep, target, ctx.i64(0)])  # an ignored index may lie outside [0, C)
+    picked = b.out("Squeeze", [b.out("GatherElements", [x, b.out("Unsqueeze", [target, ctx.i64(1)])], axis=1),
+                               ctx.i64([1])])
+    w = b.out("Gather", [weight, target, ctx.i64(0)], batch_dims=0) if weight is not None else None
+    if keep is not None:
+        mask = b.out("Convert", [keep], destination_type=ctx.dtype(x))
+        w = mask if w is None else b.out("Multiply", [w, mask])
+    loss = b.out("Negative", [picked if w is None else b.out("Multiply", [picked, w])])
+    if reduction == "none":
+        return loss
+    axes = ctx.i64(list(range(ctx.rank(loss))))
+    total = b.out("ReduceSum", [loss, axes], keep_dims=False)
+    if reduction == "sum":
+        return total
+    if w is None:
+        return b.out("ReduceMean", [loss, axes], keep_dims=False)
+    return b.out("Divide", [total, b.out("ReduceSum", [w, axes], keep_dims=False)])
+
+
+@onnx_op("NegativeLogLikelihoodLoss")
+def _nll_loss(ctx: OnnxContext, node, ins):
+    return [_nll(ctx, node, ins[0], ins[1], ins[2] if len(ins) > 2 else None)]
+
+
+@onnx_op("SoftmaxCrossEntropyLoss")
+def _softmax_cross_entropy(ctx: OnnxContext, node, ins):
+    log_prob = ctx.b.out("LogSoftmax", [ins[0]], axis=1)
+    return [_nll(ctx, node, log_prob, ins[1], ins[2] if len(ins) > 2 else None), log_prob]
