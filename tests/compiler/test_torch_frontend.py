@@ -393,3 +393,33 @@ def test_fused_attention_kernels_match_pytorch(norm_first, average):
     got = ov.compile_model(ov.convert_model(m, example_input=(x, pad)), "CPU")([x.numpy(), pad.numpy()])
     for i, w in enumerate(want):
         np.testing.assert_allclose(got[i], w, rtol=RTOL, atol=ATOL)
+
+
+def _fn_module(f):
+    return type("Fn", (nn.Module,), {"forward": lambda self, x: f(x)})().eval()
+
+
+ATEN_CASES = {
+    "scatter": lambda x: torch.zeros(2, 5, 6).scatter(2, torch.argsort(x, dim=2), x),
+    "scatter_add_reduce": lambda x: torch.zeros(2, 5, 3).scatter_add(2, (torch.arange(6) % 3).expand(2, 5, 6), x)
+    + torch.ones(2, 5, 3).scatter_reduce(2, (torch.arange(6) % 3).expand(2, 5, 6), x, "amax"),
+    "circular_pad": lambda x: F.pad(x.unsqueeze(0), (1, 2, 2, 1), mode="circular"),
+    "index_put": lambda x: x.index_put((torch.tensor([0, 1]), torch.tensor([2, 3])), torch.tensor(9.0)),
+    "norms": lambda x: torch.linalg.vector_norm(x, ord=3, dim=-1) + torch.linalg.vector_norm(x, ord=float("inf")),
+    "cdist": lambda x: torch.cdist(x, x),
+    "trunc_atan2_hypot": lambda x: torch.trunc(x * 3) + torch.atan2(x, x.flip(-1)) + torch.hypot(x, x.flip(-1)),
+    "var_mean": lambda x: torch.var_mean(x, dim=1)[0] + torch.var_mean(x, dim=1)[1],
+    "median_kthvalue": lambda x: torch.median(x, dim=-1)[0] + torch.kthvalue(x, 2, dim=-1)[0],
+    "scans": lambda x: torch.cumprod(x, dim=-1) + torch.logcumsumexp(x, dim=1),
+    "bucketize_rrelu": lambda x: torch.bucketize(x, torch.tensor([-1.0, 0.0, 1.0])) + F.rrelu(x, training=False),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ATEN_CASES))
+def test_more_aten_ops(name):
+    m = _fn_module(ATEN_CASES[name])
+    x = torch.randn(2, 5, 6, generator=torch.Generator().manual_seed(5))
+    with torch.no_grad():
+        want = m(x)
+    got = ov.compile_model(ov.convert_model(m, example_input=(x,)), "CPU")([x.numpy()])[0]
+    np.testing.assert_allclose(got, want.numpy(), rtol=RTOL, atol=ATOL)

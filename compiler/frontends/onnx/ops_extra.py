@@ -10,6 +10,7 @@ import numpy as np
 
 from compiler.frontends.onnx.context import OnnxContext, onnx_op
 from compiler.frontends.onnx.ops_nn import along_axis, window_attrs
+from compiler.frontends.scans import running_product
 
 
 def _c(ctx: OnnxContext, value, like):
@@ -49,34 +50,14 @@ def _swiglu(ctx: OnnxContext, node, ins):
     return [ctx.b.out("Multiply", [gate, v])]
 
 
-def _shift(ctx: OnnxContext, x, axis: int, n: int, by: int, fill):
-    """x moved `by` places forward along `axis`, the first `by` places filled with `fill`."""
-    r = ctx.rank(x)
-    kept = ctx.b.out("Slice", [x, ctx.i64([0]), ctx.i64([n - by]), ctx.i64([1]), ctx.i64([axis])])
-    begin = [0] * r
-    begin[axis] = by
-    return ctx.b.out("Pad", [kept, ctx.i64(begin), ctx.i64([0] * r), _c(ctx, fill, x)], pad_mode="constant")
-
-
 @onnx_op("CumProd")
 def _cumprod(ctx: OnnxContext, node, ins):
-    """Running products by doubling (Hillis-Steele): log2(n) multiplies by shifted copies."""
-    x = ins[0]
     axis = int(np.asarray(ctx.need_const(node, ins[1], "axis")).reshape(-1)[0])
-    r = ctx.rank(x)
-    axis = axis + r if axis < 0 else axis
-    n = ctx.shape(x)[axis]
-    if n is None:
-        raise ctx.error(node, "needs a static dimension along the axis")
-    reverse, exclusive = ctx.attr(node, "reverse", 0), ctx.attr(node, "exclusive", 0)
-    y = ctx.b.out("Reverse", [x, ctx.i64([axis])], mode="index") if reverse else x
-    if exclusive and n > 0:
-        y = _shift(ctx, y, axis, n, 1, 1)
-    step = 1
-    while step < n:
-        y = ctx.b.out("Multiply", [y, _shift(ctx, y, axis, n, step, 1)])
-        step *= 2
-    return [ctx.b.out("Reverse", [y, ctx.i64([axis])], mode="index") if reverse else y]
+    try:
+        return [running_product(ctx, ins[0], axis, bool(ctx.attr(node, "exclusive", 0)),
+                                bool(ctx.attr(node, "reverse", 0)))]
+    except ValueError as e:
+        raise ctx.error(node, str(e)) from None
 
 
 @onnx_op("ReverseSequence")

@@ -325,14 +325,7 @@ def _var(ctx, node, args):
 @aten("linalg_vector_norm")
 def _norm(ctx, node, args):
     x = ctx.get(node.args[0])
-    ordv = args.get("ord", 2)
-    ax = ctx.i64(_dims(ctx, x, args.get("dim")))
-    keep = bool(args.get("keepdim", False))
-    if ordv == 2:
-        return ctx.b.out("ReduceL2", [x, ax], keep_dims=keep)
-    if ordv == 1:
-        return ctx.b.out("ReduceL1", [x, ax], keep_dims=keep)
-    raise ConversionError(f"vector norm of order {ordv} is not supported")
+    return _p_norm(ctx, x, _dims(ctx, x, args.get("dim")), float(args.get("ord", 2)), bool(args.get("keepdim", False)))
 
 
 @aten("cumsum")
@@ -1082,3 +1075,223 @@ def _assert(ctx, node, args):
 @aten("lstm", "gru")
 def _rnn_not_decomposed(ctx, node, args):
     raise ConversionError("recurrent layers must be decomposed by torch.export.run_decompositions")
+
+
+# --- scatters, scans, selections and small math (decomposed) --------------------------------------
+
+SCATTER_REDUCE = {"sum": "sum", "add": "sum", "prod": "prod", "multiply": "prod", "mean": "mean", "amax": "max",
+                  "amin": "min"}
+
+
+@aten("scatter.src", "scatter.value", "scatter.reduce", "scatter.value_reduce", "scatter_add", "scatter_reduce.two")
+def _scatter(ctx, node, args):
+    x = ctx.get(node.args[0])
+    d = _dims(ctx, x, args["dim"])[0]
+    index = ctx.get(args["index"])
+    src = args.get("src", args.get("value"))
+    name = node.target.name()
+    reduce = "sum" if "scatter_add" in name else args.get("reduce")
+    src = ctx.tensor(ctx.get(src), ctx.dtype(x))
+    ishape, sshape = ctx.shape(index), ctx.shape(src)
+    if len(sshape) == 0:
+        src = ctx.b.out("Broadcast", [src, ctx.b.out("ShapeOf", [index], output_type=np.int64)], mode="numpy")
+    elif sshape != ishape:  # only the index-shaped corner of src is used
+        if None in ishape:
+            raise ConversionError("scatter with a larger src needs a static index shape")
+        src = ctx.b.out("Slice", [src, ctx.i64([0] * len(ishape)), ctx.i64(list(ishape)), ctx.i64([1] * len(ishape)),
+                                  ctx.i64(list(range(len(ishape))))])
+    reduction = "none" if reduce is None else SCATTER_REDUCE.get(reduce)
+    if reduction is None:
+        raise ConversionError(f"scatter reduction {reduce!r} is not supported")
+    return ctx.b.out("ScatterElementsUpdate", [x, index, src, ctx.i64(d)], reduction=reduction,
+                     use_init_val=bool(args.get("include_self", True)))
+
+
+@aten("slice_scatter")
+def _slice_scatter(ctx, node, args):
+    x, src = ctx.get(node.args[0]), ctx.get(args["src"])
+    d = _dims(ctx, x, args.get("dim", 0))[0]
+    n = ctx.shape(x)[d]
+    sshape = ctx.shape(src)
+    if n is None or None in sshape:
+        raise ConversionError("slice_scatter needs static shapes")
+    start, end, step = args.get("start") or 0, args.get("end"), args.get("step", 1) or 1
+    start = start + n if start < 0 else start
+    positions = np.arange(start, start + step * sshape[d], step)
+    shape = [1] * len(sshape)
+    shape[d] = sshape[d]
+    idx = ctx.b.out("Broadcast", [ctx.i64(positions.reshape(shape)), ctx.i64(list(sshape))], mode="numpy")
+    del end  # the positions follow from start, step and src's length
+    return ctx.b.out("ScatterElementsUpdate", [x, idx, src, ctx.i64(d)], reduction="none", use_init_val=True)
+
+
+@aten("index_put")
+def _index_put(ctx, node, args):
+    """x[i0, i1, ...] = values for index tensors on the leading dimensions (accumulating if asked)."""
+    x = ctx.get(node.args[0])
+    indices = [ctx.get(i) for i in args["indices"]]
+    if any(i is None for i in indices):
+        raise ConversionError("index_put with skipped (None) dimensions is not supported")
+    indices = [ctx.b.out("Convert", [i], destination_type=np.dtype(np.int64)) if ctx.dtype(i) != np.int64 else i
+               for i in indices]
+    if len(indices) > 1:
+        zero = ctx.i64(0)
+        common = indices[0]  # a tensor of the indices' broadcast shape
+        for i in indices[1:]:
+            common = ctx.b.out("Add", [ctx.b.out("Multiply", [common, zero]), ctx.b.out("Multiply", [i, zero])])
+        shape = ctx.b.out("ShapeOf", [common], output_type=np.int64)
+        indices = [ctx.b.out("Broadcast", [i, shape], mode="numpy") for i in indices]
+    stacked = ctx.b.out("Concat", [ctx.b.out("Unsqueeze", [i, ctx.i64(-1)]) for i in indices], axis=-1) \
+        if len(indices) > 1 else ctx.b.out("Unsqueeze", [indices[0], ctx.i64(-1)])
+    # values broadcast to index shape + the remaining dimensions of x
+    rest = ctx.b.out("Slice", [ctx.b.out("ShapeOf", [x], output_type=np.int64), ctx.i64([len(indices)]),
+                               ctx.i64([ctx.rank(x)]), ctx.i64([1]), ctx.i64([0])])
+    target = ctx.b.out("Concat", [ctx.b.out("Slice", [ctx.b.out("ShapeOf", [stacked], output_type=np.int64),
+                                                      ctx.i64([0]), ctx.i64([-1]), ctx.i64([1]), ctx.i64([0])]),
+                                  rest], axis=0)
+    values = ctx.b.out("Broadcast", [ctx.tensor(ctx.get(args["values"]), ctx.dtype(x)), target], mode="numpy")
+    return ctx.b.out("ScatterNDUpdate", [x, stacked, values],
+                     reduction="sum" if args.get("accumulate", False) else "none")
+
+
+@aten("cumprod")
+def _cumprod(ctx, node, args):
+    from compiler.frontends.scans import running_product
+
+    x = ctx.get(node.args[0])
+    try:
+        return running_product(ctx, x, _dims(ctx, x, args["dim"])[0])
+    except ValueError as e:
+        raise ConversionError(str(e)) from None
+
+
+@aten("logcumsumexp")
+def _logcumsumexp(ctx, node, args):
+    from compiler.frontends.scans import running_logsumexp
+
+    x = ctx.get(node.args[0])
+    return running_logsumexp(ctx, x, _dims(ctx, x, args["dim"])[0])
+
+
+@aten("trunc")
+def _trunc(ctx, node, args):
+    x = ctx.get(node.args[0])
+    neg = ctx.b.out("Less", [x, ctx.const(0, ctx.dtype(x))])
+    return ctx.b.out("Select", [neg, ctx.b.out("Ceiling", [x]), ctx.b.out("Floor", [x])])
+
+
+@aten("hypot")
+def _hypot(ctx, node, args):
+    a, b = ctx.tensor(ctx.get(node.args[0])), ctx.tensor(ctx.get(node.args[1]))
+    return ctx.b.out("Sqrt", [ctx.b.out("Add", [ctx.b.out("Multiply", [a, a]), ctx.b.out("Multiply", [b, b])])])
+
+
+@aten("atan2")
+def _atan2(ctx, node, args):
+    """atan(y / x) moved to the quadrant of (x, y); atan2(0, 0) = 0."""
+    y, x = ctx.tensor(ctx.get(node.args[0])), ctx.tensor(ctx.get(node.args[1]))
+    b, dt = ctx.b, ctx.dtype(y)
+
+    def c(v):
+        return ctx.const(v, dt)
+    base = b.out("Atan", [b.out("Divide", [y, x])])
+    x_neg, y_neg = b.out("Less", [x, c(0)]), b.out("Less", [y, c(0)])
+    shift = b.out("Select", [x_neg, b.out("Select", [y_neg, c(-np.pi), c(np.pi)]), c(0)])
+    at_zero = b.out("Select", [b.out("Equal", [y, c(0)]), c(0), b.out("Select", [y_neg, c(-np.pi / 2), c(np.pi / 2)])])
+    return b.out("Select", [b.out("Equal", [x, c(0)]), at_zero, b.out("Add", [base, shift])])
+
+
+@aten("var_mean", "var_mean.correction")
+def _var_mean(ctx, node, args):
+    x = ctx.get(node.args[0])
+    dims = _dims(ctx, x, args.get("dim"))
+    keep = bool(args.get("keepdim", False))
+    corr = args.get("correction")
+    if corr is None:
+        corr = 1 if args.get("unbiased", True) else 0
+    n = int(np.prod([ctx.shape(x)[d] for d in dims]))
+    ax = ctx.i64(dims)
+    mean = ctx.b.out("ReduceMean", [x, ax], keep_dims=True)
+    d = ctx.b.out("Subtract", [x, mean])
+    var = ctx.b.out("Divide", [ctx.b.out("ReduceSum", [ctx.b.out("Multiply", [d, d]), ax], keep_dims=keep),
+                               ctx.const(max(n - corr, 1), ctx.dtype(x))])
+    return var, (mean if keep else ctx.b.out("Squeeze", [mean, ax]))
+
+
+@aten("rrelu_with_noise_functional", "rrelu_with_noise", "rrelu")
+def _rrelu(ctx, node, args):
+    """In evaluation the slope is the middle of [lower, upper]."""
+    if args.get("training", False):
+        raise ConversionError("rrelu in training mode (random slopes) is not supported")
+    x = ctx.get(node.args[0])
+    slope = (args.get("lower", 1.0 / 8) + args.get("upper", 1.0 / 3)) / 2
+    y = ctx.b.out("PRelu", [x, ctx.const([slope], ctx.dtype(x))])
+    return (y, ctx.get(args["noise"])) if "functional" in node.target.name() else y
+
+
+@aten("bucketize.Tensor")
+def _bucketize(ctx, node, args):
+    x, bounds = ctx.get(node.args[0]), ctx.get(args["boundaries"])
+    cmp = "GreaterEqual" if args.get("right", False) else "Greater"
+    hits = ctx.b.out(cmp, [ctx.b.out("Unsqueeze", [x, ctx.i64(-1)]), bounds])
+    out = np.int32 if args.get("out_int32", False) else np.int64
+    count = ctx.b.out("ReduceSum", [ctx.b.out("Convert", [hits], destination_type=np.dtype(np.int64)), ctx.i64([-1])],
+                      keep_dims=False)
+    return count if out == np.int64 else ctx.b.out("Convert", [count], destination_type=np.dtype(out))
+
+
+def _kth(ctx, x, k: int, d: int, keep: bool):
+    top = ctx.b.op("TopK", [x, ctx.i64(k)], axis=d, mode="min", sort="value", index_element_type=np.int64,
+                   stable=True)
+    vals, idx = (ctx.b.out("Gather", [o, ctx.i64([k - 1]), ctx.i64(d)], batch_dims=0) for o in top.outputs)
+    if not keep:
+        vals, idx = (ctx.b.out("Squeeze", [v, ctx.i64([d])]) for v in (vals, idx))
+    return vals, idx
+
+
+@aten("kthvalue")
+def _kthvalue(ctx, node, args):
+    x = ctx.get(node.args[0])
+    return _kth(ctx, x, int(args["k"]), _dims(ctx, x, args.get("dim", -1))[0], bool(args.get("keepdim", False)))
+
+
+@aten("median.dim", "median")
+def _median(ctx, node, args):
+    """The lower median (torch's)."""
+    x = ctx.get(node.args[0])
+    if "dim" not in args:
+        x = ctx.b.out("Reshape", [x, ctx.i64([-1])], special_zero=False)
+        n = ctx.shape(x)[0]
+        return _kth(ctx, x, (n - 1) // 2 + 1, 0, False)[0]
+    d = _dims(ctx, x, args["dim"])[0]
+    n = ctx.shape(x)[d]
+    if n is None:
+        raise ConversionError("median needs a static dimension")
+    return _kth(ctx, x, (n - 1) // 2 + 1, d, bool(args.get("keepdim", False)))
+
+
+@aten("_cdist_forward")
+def _cdist(ctx, node, args):
+    a, b_ = ctx.get(node.args[0]), ctx.get(node.args[1])
+    p = float(args.get("p", 2.0))
+    diff = ctx.b.out("Subtract", [ctx.b.out("Unsqueeze", [a, ctx.i64(-2)]), ctx.b.out("Unsqueeze", [b_, ctx.i64(-3)])])
+    return _p_norm(ctx, diff, [ctx.rank(diff) - 1], p, False)
+
+
+def _p_norm(ctx, x, dims: list[int], p: float, keep: bool):
+    ax = ctx.i64(dims)
+    b = ctx.b
+    if p == 2:
+        return b.out("ReduceL2", [x, ax], keep_dims=keep)
+    if p == 1:
+        return b.out("ReduceL1", [x, ax], keep_dims=keep)
+    a = b.out("Abs", [x])
+    if p == float("inf"):
+        return b.out("ReduceMax", [a, ax], keep_dims=keep)
+    if p == float("-inf"):
+        return b.out("ReduceMin", [a, ax], keep_dims=keep)
+    if p == 0:
+        nz = b.out("Convert", [b.out("NotEqual", [x, ctx.const(0, ctx.dtype(x))])], destination_type=ctx.dtype(x))
+        return b.out("ReduceSum", [nz, ax], keep_dims=keep)
+    s = b.out("ReduceSum", [b.out("Power", [a, ctx.const(p, ctx.dtype(x))]), ax], keep_dims=keep)
+    return b.out("Power", [s, ctx.const(1.0 / p, ctx.dtype(x))])
