@@ -130,7 +130,7 @@ def resize(b: GraphBuilder, x: SSAValue, size: SSAValue, mode: str, align_corner
     if align_corners:
         coord, nearest = "align_corners", "round_prefer_ceil"
     elif half_pixel:
-        coord, nearest = ("half_pixel", "floor") if mode == "linear" else ("tf_half_pixel_for_nn", "floor")
+        coord, nearest = ("half_pixel", "floor") if mode != "nearest" else ("tf_half_pixel_for_nn", "floor")
     else:
         coord, nearest = "asymmetric", "floor"
     size = b.out("Convert", [size], destination_type=np.dtype(np.int64))

@@ -329,6 +329,12 @@ def _r(*shape, seed=0, lo=-2.0, hi=2.0):
 
 
 OP_CASES = {
+    "scans_scatters": (lambda x: tf.math.cumprod(x, axis=1, exclusive=True, reverse=True) +
+                       tf.tensor_scatter_nd_add(x, [[0, 1], [1, 2]], tf.ones([2, 6])) +
+                       tf.roll(x, 2, axis=2) + tf.linalg.band_part(x, 1, 0), [_r(2, 5, 6)]),
+    "segments": (lambda x: tf.math.unsorted_segment_sum(x, [0, 1, 0, 1, 2], 3) +
+                 tf.math.unsorted_segment_max(x, [2, 1, 0, 1, 2], 3) +
+                 tf.scatter_nd([[1], [0]], x[:2], [3, 6]), [_r(5, 6)]),
     "conv_same_stride": (lambda x: tf.nn.conv2d(x, _r(3, 3, 4, 5, seed=1), [1, 2, 2, 1], "SAME"), [_r(2, 9, 8, 4)]),
     "conv_valid_dilated": (lambda x: tf.nn.conv2d(x, _r(3, 2, 4, 3, seed=1), 1, "VALID", dilations=[1, 2, 3, 1]),
                            [_r(1, 10, 11, 4)]),
@@ -433,7 +439,8 @@ def test_tf_ops_match_tensorflow(name):
 
 
 # graphs whose ops TFLite's builtin set lacks (its converter fails on them)
-TFLITE_UNSUPPORTED = {"conv3d", "pool3d", "integer_math", "einsum", "conv_explicit", "activations", "unary_math"}
+TFLITE_UNSUPPORTED = {"conv3d", "pool3d", "integer_math", "einsum", "conv_explicit", "activations", "unary_math",
+                      "scans_scatters", "segments"}
 
 
 @pytest.mark.parametrize("name", sorted(set(OP_CASES) - TFLITE_UNSUPPORTED))

@@ -386,7 +386,7 @@ def _resize(ctx, node, ins):
     mode = "linear" if node.op == "ResizeBilinear" else "nearest"
     y = layout.resize(ctx.b, ins[0], ins[1], mode, bool(ctx.attr(node, "align_corners", False)),
                       bool(ctx.attr(node, "half_pixel_centers", False)))
-    if ctx.dtype(ins[0]) != ctx.dtype(y) or (mode == "linear" and ctx.dtype(ins[0]).kind != "f"):
+    if ctx.dtype(ins[0]) != ctx.dtype(y) or (mode != "nearest" and ctx.dtype(ins[0]).kind != "f"):
         return ctx.b.out("Convert", [y], destination_type=np.dtype(np.float32))
     return y
 
@@ -452,6 +452,80 @@ def _topk(ctx, node, ins):
 def _cumsum(ctx, node, ins):
     return ctx.b.out("CumSum", [ins[0], ctx.as_i64(ins[1])], exclusive=bool(ctx.attr(node, "exclusive", False)),
                      reverse=bool(ctx.attr(node, "reverse", False)))
+
+
+@tf_op("Cumprod")
+def _cumprod(ctx, node, ins):
+    from compiler.frontends.scans import running_product
+
+    axis = ctx.ints(ins[1])
+    if axis is None:
+        raise ConversionError("the axis must be constant")
+    try:
+        return running_product(ctx, ins[0], axis[0], bool(ctx.attr(node, "exclusive", False)),
+                               bool(ctx.attr(node, "reverse", False)))
+    except ValueError as e:
+        raise ConversionError(str(e)) from None
+
+
+@tf_op("TensorScatterUpdate", "TensorScatterAdd", "TensorScatterMax", "TensorScatterMin", "TensorScatterSub")
+def _tensor_scatter(ctx, node, ins):
+    x, idx, upd = ins
+    if node.op == "TensorScatterSub":
+        upd = ctx.b.out("Negative", [upd])
+    reduction = {"TensorScatterUpdate": "none", "TensorScatterMax": "max",
+                 "TensorScatterMin": "min"}.get(node.op, "sum")
+    return ctx.b.out("ScatterNDUpdate", [x, ctx.as_i64(idx), upd], reduction=reduction)
+
+
+@tf_op("ScatterNd")
+def _scatter_nd(ctx, node, ins):
+    idx, upd, shape = ins
+    zeros = ctx.b.out("Broadcast", [ctx.const(np.zeros((), ctx.dtype(upd))), ctx.as_i64(shape)], mode="numpy")
+    return ctx.b.out("ScatterNDUpdate", [zeros, ctx.as_i64(idx), upd], reduction="sum")
+
+
+@tf_op("UnsortedSegmentSum", "UnsortedSegmentMax", "UnsortedSegmentMin", "UnsortedSegmentProd")
+def _segment(ctx, node, ins):
+    x, ids, num = ins
+    n = ctx.ints(num)
+    if n is None or ctx.rank(ids) != 1:
+        raise ConversionError("needs a constant segment count and one-dimensional segment ids")
+    reduction = {"UnsortedSegmentSum": "sum", "UnsortedSegmentMax": "max", "UnsortedSegmentMin": "min",
+                 "UnsortedSegmentProd": "prod"}[node.op]
+    fill = {"sum": 0, "prod": 1}.get(reduction)
+    dt = ctx.dtype(x)
+    if fill is None:  # empty segments hold the type's lowest (max) or highest (min) value
+        info = np.finfo(dt) if dt.kind == "f" else np.iinfo(dt)
+        fill = info.min if reduction == "max" else info.max
+    rest = ctx.b.out("Slice", [ctx.b.out("ShapeOf", [x], output_type=np.int64), ctx.i64([1]),
+                               ctx.i64([ctx.rank(x)]), ctx.i64([1]), ctx.i64([0])])
+    shape = ctx.b.out("Concat", [ctx.i64([n[0]]), rest], axis=0)
+    init = ctx.b.out("Broadcast", [ctx.const(np.asarray(fill, dt)), shape], mode="numpy")
+    return ctx.b.out("ScatterNDUpdate", [init, ctx.b.out("Unsqueeze", [ctx.as_i64(ids), ctx.i64(-1)]), x],
+                     reduction=reduction)
+
+
+@tf_op("Roll")
+def _roll(ctx, node, ins):
+    return ctx.b.out("Roll", [ins[0], ctx.as_i64(ins[1]), ctx.as_i64(ins[2])])
+
+
+@tf_op("MatrixBandPart")
+def _band_part(ctx, node, ins):
+    """Keep the band num_lower below and num_upper above the diagonal (negative: all)."""
+    x = ins[0]
+    lower, upper = ctx.ints(ins[1]), ctx.ints(ins[2])
+    rows, cols = ctx.shape(x)[-2:]
+    if lower is None or upper is None or rows is None or cols is None:
+        raise ConversionError("needs constant band sizes and static matrix dimensions")
+    i, j = np.arange(rows).reshape(-1, 1), np.arange(cols).reshape(1, -1)
+    keep = np.ones((rows, cols), bool)
+    if lower[0] >= 0:
+        keep &= i - j <= lower[0]
+    if upper[0] >= 0:
+        keep &= j - i <= upper[0]
+    return ctx.b.out("Select", [ctx.const(keep), x, ctx.const(np.zeros((), ctx.dtype(x)))])
 
 
 # --- shapes and data movement ------------------------------------------------------------------------------
