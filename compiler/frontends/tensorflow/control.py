@@ -104,13 +104,11 @@ def _stack(ctx: TfContext, node, ins):
     return items[0] if len(items) == 1 else ctx.b.out("Concat", items, axis=0)
 
 
-@tf_op("While", "StatelessWhile")
-def _while(ctx: TfContext, node, ins):
-    cond, body = node.attr["cond"].func.name, node.attr["body"].func.name
-    state = list(ins)
+def unroll_while(ctx, cond, body, state: list) -> list:
+    """Run a loop at conversion time: `cond(state, i)` must fold to a constant, `body(state, i)`
+    gives the next state."""
     for it in range(MAX_ITERATIONS + 1):
-        (c,) = call_function(ctx, cond, state, f"{node.name}/cond_{it}/")
-        known = ctx.known(c)
+        known = ctx.known(cond(state, it)[0])
         if known is None:
             raise ConversionError("the loop condition is not known at conversion time (loops are unrolled; "
                                   "give the inputs static shapes)")
@@ -118,8 +116,15 @@ def _while(ctx: TfContext, node, ins):
             return state
         if it == MAX_ITERATIONS:
             break
-        state = call_function(ctx, body, state, f"{node.name}/iteration_{it}/")
+        state = body(state, it)
     raise ConversionError(f"the loop runs more than {MAX_ITERATIONS} iterations")
+
+
+@tf_op("While", "StatelessWhile")
+def _while(ctx: TfContext, node, ins):
+    cond, body = node.attr["cond"].func.name, node.attr["body"].func.name
+    return unroll_while(ctx, lambda s, i: call_function(ctx, cond, s, f"{node.name}/cond_{i}/"),
+                        lambda s, i: call_function(ctx, body, s, f"{node.name}/iteration_{i}/"), list(ins))
 
 
 def select_branches(ctx, cond, then_fn, else_fn) -> list:

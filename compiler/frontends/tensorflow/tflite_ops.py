@@ -498,24 +498,13 @@ def _lrn(ctx, op, ins, outs):
 
 @tfl_op("WHILE")
 def _while(ctx: TfliteContext, op, ins, outs):
-    from compiler.frontends.tensorflow.control import MAX_ITERATIONS
+    from compiler.frontends.tensorflow.control import unroll_while
     from compiler.frontends.tensorflow.tflite import call_subgraph
 
     cond, body = ctx.opt(op, "condSubgraphIndex"), ctx.opt(op, "bodySubgraphIndex")
-    state = [ctx.get(i) for i in ins]
     name = ctx.prefix + (ctx.tensor_name(outs[0]) if outs else "while")
-    for it in range(MAX_ITERATIONS + 1):
-        (c,) = call_subgraph(ctx, cond, state, f"{name}/cond_{it}/")
-        known = ctx.known(c)
-        if known is None:
-            raise ConversionError("the loop condition is not known at conversion time (loops are unrolled; "
-                                  "give the inputs static shapes)")
-        if not bool(np.asarray(known).reshape(-1)[0]):
-            return state
-        if it == MAX_ITERATIONS:
-            break
-        state = call_subgraph(ctx, body, state, f"{name}/iteration_{it}/")
-    raise ConversionError(f"the loop runs more than {MAX_ITERATIONS} iterations")
+    return unroll_while(ctx, lambda s, i: call_subgraph(ctx, cond, s, f"{name}/cond_{i}/"),
+                        lambda s, i: call_subgraph(ctx, body, s, f"{name}/iteration_{i}/"), [ctx.get(i) for i in ins])
 
 
 @tfl_op("IF")
