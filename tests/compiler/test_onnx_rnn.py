@@ -133,3 +133,18 @@ def test_dynamic_sequence_length_is_a_clear_error():
     m.graph.input[0].type.tensor_type.shape.dim[0].dim_param = "seq"
     with pytest.raises(ov.OvccError, match="static sequence length"):
         ov.convert_model(m)
+
+
+def test_unrolled_layers_emit_ir_that_openvino_runs(tmp_path):
+    import openvino
+
+    core = openvino.Core()
+    for i, (kind, kw) in enumerate([("LSTM", dict(lens=[5, 2, 4], direction="bidirectional", peepholes=True)),
+                                    ("GRU", dict(extra=dict(linear_before_reset=1), init=True))]):
+        m, feeds = _rnn_model(kind, **kw)
+        xml = tmp_path / f"rnn{i}.xml"
+        ov.save_model(ov.convert_model(m), xml, compress_to_fp16=False)
+        compiled = core.compile_model(core.read_model(str(xml)), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+        got = compiled(list(feeds.values()))
+        for j, w in enumerate(ort_run(m, feeds)):
+            np.testing.assert_allclose(got[j], w, rtol=1e-4, atol=1e-5)
