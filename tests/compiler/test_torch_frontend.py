@@ -423,3 +423,17 @@ def test_more_aten_ops(name):
         want = m(x)
     got = ov.compile_model(ov.convert_model(m, example_input=(x,)), "CPU")([x.numpy()])[0]
     np.testing.assert_allclose(got, want.numpy(), rtol=RTOL, atol=ATOL)
+
+
+@pytest.mark.parametrize("mode", ["bilinear", "nearest"])
+@pytest.mark.parametrize("padding", ["zeros", "border", "reflection"])
+@pytest.mark.parametrize("align", [False, True])
+def test_grid_sample(mode, padding, align):
+    """Grid points reach outside the image (x1.3) so the padding modes matter."""
+    m = _fn_module(lambda x: F.grid_sample(x, torch.tanh(x[:, :2].permute(0, 2, 3, 1)) * 1.3, mode=mode,
+                                           padding_mode=padding, align_corners=align))
+    x = torch.randn(2, 3, 7, 9, generator=torch.Generator().manual_seed(6))
+    with torch.no_grad():
+        want = m(x)
+    got = ov.compile_model(ov.convert_model(m, example_input=(x,)), "CPU")([x.numpy()])[0]
+    np.testing.assert_allclose(got, want.numpy(), rtol=RTOL, atol=ATOL)

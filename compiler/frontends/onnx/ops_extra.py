@@ -227,3 +227,18 @@ def _nll_loss(ctx: OnnxContext, node, ins):
 def _softmax_cross_entropy(ctx: OnnxContext, node, ins):
     log_prob = ctx.b.out("LogSoftmax", [ins[0]], axis=1)
     return [_nll(ctx, node, log_prob, ins[1], ins[2] if len(ins) > 2 else None), log_prob]
+
+
+@onnx_op("GridSample")
+def _grid_sample(ctx: OnnxContext, node, ins):
+    from compiler.frontends.sampling import grid_sample_2d
+
+    if ctx.rank(ins[0]) != 4:
+        raise ctx.error(node, "only 2-D grid sampling (4-D inputs) is supported")
+    mode = {"linear": "bilinear", "cubic": "bicubic"}.get(ctx.attr(node, "mode", "bilinear"),
+                                                         ctx.attr(node, "mode", "bilinear"))
+    try:
+        return [grid_sample_2d(ctx, ins[0], ins[1], mode, ctx.attr(node, "padding_mode", "zeros"),
+                               bool(ctx.attr(node, "align_corners", 0)))]
+    except ValueError as e:
+        raise ctx.error(node, str(e)) from None

@@ -1295,3 +1295,16 @@ def _p_norm(ctx, x, dims: list[int], p: float, keep: bool):
         return b.out("ReduceSum", [nz, ax], keep_dims=keep)
     s = b.out("ReduceSum", [b.out("Power", [a, ctx.const(p, ctx.dtype(x))]), ax], keep_dims=keep)
     return b.out("Power", [s, ctx.const(1.0 / p, ctx.dtype(x))])
+
+
+@aten("grid_sampler_2d", "grid_sampler")
+def _grid_sampler(ctx, node, args):
+    from compiler.frontends.sampling import grid_sample_2d
+
+    x, grid = ctx.get(node.args[0]), ctx.get(node.args[1])
+    mode = ("bilinear", "nearest", "bicubic")[int(args.get("interpolation_mode", 0))]
+    padding = ("zeros", "border", "reflection")[int(args.get("padding_mode", 0))]
+    try:
+        return grid_sample_2d(ctx, x, grid, mode, padding, bool(args.get("align_corners", False)))
+    except ValueError as e:
+        raise ConversionError(str(e)) from None
