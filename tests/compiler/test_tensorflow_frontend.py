@@ -588,3 +588,14 @@ def test_conditions_static_and_data_dependent(tmp_path):
         x = x.astype(np.float32)
         for c in compiled:
             np.testing.assert_allclose(c([x])[0], m(x).numpy(), rtol=RTOL, atol=ATOL)
+
+
+def test_variable_length_rnn_needs_shapes_given():
+    L = keras.layers
+    keras.utils.set_random_seed(3)
+    model = keras.Sequential([keras.Input((None,), dtype="int32"), L.Embedding(30, 8), L.GRU(6), L.Dense(2)])
+    with pytest.raises(ov.ConversionError, match="input="):
+        ov.convert_model(model)
+    ids = np.random.default_rng(3).integers(0, 30, (2, 11)).astype(np.int32)
+    got = ov.compile_model(ov.convert_model(model, input=[(2, 11)]), "CPU")([ids])[0]
+    np.testing.assert_allclose(got, model(ids, training=False).numpy(), rtol=RTOL, atol=ATOL)

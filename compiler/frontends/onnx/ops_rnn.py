@@ -123,7 +123,8 @@ def _rnn(kind: str):
             init_c = None if init_c is None else b.out("Transpose", [init_c, ctx.i64([1, 0, 2])])
         seq, batch, _ = ctx.shape(x)
         if seq is None:
-            raise ctx.error(node, f"{kind} is unrolled over time and needs a static sequence length")
+            raise ctx.error(node, f"{kind} is unrolled over time and needs a static sequence length (give the "
+                                  "input shapes with input=)")
         hidden = ctx.attr(node, "hidden_size") or ctx.shape(r)[-1]
         if hidden is None:
             raise ctx.error(node, "hidden_size is unknown")

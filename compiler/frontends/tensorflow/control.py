@@ -64,7 +64,8 @@ def _empty(ctx: TfContext, node, ins):
 def _from_tensor(ctx: TfContext, node, ins):
     n = ctx.shape(ins[0])[0] if ctx.rank(ins[0]) else None
     if n is None:
-        raise ConversionError("a TensorList made from a tensor needs a static first dimension")
+        raise ConversionError("a TensorList made from a tensor needs a static first dimension (loops are "
+                              "unrolled: give the inputs static shapes with input=)")
     return TensorList([None] * n, source=ins[0])
 
 
@@ -111,7 +112,7 @@ def unroll_while(ctx, cond, body, state: list) -> list:
         known = ctx.known(cond(state, it)[0])
         if known is None:
             raise ConversionError("the loop condition is not known at conversion time (loops are unrolled; "
-                                  "give the inputs static shapes)")
+                                  "give the inputs static shapes with input=)")
         if not bool(np.asarray(known).reshape(-1)[0]):
             return state
         if it == MAX_ITERATIONS:
