@@ -399,7 +399,18 @@ def _fn_module(f):
     return type("Fn", (nn.Module,), {"forward": lambda self, x: f(x)})().eval()
 
 
+def _masked_assign(x):
+    y = x.clone()
+    y[y < 0] = 0.5
+    y[:, torch.tensor([1, 3])] = -1.0
+    return y
+
+
 ATEN_CASES = {
+    "index_put_inner": lambda x: torch.ops.aten.index_put(x, [None, torch.tensor([0, 2]), torch.tensor([1, 3])],
+                                                          torch.arange(4.0).reshape(2, 2)),
+    "masked_assign": _masked_assign,
+    "fold_unfold": lambda x: F.fold(F.unfold(x.unsqueeze(0)[:, :, :4], 2, stride=2), (4, 6), 2, stride=2),
     "scatter": lambda x: torch.zeros(2, 5, 6).scatter(2, torch.argsort(x, dim=2), x),
     "scatter_add_reduce": lambda x: torch.zeros(2, 5, 3).scatter_add(2, (torch.arange(6) % 3).expand(2, 5, 6), x)
     + torch.ones(2, 5, 3).scatter_reduce(2, (torch.arange(6) % 3).expand(2, 5, 6), x, "amax"),

@@ -1127,19 +1127,54 @@ def _slice_scatter(ctx, node, args):
 
 @aten("index_put")
 def _index_put(ctx, node, args):
-    """x[i0, i1, ...] = values for index tensors on the leading dimensions (accumulating if asked)."""
+    """x[i0, i1, ...] = values (accumulating if asked): integer index tensors on any dimensions
+    (skipped ones are None), or one boolean mask with a single value (a Select)."""
     x = ctx.get(node.args[0])
-    indices = [ctx.get(i) for i in args["indices"]]
-    if any(i is None for i in indices):
-        raise ConversionError("index_put with skipped (None) dimensions is not supported")
-    indices = [ctx.b.out("Convert", [i], destination_type=np.dtype(np.int64)) if ctx.dtype(i) != np.int64 else i
-               for i in indices]
+    indices = [None if i is None else ctx.get(i) for i in args["indices"]]
+    values = ctx.tensor(ctx.get(args["values"]), ctx.dtype(x))
+    accumulate = bool(args.get("accumulate", False))
+    given = [k for k, i in enumerate(indices) if i is not None]
+    if any(ctx.dtype(indices[k]) == np.bool_ for k in given):
+        return _masked_put(ctx, x, indices, given, values, accumulate)
+    r = ctx.rank(x)
+    indices = [ctx.b.out("Convert", [indices[k]], destination_type=np.dtype(np.int64))
+               if ctx.dtype(indices[k]) != np.int64 else indices[k] for k in given]
+    if given == list(range(len(given))):  # the leading dimensions
+        return _put_leading(ctx, x, indices, values, accumulate, None)
+    xshape = ctx.shape(x)
+    shapes = [ctx.shape(i) for i in indices]
+    if None in xshape or any(None in sh for sh in shapes):
+        raise ConversionError("index_put on inner dimensions needs static shapes")
+    idx_shape = list(np.broadcast_shapes(*shapes))
+    others = [d for d in range(r) if d not in given]
+    perm = given + others
+    contiguous = given == list(range(given[0], given[-1] + 1))
+    if contiguous:  # PyTorch keeps the index dimensions where the indexed ones were
+        p, q = given[0], len(idx_shape)
+        torch_shape = [xshape[d] for d in range(p)] + idx_shape + [xshape[d] for d in range(given[-1] + 1, r)]
+        to_ours = list(range(p, p + q)) + list(range(p)) + list(range(p + q, len(torch_shape)))
+    else:  # ... or first, when they are apart
+        torch_shape = idx_shape + [xshape[d] for d in others]
+        to_ours = list(range(len(torch_shape)))
+    values = ctx.b.out("Broadcast", [values, ctx.i64(torch_shape)], mode="numpy")
+    if to_ours != sorted(to_ours):
+        values = ctx.b.out("Transpose", [values, ctx.i64(to_ours)])
+    xt = ctx.b.out("Transpose", [x, ctx.i64(perm)])
+    y = _put_leading(ctx, xt, indices, values, accumulate, idx_shape)
+    return ctx.b.out("Transpose", [y, ctx.i64(list(np.argsort(perm)))])
+
+
+def _put_leading(ctx, x, indices, values, accumulate: bool, idx_shape):
+    """ScatterNDUpdate of values at integer indices of x's leading dimensions."""
     if len(indices) > 1:
-        zero = ctx.i64(0)
-        common = indices[0]  # a tensor of the indices' broadcast shape
-        for i in indices[1:]:
-            common = ctx.b.out("Add", [ctx.b.out("Multiply", [common, zero]), ctx.b.out("Multiply", [i, zero])])
-        shape = ctx.b.out("ShapeOf", [common], output_type=np.int64)
+        if idx_shape is not None:
+            shape = ctx.i64(idx_shape)
+        else:
+            zero = ctx.i64(0)
+            common = indices[0]  # a tensor of the indices' broadcast shape
+            for i in indices[1:]:
+                common = ctx.b.out("Add", [ctx.b.out("Multiply", [common, zero]), ctx.b.out("Multiply", [i, zero])])
+            shape = ctx.b.out("ShapeOf", [common], output_type=np.int64)
         indices = [ctx.b.out("Broadcast", [i, shape], mode="numpy") for i in indices]
     stacked = ctx.b.out("Concat", [ctx.b.out("Unsqueeze", [i, ctx.i64(-1)]) for i in indices], axis=-1) \
         if len(indices) > 1 else ctx.b.out("Unsqueeze", [indices[0], ctx.i64(-1)])
@@ -1149,9 +1184,26 @@ def _index_put(ctx, node, args):
     target = ctx.b.out("Concat", [ctx.b.out("Slice", [ctx.b.out("ShapeOf", [stacked], output_type=np.int64),
                                                       ctx.i64([0]), ctx.i64([-1]), ctx.i64([1]), ctx.i64([0])]),
                                   rest], axis=0)
-    values = ctx.b.out("Broadcast", [ctx.tensor(ctx.get(args["values"]), ctx.dtype(x)), target], mode="numpy")
-    return ctx.b.out("ScatterNDUpdate", [x, stacked, values],
-                     reduction="sum" if args.get("accumulate", False) else "none")
+    values = ctx.b.out("Broadcast", [values, target], mode="numpy")
+    return ctx.b.out("ScatterNDUpdate", [x, stacked, values], reduction="sum" if accumulate else "none")
+
+
+def _masked_put(ctx, x, indices, given, values, accumulate: bool):
+    """x[mask] = v for one boolean mask and a single value: Select(mask, v, x)."""
+    if len(given) != 1:
+        raise ConversionError("index_put mixing a boolean mask with other indices is not supported")
+    vshape = ctx.shape(values)
+    if any(d != 1 for d in vshape):
+        raise ConversionError("assigning a tensor through a boolean mask (data-dependent positions) is not supported")
+    k, mask = given[0], indices[given[0]]
+    mshape = ctx.shape(mask)
+    if None in mshape:
+        raise ConversionError("a boolean mask needs a static shape")
+    r = ctx.rank(x)
+    mask = ctx.b.out("Reshape", [mask, ctx.i64([1] * k + list(mshape) + [1] * (r - k - len(mshape)))],
+                     special_zero=False)
+    v = ctx.b.out("Reshape", [values, ctx.i64([])], special_zero=False) if vshape else values
+    return ctx.b.out("Select", [mask, ctx.b.out("Add", [x, v]) if accumulate else v, x])
 
 
 @aten("cumprod")
