@@ -43,11 +43,18 @@ def blocking() -> tuple[int, int, int]:
     return mr, 2 * v, v
 
 
-def microkernel(kb: KB, mr: int, nvec: int, v: int, k_lo, k_hi, a_elem, b_vec) -> list[SSAValue]:
-    """acc[r][c] = sum_k a_elem(r, k) * b_vec(k, c): mr x nvec vector accumulators."""
-    zero = kb.splat(0.0, v)
+MIN_CHAINS = 8  # independent FMA chains that hide the FMA latency (4 cycles, 2 ports)
 
-    def step(k, *acc):
+
+def microkernel(kb: KB, mr: int, nvec: int, v: int, k_lo, k_hi, a_elem, b_vec) -> list[SSAValue]:
+    """acc[r][c] = sum_k a_elem(r, k) * b_vec(k, c): mr x nvec vector accumulators. A block of
+    few rows (a matrix-vector product) keeps `split` partial sums per accumulator over
+    interleaved k, so that enough FMAs are in flight, and adds them up at the end."""
+    zero = kb.splat(0.0, v)
+    n = mr * nvec
+    split = max(1, min(4, MIN_CHAINS // n))
+
+    def step_at(k, acc):
         bs = [b_vec(k, c) for c in range(nvec)]
         out = []
         for r in range(mr):
@@ -55,7 +62,21 @@ def microkernel(kb: KB, mr: int, nvec: int, v: int, k_lo, k_hi, a_elem, b_vec) -
             out += [kb.fma(a, bs[c], acc[r * nvec + c]) for c in range(nvec)]
         return out
 
-    return kb.for_(k_lo, k_hi, step, init=[zero] * (mr * nvec))
+    if split == 1:
+        return kb.for_(k_lo, k_hi, lambda k, *acc: step_at(k, acc), init=[zero] * n)
+    count = kb.sub(k_hi, k_lo)
+    main_hi = kb.add(k_lo, kb.mul(kb.div(count, split), split))
+
+    def steps(k, *acc):
+        out = []
+        for j in range(split):
+            out += step_at(kb.add(k, j), acc[j * n:(j + 1) * n])
+        return out
+    parts = kb.for_(k_lo, main_hi, steps, step=split, init=[zero] * (n * split))
+    acc = kb.for_(main_hi, k_hi, lambda k, *a: step_at(k, a), init=parts[:n])
+    for j in range(1, split):
+        acc = [kb.fadd(a, p) for a, p in zip(acc, parts[j * n:(j + 1) * n])]
+    return acc
 
 
 # --- epilogues ------------------------------------------------------------------------------------
