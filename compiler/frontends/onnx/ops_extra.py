@@ -234,7 +234,7 @@ def _grid_sample(ctx: OnnxContext, node, ins):
     from compiler.frontends.sampling import grid_sample_2d
 
     if ctx.rank(ins[0]) != 4:
-        raise ctx.error(node, "only 2-D grid sampling (4-D inputs) is supported")
+        raise ctx.error(node, "volumetric (5-D) grid sampling is not supported")
     mode = {"linear": "bilinear", "cubic": "bicubic"}.get(ctx.attr(node, "mode", "bilinear"),
                                                          ctx.attr(node, "mode", "bilinear"))
     try:
