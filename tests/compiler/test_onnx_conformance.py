@@ -25,7 +25,7 @@ EXPECTED_FAILURES = {
     "test_resize_downsample_scales_linear_align_corners": "align_corners with a fractional in*scale",
     "test_resize_downsample_scales_cubic_align_corners": "align_corners with a fractional in*scale",
 }
-MIN_PASSING = 1280
+MIN_PASSING = 1430
 
 
 def _cases():
@@ -97,7 +97,7 @@ def test_selected_cases(name):
     run_case(case)
 
 
-MIN_PASSING_CPU = 1240
+MIN_PASSING_CPU = 1390
 
 
 def run_case_cpu(case) -> None:
