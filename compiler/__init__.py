@@ -15,12 +15,13 @@ from dialects.errors import (
     CompileError,
     ConversionError,
     InputError,
+    InternalError,
     ModelFileError,
     OvccError,
     ShapeError,
     UnsupportedOpsError,
 )
 
-__all__ = ["CompileError", "ConversionError", "Core", "InputError", "Model", "ModelFileError", "OvccError",
-           "PartialShape", "Port", "ShapeError", "UnsupportedOpsError", "compile_model", "convert_model",
+__all__ = ["CompileError", "ConversionError", "Core", "InputError", "InternalError", "Model", "ModelFileError",
+           "OvccError", "PartialShape", "Port", "ShapeError", "UnsupportedOpsError", "compile_model", "convert_model",
            "read_model", "save_model"]

@@ -38,3 +38,9 @@ class InputError(OvccError):
 
 class CompileError(OvccError):
     """Lowering or native code generation failed for a model that converted fine."""
+
+
+class InternalError(OvccError):
+    """A bug in ovcc: an unexpected exception inside a converter, a pass or the code generator,
+    reported in one line with the exception's type (the `ovcc` driver exits with code 3). It is
+    never a "clear refusal": tests treat it as a failure."""

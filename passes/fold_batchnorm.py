@@ -63,8 +63,10 @@ def _scaled_weights(producer: OvOp, scale: np.ndarray) -> np.ndarray | None:
 
 
 def _fold_scale(producer: OvOp, scale: np.ndarray) -> bool:
-    """Multiply the producer's output channels by `scale` through its weights."""
-    if len(list(producer.outputs[0].uses)) != 1 or not isinstance(getattr(producer.inputs[1], "op", None), Const):
+    """Multiply the producer's output channels by `scale` through its weights (only finite
+    scales: an infinite one times a zero weight is NaN where the product of the sum is not)."""
+    if not np.all(np.isfinite(scale)) or len(list(producer.outputs[0].uses)) != 1 or \
+            not isinstance(getattr(producer.inputs[1], "op", None), Const):
         return False
     if producer.IR_TYPE == "MatMul" and len(shape_of(producer.inputs[0].type)) < 2:
         return False

@@ -37,7 +37,9 @@ def _other(op: OvOp, v: SSAValue) -> SSAValue:
 
 
 def _close(a: float | None, b: float) -> bool:
-    return a is not None and abs(a - b) <= 1e-4 * abs(b)
+    """a is b as a float32 constant spells it (a float16 model's rounding is no match: its
+    pattern then stays as written, which is what it computes)."""
+    return a is not None and abs(a - b) <= 2 ** -22 * abs(b)
 
 
 def _erf_of_scaled(v: SSAValue) -> SSAValue | None:
@@ -109,9 +111,16 @@ def _match_layer_norm(op: OvOp):
         ok = (pw is not None and pw.inputs[0] is d and _close(_scalar(pw.inputs[1]), 2.0)) or \
             (mul is not None and mul.inputs[0] is d and mul.inputs[1] is d)
         axes, axes2 = constant_of(mean.inputs[1]), constant_of(var.inputs[1])
-        if ok and axes is not None and axes2 is not None and np.array_equal(np.sort(axes), np.sort(axes2)):
+        rank = len(shape_of(sub.inputs[0].type))
+        if ok and var.attr.keep_dims and axes is not None and axes2 is not None and \
+                _axis_set(axes, rank) == _axis_set(axes2, rank) and \
+                shape_of(op.outputs[0].type) == shape_of(sub.inputs[0].type):
             return sub.inputs[0], axes, eps
     return None
+
+
+def _axis_set(axes: np.ndarray, rank: int) -> set[int]:
+    return {int(a) % rank for a in np.asarray(axes).reshape(-1)} if rank else set()
 
 
 def recognize_block(block) -> int:

@@ -1,8 +1,8 @@
 """simplify: algebraic clean-ups that keep values bit-identical.
 
-- identity ops go: x*1, x+0, x-0, x/1 (when the constant does not broadcast x to a larger
+- identity ops go: x*1, x+0, x-0, x/1, x**1 (when the constant does not broadcast x to a larger
   shape), Reshape/Squeeze/Unsqueeze to the same shape, Transpose by the identity order,
-  Convert to the same type, Concat of one input;
+  Convert to the same type, Concat of one input; x**2 becomes x*x;
 - Reshape/Squeeze/Unsqueeze chains collapse into one Reshape; Transpose chains compose into
   one Transpose (and vanish when they cancel);
 - transpose sinking: a Transpose feeding a chain of element-wise ops (whose other operands are
@@ -94,12 +94,43 @@ def _merge(op: OvOp) -> bool:
     if len(list(src.uses)) != 1:
         return False
     if op.IR_TYPE in RESHAPES and prod.IR_TYPE in RESHAPES:
-        shape = np.array(shape_of(op.outputs[0].type), np.int64)
-        new = _insert(create("Reshape", [prod.inputs[0], _insert(Const(shape), op).output], special_zero=False), op)
+        target = _reshape_target(op)
+        if target is None:
+            return False
+        new = _insert(create("Reshape", [prod.inputs[0], _insert(Const(target), op).output], special_zero=False), op)
         _replace(op, new.outputs[0])
         Rewriter.erase_op(prod)
         return True
     return False
+
+
+def _reshape_target(op: OvOp) -> np.ndarray | None:
+    """A Reshape pattern that gives op's result from any tensor of the same element count: the
+    static result shape, or (with dynamic dims) op's own pattern if it refers to no input dim
+    (no 0 under special_zero) and has at most one -1."""
+    shape = shape_of(op.outputs[0].type)
+    if all(d is not None for d in shape):
+        return np.array(shape, np.int64)
+    if op.IR_TYPE != "Reshape":
+        return None
+    pattern = constant_of(op.inputs[1])
+    if pattern is None:
+        return None
+    pattern = np.asarray(pattern, np.int64).reshape(-1)
+    if (op.attr.special_zero and np.any(pattern == 0)) or np.sum(pattern == -1) > 1:
+        return None
+    return pattern
+
+
+def _power_of_two(op: OvOp) -> bool:
+    """Power(x, 2) -> x * x, which is what powf computes for that exponent, exactly."""
+    if op.IR_TYPE != "Power" or dtype_of(op.inputs[0].type).kind != "f" or op.outputs[0].type != op.inputs[0].type:
+        return False
+    k = constant_of(op.inputs[1])
+    if k is None or not k.size or not np.all(k == 2):
+        return False
+    _replace(op, _named(_insert(create("Multiply", [op.inputs[0], op.inputs[0]]), op), op).outputs[0])
+    return True
 
 
 def _sink_transpose(op: OvOp) -> bool:
@@ -269,7 +300,7 @@ def simplify_block(block: Block) -> int:
             if ident is not None and dtype_of(ident.type) == dtype_of(op.outputs[0].type):
                 _replace(op, ident)
                 changed = True
-            elif _merge(op) or _sink_transpose(op) or _sink_through(op):
+            elif _merge(op) or _power_of_two(op) or _sink_transpose(op) or _sink_through(op):
                 changed = True
             total += changed
         dce_block(block)

@@ -37,9 +37,27 @@ def divide(attr, a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def power(attr, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     if a.dtype.kind in "iu":
-        return np.power(a.astype(np.float64), b).astype(a.dtype)
+        return int_power(a, b)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.power(a, b)
+
+
+def int_power(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Exact integer a ** b, wrapping as repeated multiplication in the type does; a negative
+    exponent truncates 1 / a**|b| toward zero (1 for a = 1, +-1 for a = -1, else 0)."""
+    a, b = np.broadcast_arrays(a, np.asarray(b).astype(a.dtype))
+    e = np.abs(b.astype(np.int64)) if a.dtype.kind == "i" else b.astype(np.uint64)
+    result, base = np.ones_like(a), a.copy()
+    with np.errstate(over="ignore"):
+        while np.any(e):
+            odd = (e & 1).astype(bool)
+            result = np.where(odd, result * base, result)
+            base = base * base
+            e = e >> 1
+    if a.dtype.kind == "i":
+        recip = np.where(a == 1, 1, np.where(a == -1, np.where(b & 1, -1, 1), 0)).astype(a.dtype)
+        result = np.where(b < 0, recip, result)
+    return result.astype(a.dtype)
 
 
 UNARY = {

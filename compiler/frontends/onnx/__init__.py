@@ -24,7 +24,7 @@ from compiler.frontends.onnx import (  # noqa: F401  (fill the table)
     ops_tensor,
 )
 from compiler.frontends.onnx.context import CONVERTERS, OnnxContext, np_dtype_of_onnx, tensor_to_numpy
-from dialects.errors import ConversionError, ModelFileError, OvccError, UnsupportedOpsError
+from dialects.errors import ConversionError, InternalError, ModelFileError, OvccError, UnsupportedOpsError
 
 MIN_OPSET = 7
 
@@ -91,8 +91,8 @@ def convert_onnx(model: onnx.ModelProto | str | os.PathLike, inputs: Sequence[In
         return _convert(model, inputs, outputs, where)
     except OvccError:
         raise
-    except (ValueError, KeyError, IndexError, TypeError) as e:
-        raise ConversionError(f"{where}: conversion failed: {type(e).__name__}: {e}") from e
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError) as e:  # a converter's bug
+        raise InternalError(f"{where}: conversion failed: {type(e).__name__}: {e}") from e
 
 
 def _convert(model: onnx.ModelProto, inputs: Sequence[InputSpec], outputs: Sequence[str], where: str) -> ModuleOp:

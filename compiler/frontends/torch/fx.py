@@ -13,7 +13,7 @@ from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import SSAValue
 
 from compiler.frontends.builder import FrontendContext, GraphBuilder, set_layer_name
-from dialects.errors import ConversionError, OvccError, UnsupportedOpsError
+from dialects.errors import ConversionError, InternalError, OvccError, UnsupportedOpsError
 from dialects.ov import dtype_of
 
 
@@ -183,9 +183,9 @@ def convert_exported(ep, where: str, frozen_inputs: dict | None = None,
                 res = ATEN[lookup(op_key(n.target))](ctx, n, named_args(n))
             except OvccError as e:
                 raise ConversionError(f"{where}: node {n.name} ({op_key(n.target)}): {e}") from None
-            except (ValueError, TypeError, KeyError, IndexError) as e:
-                raise ConversionError(f"{where}: node {n.name} ({op_key(n.target)}): "
-                                      f"{type(e).__name__}: {e}") from None
+            except (ValueError, TypeError, KeyError, IndexError) as e:  # a converter's bug
+                raise InternalError(f"{where}: node {n.name} ({op_key(n.target)}): "
+                                    f"{type(e).__name__}: {e}") from e
             ctx.env[n] = _match_meta(ctx, n, res)
             op = before.next_op if before is not None else ctx.b.block.first_op
             while op is not None:

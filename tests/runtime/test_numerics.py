@@ -1,0 +1,186 @@
+"""Native numerics against outside oracles: special values (NaN, infinities, subnormals, huge
+and tiny operands), exact integer arithmetic, and transcendental functions within 2 ulp over
+the whole float range. Each case here once returned a wrong number without an error."""
+
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from onnx import helper
+
+import compiler as ov
+from compiler.frontends.builder import GraphBuilder
+from compiler.model import Model
+from tests.models import make_model, ort_run
+
+F32 = {"INFERENCE_PRECISION_HINT": "f32"}
+
+
+def native(model, *inputs, config=None):
+    return ov.compile_model(ov.convert_model(model), "CPU", {**F32, **(config or {})})(list(inputs)).to_tuple()
+
+
+def one_node(op, inputs, out_dtype=None, **attrs):
+    """A one-node ONNX model over arrays `inputs` (named a, b, c, ...)."""
+    names = "abcdefgh"[:len(inputs)]
+    node = helper.make_node(op, list(names), ["y"], **attrs)
+    out = out_dtype or inputs[0].dtype
+    return make_model([node], [(n, x.dtype, list(x.shape)) for n, x in zip(names, inputs)], [("y", out, None)])
+
+
+def ulps(got: np.ndarray, want: np.ndarray) -> np.ndarray:
+    """Distance in float32 units in the last place (NaN == NaN; NaN vs a number: huge)."""
+    def ordered(a):
+        i = a.view(np.int32).astype(np.int64)
+        return np.where(i < 0, -(i & 0x7FFFFFFF), i)
+    d = np.abs(ordered(got) - ordered(want))
+    nan_g, nan_w = np.isnan(got), np.isnan(want)
+    return np.where(nan_g & nan_w, 0, np.where(nan_g | nan_w, 1 << 40, d))
+
+
+def whole_range(n: int = 100_000) -> np.ndarray:
+    """Random bit patterns (every exponent, subnormals, NaNs), a dense middle range, and the
+    values at the edges of each function's range."""
+    rng = np.random.default_rng(0)
+    bits = rng.integers(0, 2 ** 32, n, dtype=np.uint64).astype(np.uint32).view(np.float32)
+    edges = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 1e-45, -1e-45, 1e-40, 1.1754942e-38, 1.17549435e-38,
+                      3.4028235e38, -3.4028235e38, 88.37, 88.5, 88.72, 88.73, -87.3, -87.5, -103.9, -104.1, 0.5,
+                      0.625, -0.625, 9.0, -9.0, 20.0, 44.0], np.float32)
+    return np.concatenate([bits, edges, rng.uniform(-20, 20, n).astype(np.float32)])
+
+
+EXACT = {  # float64 math rounded once to float32: what a correctly rounded function returns
+    "Exp": np.exp, "Log": np.log, "Tanh": np.tanh, "Sigmoid": lambda v: 1 / (1 + np.exp(-v)),
+    "Erf": np.vectorize(math.erf, otypes=[np.float64]),
+}
+
+
+@pytest.mark.parametrize("op", sorted(EXACT))
+def test_transcendentals_within_2_ulp_over_the_whole_float_range(op):
+    x = whole_range()
+    with np.errstate(all="ignore"):
+        want = EXACT[op](x.astype(np.float64)).astype(np.float32)
+    (got,) = native(one_node(op, [x]), x)
+    u = ulps(got, want)
+    worst = int(np.argmax(u))
+    assert u.max() <= 2, f"{op}({x[worst]!r}) = {got[worst]!r}, correctly rounded {want[worst]!r}"
+
+
+def test_exp_and_log_at_the_edges_of_the_float_range():
+    x = np.array([88.5, 88.7, -88.0, -100.0, -103.0], np.float32)
+    (got,) = native(one_node("Exp", [x]), x)
+    np.testing.assert_allclose(got, np.exp(x.astype(np.float64)).astype(np.float32), rtol=3e-7)
+    assert got[0] == pytest.approx(2.72309e38, rel=1e-5) and got[-1] > 0  # not inf, not 0
+    y = np.array([1e-40, 1e-45, 1.1e-38, 0.0, -0.0, -1.0, np.inf], np.float32)
+    (got,) = native(one_node("Log", [y]), y)
+    with np.errstate(all="ignore"):
+        want = np.log(y.astype(np.float64)).astype(np.float32)
+    np.testing.assert_allclose(got, want, rtol=3e-7)
+    assert got[0] == pytest.approx(-92.1034, rel=1e-6)
+
+
+def test_nan_propagates_through_relu_max_min_and_clip_as_onnx_runtime():
+    x = np.array([np.nan, 1, -1, np.nan, 0, 2.5, -np.inf], np.float32)
+    y = np.array([1, np.nan, np.nan, np.nan, 0, -7, np.inf], np.float32)
+    lo, hi = np.array(-0.5, np.float32), np.array(0.5, np.float32)
+    for model, feeds in [(one_node("Relu", [x]), [x]), (one_node("Max", [x, y]), [x, y]),
+                         (one_node("Min", [x, y]), [x, y]), (one_node("Clip", [x, lo, hi]), [x, lo, hi])]:
+        (want,) = ort_run(model, dict(zip("abc", feeds)))
+        for level in ("O0", "O2"):
+            (got,) = native(model, *feeds, config={"OPTIMIZATION_LEVEL": level})
+            np.testing.assert_array_equal(got, want)
+
+
+def test_comparisons_with_nan_and_infinities_as_onnx_runtime():
+    x = np.array([np.nan, 1, np.inf, -np.inf, 0.0, np.nan], np.float32)
+    y = np.array([np.nan, np.nan, np.inf, np.inf, -0.0, 1], np.float32)
+    for op in ("Equal", "Less", "LessOrEqual", "Greater", "GreaterOrEqual"):
+        model = one_node(op, [x, y], out_dtype=np.bool_)
+        (want,) = ort_run(model, {"a": x, "b": y})
+        (got,) = native(model, x, y)
+        np.testing.assert_array_equal(got, want, err_msg=op)
+
+
+def test_float_mod_is_exact_fmod():
+    a = np.array([1e10, -1e30, 0.49, 5.5, -5.5, 3, -3, 7.25, -0.0, 1e-40], np.float32)
+    b = np.array([7, 7.3, 1e-40, np.inf, np.inf, -2, 2, 0.5, 3, 3e-41], np.float32)
+    model = one_node("Mod", [a, b], fmod=1)
+    (want,) = ort_run(model, {"a": a, "b": b})
+    np.testing.assert_array_equal(want, np.fmod(a, b))
+    (got,) = native(model, a, b)
+    np.testing.assert_array_equal(got, want)
+    assert got[0] == 4.0
+
+
+def test_float_floor_mod_follows_the_divisor_sign_exactly():
+    a = np.array([1e10, -1e10, 5.5, -5.5, 3, -3, 0.49, -0.49], np.float32)
+    b = np.array([7, 7, 2, 2, -2, -2, 1e-40, -1e-40], np.float32)
+    g = GraphBuilder()  # FloorMod (TensorFlow's and PyTorch's remainder) has numpy's mod as its oracle
+    xa, xb = g.add_input(["a"], a.shape, np.float32), g.add_input(["b"], b.shape, np.float32)
+    m = Model(g.finish([(g.out("FloorMod", [xa, xb]), ["y"])]))
+    (got,) = ov.compile_model(m, "CPU", F32)([a, b]).to_tuple()
+    np.testing.assert_array_equal(got, np.mod(a, b))
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.int64])
+def test_integer_pow_is_exact(dtype):
+    a = np.array([3, 2, -3, 7, 1, -1, -1, 2, 0, 5, 10], dtype)
+    b = np.array([15, 30, 5, 11, -4, -3, -4, -1, 0, 0, 9], dtype)
+    model = one_node("Pow", [a, b])
+    (want,) = ort_run(model, {"a": a, "b": b})
+    (got,) = native(model, a, b)
+    np.testing.assert_array_equal(got, want)
+    assert got[0] == 3 ** 15 and got[1] == 2 ** 30
+
+
+def test_integer_pow_wraps_like_repeated_multiplication():
+    a = np.array([7, -3, 250], np.int64)
+    b = np.array([40, 41, 3], np.int64)
+    (got,) = native(one_node("Pow", [a, b]), a, b)
+    want = [(int(x) ** int(y) + 2 ** 63) % 2 ** 64 - 2 ** 63 for x, y in zip(a, b)]
+    assert got.tolist() == want
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int8, np.int32, np.uint32])
+def test_bitwise_not_of_every_integer_type(dtype):
+    info = np.iinfo(dtype)
+    x = np.array([info.min, info.max, 0, 1, info.max // 3], dtype)
+    model = make_model([helper.make_node("BitwiseNot", ["a"], ["y"])], [("a", dtype, [5])], [("y", dtype, [5])],
+                       opset=18)
+    (want,) = ort_run(model, {"a": x})
+    (got,) = native(model, x)
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(got, np.invert(x))
+
+
+def test_layer_norm_lookalike_with_variance_not_kept_is_not_recognized():
+    # mean over axis 1 kept, variance over axis 1 not kept: it broadcasts across rows
+    nodes = [helper.make_node("ReduceMean", ["x"], ["m"], axes=[1], keepdims=1),
+             helper.make_node("Sub", ["x", "m"], ["d"]),
+             helper.make_node("Mul", ["d", "d"], ["d2"]),
+             helper.make_node("ReduceMean", ["d2"], ["v"], axes=[1], keepdims=0),
+             helper.make_node("Add", ["v", "eps"], ["ve"]),
+             helper.make_node("Sqrt", ["ve"], ["s"]),
+             helper.make_node("Div", ["d", "s"], ["y"])]
+    model = make_model(nodes, [("x", np.float32, [4, 4])], [("y", np.float32, [4, 4])],
+                       initializers={"eps": np.float32(1e-5)}, opset=13)
+    x = np.random.default_rng(1).standard_normal((4, 4)).astype(np.float32) * 3
+    (want,) = ort_run(model, {"x": x})
+    (got,) = native(model, x, config={"OPTIMIZATION_LEVEL": "O2"})
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+
+
+def test_reshape_chain_with_a_dynamic_dimension_simplifies(tmp_path):
+    nodes = [helper.make_node("Reshape", ["x", "s1"], ["r1"]), helper.make_node("Reshape", ["r1", "s2"], ["y"])]
+    model = make_model(nodes, [("x", np.float32, ["n", 6])], [("y", np.float32, None)],
+                       initializers={"s1": np.array([-1, 2, 3], np.int64), "s2": np.array([-1, 3], np.int64)})
+    path = tmp_path / "m.onnx"
+    path.write_bytes(model.SerializeToString())
+    r = subprocess.run([sys.executable, "-m", "compiler.cli", str(path), "--emit", "hl"], capture_output=True,
+                       text=True)
+    assert r.returncode == 0, r.stderr
+    x = np.arange(24, dtype=np.float32).reshape(4, 6)
+    (got,) = native(model, x, config={"OPTIMIZATION_LEVEL": "O2"})
+    np.testing.assert_array_equal(got, ort_run(model, {"x": x})[0])
