@@ -10,6 +10,7 @@ import llvmlite.binding as llvm
 import llvmlite.ir as ir
 from xdsl.dialects import arith, func, memref, scf, vector
 from xdsl.dialects.builtin import (
+    BFloat16Type,
     DenseIntOrFPElementsAttr,
     Float16Type,
     Float32Type,
@@ -25,14 +26,28 @@ from xdsl.dialects.builtin import (
 from xdsl.dialects.llvm import LLVMPointerType
 from xdsl.ir import Attribute, Block, Operation, SSAValue
 
-from codegen.llvm_math import MathEmitter
+from codegen.llvm_math import MathEmitter, type_suffix
 from codegen.target import Target, host
 from dialects.errors import CompileError
 from dialects.loops import BarrierOp, ViewOp
 
 PTR = ir.PointerType()
 I64 = ir.IntType(64)
-FAST = ("reassoc", "nsz", "arcp", "contract", "afn")
+I8 = ir.IntType(8)
+
+
+class BFloatType(ir.types._BaseFloatType):  # noqa: SLF001 - llvmlite has no bfloat type
+    """LLVM's `bfloat`, the element type of bf16 buffers and vectors."""
+
+    null = "0.0"
+    intrinsic_name = "bf16"
+
+    def __str__(self) -> str:
+        return "bfloat"
+
+
+BFloatType._create_instance()
+BF16 = BFloatType()
 
 CMPI = {"eq": "==", "ne": "!=", "slt": "<", "sle": "<=", "sgt": ">", "sge": ">=",
         "ult": "<", "ule": "<=", "ugt": ">", "uge": ">="}
@@ -54,6 +69,8 @@ def ll_type(t: Attribute) -> ir.Type:
         return ir.DoubleType()
     if isinstance(t, Float16Type):
         return ir.HalfType()
+    if isinstance(t, BFloat16Type):
+        return BF16
     if isinstance(t, VectorType):
         return ir.VectorType(ll_type(t.element_type), t.get_shape()[0])
     if isinstance(t, MemRefType | LLVMPointerType):
@@ -190,29 +207,26 @@ class FunctionEmitter:
         else:
             self.vals[op.result] = self.b.sext(x, t)
 
-    def _libm(self, name: str, x: ir.Value) -> ir.Value:
-        """A scalar libm call (rare ops: trigonometry and friends)."""
+    def _libm(self, name: str, *xs: ir.Value) -> ir.Value:
+        """A scalar libm call, lane by lane for vectors (rare ops: trigonometry, general powers):
+        libm's results are correctly rounded or within an ulp, which no short polynomial is over
+        the whole range."""
+        x = xs[0]
         if isinstance(x.type, ir.VectorType):
             out = ir.Constant(x.type, None)
             for i in range(x.type.count):
-                lane = self.b.extract_element(x, ir.Constant(ir.IntType(32), i))
-                out = self.b.insert_element(out, self._libm(name, lane), ir.Constant(ir.IntType(32), i))
+                lane = [self.b.extract_element(v, ir.Constant(ir.IntType(32), i)) for v in xs]
+                out = self.b.insert_element(out, self._libm(name, *lane), ir.Constant(ir.IntType(32), i))
             return out
-        suffix = "f" if isinstance(x.type, ir.FloatType) else ""
         if isinstance(x.type, ir.HalfType):
-            wide = self.b.fpext(x, ir.FloatType())
-            return self.b.fptrunc(self._libm(name, wide), x.type)
-        fn = self.external(name + suffix, x.type, [x.type])
-        return self.b.call(fn, [x])
+            wide = [self.b.fpext(v, ir.FloatType()) for v in xs]
+            return self.b.fptrunc(self._libm(name, *wide), x.type)
+        suffix = "f" if isinstance(x.type, ir.FloatType) else ""
+        fn = self.external(name + suffix, x.type, [x.type] * len(xs))
+        return self.b.call(fn, list(xs))
 
     def op_math_powf(self, op):
-        a, c = self.get(op.lhs), self.get(op.rhs)
-        if isinstance(a.type, ir.FloatType) or (isinstance(a.type, ir.VectorType) and
-                                                 isinstance(a.type.element, ir.FloatType)):
-            self.vals[op.result] = self.m.pow(a, c)
-        else:
-            fn = self.external("pow", a.type, [a.type, a.type])
-            self.vals[op.result] = self.b.call(fn, [a, c])
+        self.vals[op.result] = self._libm("pow", self.get(op.lhs), self.get(op.rhs))
 
     def op_math_fma(self, op):
         a, c, d = (self.get(v) for v in op.operands)
@@ -249,9 +263,7 @@ class FunctionEmitter:
         self.b.store(v, ptr, align=v.type.element.get_abi_size(self.td))
 
     def _masked_name(self, kind: str, t: ir.VectorType) -> str:
-        floats = {ir.HalfType: "f16", ir.FloatType: "f32", ir.DoubleType: "f64"}
-        e = floats.get(type(t.element)) or f"i{t.element.width}"
-        return f"llvm.masked.{kind}.v{t.count}{e}.p0"
+        return f"llvm.masked.{kind}.{type_suffix(t)}.p0"
 
     def op_vector_maskedload(self, op) -> None:
         t = ll_type(op.result.type)
@@ -287,34 +299,16 @@ class FunctionEmitter:
         t = ll_type(op.vector.type)
         self.vals[op.vector] = self._splat(self.get(op.source), t.count)
 
+    def op_vector_shuffle(self, op) -> None:
+        mask = ir.Constant(ir.VectorType(ir.IntType(32), len(op.mask.get_values())), list(op.mask.get_values()))
+        self.vals[op.results[0]] = self.b.shuffle_vector(self.get(op.v1), self.get(op.v2), mask)
+
+    def op_vector_bitcast(self, op) -> None:
+        self.vals[op.result] = self.b.bitcast(self.get(op.source), ll_type(op.result.type))
+
     def op_vector_fma(self, op) -> None:
         a, c, d = self.get(op.lhs), self.get(op.rhs), self.get(op.acc)
         self.vals[op.res] = self.b.call(self.m.intrinsic("fma", a.type, 3), [a, c, d])
-
-    def op_vector_reduction(self, op) -> None:
-        v = self.get(op.vector)
-        kind = op.kind.data.value if hasattr(op.kind.data, "value") else str(op.kind.data)
-        kind = str(kind).lower()
-        t = v.type
-        if kind == "add":
-            fn = self.intrinsic(f"llvm.vector.reduce.fadd.v{t.count}f32", t.element, [t.element, t])
-            r = self.b.call(fn, [ir.Constant(t.element, -0.0), v], fastmath=FAST)
-        else:
-            name = {"maximumf": "fmax", "maxnumf": "fmax", "minimumf": "fmin", "minnumf": "fmin", "mul": "fmul"}[kind]
-            if name == "fmul":
-                fn = self.intrinsic(f"llvm.vector.reduce.fmul.v{t.count}f32", t.element, [t.element, t])
-                r = self.b.call(fn, [ir.Constant(t.element, 1.0), v], fastmath=FAST)
-            else:
-                fn = self.intrinsic(f"llvm.vector.reduce.{name}.v{t.count}f32", t.element, [t])
-                r = self.b.call(fn, [v])
-        if op.acc is not None:
-            acc = self.get(op.acc)
-            combine = {"add": self.b.fadd, "mul": self.b.fmul}.get(kind)
-            if combine is not None:
-                r = combine(r, acc)
-            else:
-                r = (_fmax if "max" in kind else _fmin)(self, self.b, r, acc)
-        self.vals[op.dest] = r
 
     # control flow
     def op_scf_for(self, op: scf.ForOp) -> None:
@@ -395,6 +389,49 @@ class FunctionEmitter:
         self.vals[op.result] = self.b.gep(base, [ir.Constant(I64, op.offset.value.data)], inbounds=True,
                                           source_etype=ir.IntType(8))
 
+    def op_loops_dot_bf16(self, op) -> None:
+        acc, a, c = self.get(op.acc), self.get(op.a), self.get(op.b)
+        fn = self.intrinsic("llvm.x86.avx512bf16.dpbf16ps.512", acc.type, [acc.type, a.type, c.type])
+        self.vals[op.result] = self.b.call(fn, [acc, a, c])
+
+    def op_loops_tile_config(self, op) -> None:
+        """The 64-byte tile configuration (palette 1) on the stack, then ldtilecfg."""
+        cfg = [0] * 64
+        cfg[0] = 1
+        for t, (rows, colsb) in enumerate(zip(op.rows.get_values(), op.colsb.get_values())):
+            cfg[16 + 2 * t], cfg[17 + 2 * t] = colsb & 0xFF, colsb >> 8
+            cfg[48 + t] = rows
+        arr_t = ir.ArrayType(I8, 64)
+        with self.b.goto_entry_block():
+            slot = self.b.alloca(arr_t)
+        self.b.store(ir.Constant(arr_t, cfg), slot, align=64)
+        self.b.call(self.intrinsic("llvm.x86.ldtilecfg", ir.VoidType(), [PTR]), [slot])
+
+    def op_loops_tile_zero(self, op) -> None:
+        self.b.call(self.intrinsic("llvm.x86.tilezero", ir.VoidType(), [I8]), [ir.Constant(I8, op.tile.value.data)])
+
+    def _tile_mem(self, op, name: str) -> None:
+        ptr = self._elem_ptr(op.buf, op.index, inbounds=False)
+        fn = self.intrinsic(f"llvm.x86.{name}", ir.VoidType(), [I8, PTR, I64])
+        self.b.call(fn, [ir.Constant(I8, op.tile.value.data), ptr, self.get(op.stride)])
+
+    def op_loops_tile_load(self, op) -> None:
+        self._tile_mem(op, "tileloadd64")
+
+    def op_loops_tile_store(self, op) -> None:
+        self._tile_mem(op, "tilestored64")
+
+    def op_loops_tile_dot(self, op) -> None:
+        name = "tdpbf16ps" if op.kind.data == "bf16" else f"tdpb{op.kind.data}"
+        fn = self.intrinsic(f"llvm.x86.{name}", ir.VoidType(), [I8, I8, I8])
+        self.b.call(fn, [ir.Constant(I8, getattr(op, k).value.data) for k in ("c", "a", "b")])
+
+    def op_loops_tile_release(self, op) -> None:
+        self.b.call(self.intrinsic("llvm.x86.tilerelease", ir.VoidType(), []), [])
+
+    def op_loops_remf(self, op) -> None:
+        self.vals[op.result] = self.b.frem(self.get(op.lhs), self.get(op.rhs))
+
     def op_loops_cycles(self, op) -> None:
         fn = self.intrinsic("llvm.readcyclecounter", I64, [])
         self.vals[op.result] = self.b.call(fn, [])
@@ -416,12 +453,21 @@ def _ibin(name):
 
 
 def _fmax(self, b, x, y):
-    """max(x, y) as the CPU's max instruction computes it (a NaN in x gives y)."""
-    return b.select(b.fcmp_ordered(">", x, y), x, y)
+    """IEEE maximum (MLIR's maximumf): NaN when either operand is NaN."""
+    return b.call(self.m.intrinsic("maximum", x.type, 2), [x, y])
 
 
 def _fmin(self, b, x, y):
-    return b.select(b.fcmp_ordered("<", x, y), x, y)
+    return b.call(self.m.intrinsic("minimum", x.type, 2), [x, y])
+
+
+def _fmaxnum(self, b, x, y):
+    """maxnum (MLIR's maxnumf): the other operand when one is NaN."""
+    return b.call(self.m.intrinsic("maxnum", x.type, 2), [x, y])
+
+
+def _fminnum(self, b, x, y):
+    return b.call(self.m.intrinsic("minnum", x.type, 2), [x, y])
 
 
 def _imax(signed):
@@ -475,7 +521,7 @@ SIMPLE = {
     "arith.addf": _fbin("fadd"), "arith.subf": _fbin("fsub"), "arith.mulf": _fbin("fmul"),
     "arith.divf": _fbin("fdiv"), "arith.remf": _fbin("frem"),
     "arith.negf": lambda self, b, x: b.fneg(x, flags=self.flags),
-    "arith.maximumf": _fmax, "arith.minimumf": _fmin, "arith.maxnumf": _fmax, "arith.minnumf": _fmin,
+    "arith.maximumf": _fmax, "arith.minimumf": _fmin, "arith.maxnumf": _fmaxnum, "arith.minnumf": _fminnum,
     "arith.addi": _ibin("add"), "arith.subi": _ibin("sub"), "arith.muli": _ibin("mul"),
     "arith.divsi": _ibin("sdiv"), "arith.divui": _ibin("udiv"), "arith.remsi": _ibin("srem"),
     "arith.remui": _ibin("urem"), "arith.andi": _ibin("and_"), "arith.ori": _ibin("or_"),
@@ -559,6 +605,8 @@ def emit_module(module: ModuleOp, target: Target | None = None, exported: tuple[
         if f.sym_name.data not in exported:
             fn.linkage = "internal"
         fn.attributes.add("nounwind")
+        if f.sym_name.data not in exported:
+            fn.attributes.add("noinline")
         for a, t in zip(fn.args, f.function_type.inputs.data):
             if isinstance(t, MemRefType):
                 a.add_attribute("noalias")

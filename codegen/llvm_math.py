@@ -10,7 +10,9 @@ import llvmlite.ir as ir
 
 F32 = ir.FloatType()
 I32 = ir.IntType(32)
-FLAGS = ("fast",)
+# Polynomials may contract into FMAs (more accurate, not less); nothing else: a flag that
+# assumes no NaN or infinity would let LLVM drop the special-value selects below.
+FLAGS = ("contract",)
 
 
 def _like(ty: ir.Type, scalar_ty: ir.Type) -> ir.Type:
@@ -23,14 +25,22 @@ def const(ty: ir.Type, value) -> ir.Constant:
     return ir.Constant(ty, value)
 
 
+def type_suffix(ty: ir.Type) -> str:
+    """LLVM's overloaded-intrinsic suffix of a scalar or vector type: f32, v16f32, v8f64, i32."""
+    if isinstance(ty, ir.VectorType):
+        return f"v{ty.count}{type_suffix(ty.element)}"
+    if isinstance(ty, ir.IntType):
+        return f"i{ty.width}"
+    return ty.intrinsic_name  # f32, f64, f16, bf16
+
+
 class MathEmitter:
     def __init__(self, b: ir.IRBuilder, module: ir.Module):
         self.b = b
         self.module = module
 
     def intrinsic(self, name: str, ty: ir.Type, nargs: int = 1) -> ir.Function:
-        suffix = f"v{ty.count}f32" if isinstance(ty, ir.VectorType) else "f32"
-        full = f"llvm.{name}.{suffix}"
+        full = f"llvm.{name}.{type_suffix(ty)}"
         fn = self.module.globals.get(full)
         if fn is None:
             fn = ir.Function(self.module, ir.FunctionType(ty, [ty] * nargs), full)
@@ -56,41 +66,47 @@ class MathEmitter:
         ity = _like(ty, I32)
         n = b.fptosi(n_f, ity)
         bits = b.shl(b.add(n, const(ity, 127)), const(ity, 23))
-        return b.fmul(p, b.bitcast(bits, ty), flags=FLAGS)
+        return b.fmul(p, b.bitcast(bits, ty))
 
     def exp(self, x):
+        """e**x over the whole float range: finite up to ln(FLT_MAX), subnormal results down to
+        the smallest subnormal (the scaling 2**n is applied in two normal halves)."""
         b, ty = self.b, x.type
         floor = self.intrinsic("floor", ty)
-        hi, lo = 88.3762626647949, -87.3365478515625
+        hi, lo = 88.72283935546875, -103.97208404541016  # e**hi < FLT_MAX; e**lo < 2**-150
         xc = b.call(self.intrinsic("minnum", ty, 2), [x, self.c(ty, hi)])
         xc = b.call(self.intrinsic("maxnum", ty, 2), [xc, self.c(ty, lo)])
-        n = b.call(floor, [b.fadd(b.fmul(xc, self.c(ty, 1.44269504088896341), flags=FLAGS), self.c(ty, 0.5))])
-        n = b.call(self.intrinsic("minnum", ty, 2), [n, self.c(ty, 127.0)])
-        r = b.fsub(xc, b.fmul(n, self.c(ty, 0.693359375)))
+        n = b.call(floor, [b.fadd(b.fmul(xc, self.c(ty, 1.44269504088896341)), self.c(ty, 0.5))])
+        r = b.fsub(xc, b.fmul(n, self.c(ty, 0.693359375)))  # exact: n has at most 8 bits
         r = b.fsub(r, b.fmul(n, self.c(ty, -2.12194440e-4)))
-        z = b.fmul(r, r, flags=FLAGS)
+        z = b.fmul(r, r)
         p = self.poly(r, [1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1,
                           5.0000001201e-1])
         p = b.fadd(b.fadd(b.fmul(p, z, flags=FLAGS), r, flags=FLAGS), self.c(ty, 1.0), flags=FLAGS)
-        y = self.ldexp(p, n)
+        n1 = b.call(floor, [b.fmul(n, self.c(ty, 0.5))])  # n in [-150, 128]: both halves in [-75, 64]
+        y = self.ldexp(self.ldexp(p, n1), b.fsub(n, n1))
         y = b.select(b.fcmp_ordered("<", x, self.c(ty, lo)), self.c(ty, 0.0), y)
         y = b.select(b.fcmp_ordered(">", x, self.c(ty, hi)), self.c(ty, float("inf")), y)
         return b.select(b.fcmp_unordered("uno", x, x), x, y)
 
     def log(self, x):
+        """ln(x); subnormal inputs are scaled by 2**24 first (their exponent field is zero)."""
         b, ty = self.b, x.type
         ity = _like(ty, I32)
-        bits = b.bitcast(x, ity)
+        tiny = b.fcmp_ordered("<", x, self.c(ty, 1.1754943508222875e-38))  # below the smallest normal
+        xs = b.select(tiny, b.fmul(x, self.c(ty, 16777216.0)), x)
+        bits = b.bitcast(xs, ity)
         e = b.sub(b.and_(b.lshr(bits, const(ity, 23)), const(ity, 0xFF)), const(ity, 126))
+        e = b.sub(e, b.select(tiny, const(ity, 24), const(ity, 0)))
         m = b.bitcast(b.or_(b.and_(bits, const(ity, 0x807FFFFF)), const(ity, 0x3F000000)), ty)  # [0.5, 1)
         ef = b.sitofp(e, ty)
         small = b.fcmp_ordered("<", m, self.c(ty, 0.707106781186547524))
         ef = b.select(small, b.fsub(ef, self.c(ty, 1.0)), ef)
         m = b.select(small, b.fsub(b.fadd(m, m), self.c(ty, 1.0)), b.fsub(m, self.c(ty, 1.0)))
-        z = b.fmul(m, m, flags=FLAGS)
+        z = b.fmul(m, m)
         y = self.poly(m, [7.0376836292e-2, -1.1514610310e-1, 1.1676998740e-1, -1.2420140846e-1, 1.4249322787e-1,
                           -1.6668057665e-1, 2.0000714765e-1, -2.4999993993e-1, 3.3333331174e-1])
-        y = b.fmul(b.fmul(y, m, flags=FLAGS), z, flags=FLAGS)
+        y = b.fmul(b.fmul(y, m), z)
         y = b.fadd(y, b.fmul(ef, self.c(ty, -2.12194440e-4)))
         y = b.fsub(y, b.fmul(z, self.c(ty, 0.5)))
         r = b.fadd(b.fadd(m, y), b.fmul(ef, self.c(ty, 0.693359375)))
@@ -123,19 +139,3 @@ class MathEmitter:
         erfc = b.fmul(t, self.exp(b.fadd(b.fneg(b.fmul(ax, ax)), p)))
         big = b.call(self.intrinsic("copysign", ty, 2), [b.fsub(self.c(ty, 1.0), erfc), x])
         return b.select(b.fcmp_ordered("<", ax, self.c(ty, 0.5)), taylor, big)
-
-    def pow(self, x, y):
-        """x**y; a negative base is allowed with an integral exponent (sign from its parity)."""
-        b, ty = self.b, x.type
-        ax = b.call(self.intrinsic("fabs", ty), [x])
-        r = self.exp(b.fmul(y, self.log(ax)))
-        yi = b.call(self.intrinsic("floor", ty), [y])
-        integral = b.fcmp_ordered("==", yi, y)
-        half = b.fmul(y, self.c(ty, 0.5))
-        odd = b.fcmp_ordered("!=", b.call(self.intrinsic("floor", ty), [half]), half)
-        neg = b.fcmp_ordered("<", x, self.c(ty, 0.0))
-        r = b.select(b.and_(neg, odd), b.fneg(r), r)
-        r = b.select(b.and_(neg, b.not_(integral)), self.c(ty, float("nan")), r)
-        zero_base = b.fcmp_ordered("==", x, self.c(ty, 0.0))
-        r = b.select(b.and_(zero_base, b.fcmp_ordered(">", y, self.c(ty, 0.0))), self.c(ty, 0.0), r)
-        return b.select(b.fcmp_ordered("==", y, self.c(ty, 0.0)), self.c(ty, 1.0), r)

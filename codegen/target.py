@@ -1,9 +1,13 @@
-"""The one place that decides what the host CPU can do: LLVM's name for it, its features, and
-the vector width the kernels are generated for. Read at run time, never hard-coded."""
+"""The one place that decides what the host CPU can do: LLVM's name for it, its features, the
+vector width the kernels are generated for, and which low-precision kernel families it runs
+(AMX tiles, AVX512-BF16, AVX512-VNNI). Read at run time from LLVM's host feature map, never
+from the CPU's name (wrong on some VMs) and never hard-coded."""
 
 from __future__ import annotations
 
+import ctypes
 import functools
+import threading
 from dataclasses import dataclass
 
 import llvmlite
@@ -27,6 +31,21 @@ class Target:
     def vector_width(self) -> int:
         """float32 lanes per vector register."""
         return self.vector_bits // 32
+
+    def has(self, *features: str) -> bool:
+        """Whether every named LLVM feature ("avx512bf16", "amx-bf16", ...) is enabled."""
+        enabled = {f[1:] for f in self.features.split(",") if f.startswith("+")}
+        return all(f in enabled for f in features)
+
+    def bf16_isas(self) -> list[str]:
+        """The bf16 kernel families this CPU runs, best first: "amx" (AMX-BF16 tiles, if Linux
+        grants the tile state), "avx512bf16" (vdpbf16ps)."""
+        out = []
+        if self.has("amx-tile", "amx-bf16", "avx512bf16") and amx_permitted():
+            out.append("amx")
+        if self.has("avx512bf16", "avx512bw"):
+            out.append("avx512bf16")
+        return out
 
     def key(self) -> str:
         return f"{self.triple}|{self.cpu}|{self.features}|llvmlite {llvmlite.__version__}"
@@ -53,3 +72,25 @@ def host() -> Target:
     else:
         bits = 128
     return Target(llvm.get_process_triple(), llvm.get_host_cpu_name(), flat, bits)
+
+
+_AMX_LOCK = threading.Lock()
+_AMX: bool | None = None
+AMX_DENIED = ""  # why the tile state was refused, if it was
+
+
+def amx_permitted() -> bool:
+    """Ask Linux once per process for the AMX tile state (arch_prctl ARCH_REQ_XCOMP_PERM,
+    XFEATURE_XTILEDATA): without it the first tile instruction is SIGILL."""
+    global _AMX, AMX_DENIED
+    with _AMX_LOCK:
+        if _AMX is None:
+            try:
+                libc = ctypes.CDLL(None, use_errno=True)
+                rc = libc.syscall(158, 0x1023, 18)  # SYS_arch_prctl (x86-64), ARCH_REQ_XCOMP_PERM, XTILEDATA
+                _AMX = rc == 0
+                if not _AMX:
+                    AMX_DENIED = f"arch_prctl(ARCH_REQ_XCOMP_PERM) failed with errno {ctypes.get_errno()}"
+            except (OSError, AttributeError) as e:
+                _AMX, AMX_DENIED = False, f"cannot ask for the AMX tile state: {e}"
+        return _AMX

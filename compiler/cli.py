@@ -74,8 +74,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as e:  # noqa: BLE001 - the driver turns every failure into one line
-        from dialects.errors import OvccError
+        from dialects.errors import InternalError, OvccError
 
+        if isinstance(e, InternalError):
+            if args.traceback:
+                raise
+            print(f"ovcc: internal error: {e} (rerun with --traceback for details)", file=sys.stderr)
+            return 3
         if isinstance(e, OvccError):
             print(f"ovcc: error: {e}", file=sys.stderr)
             return 1
@@ -100,6 +105,13 @@ def _run(args: argparse.Namespace) -> int:
     model = ov.convert_model(args.input_model, input=args.input, output=args.output, **extra)
     stats = PipelineStats() if args.stats else None
     spec = args.pass_pipeline or PIPELINES["O" + args.opt]
+    if args.emit in ("loops", "llvm", "asm"):  # the pipeline compile_model runs, around `spec`
+        from runtime.native import emit_level
+
+        print(emit_level(model, args.emit, spec, print_after_all=args.print_ir_after_all, stats=stats))
+        if stats is not None:
+            print(stats.table(), file=sys.stderr)
+        return 0
     if args.emit in (None, "ir"):
         spec = args.pass_pipeline or PIPELINES["ir"]
     run_pipeline(model.module, spec, print_after_all=args.print_ir_after_all, stats=stats)
@@ -114,10 +126,6 @@ def _run(args: argparse.Namespace) -> int:
         from codegen.ir_writer import ir_xml_text
 
         print(ir_xml_text(model, compress_to_fp16=args.compress_to_fp16))
-    elif args.emit in ("loops", "llvm", "asm"):
-        from runtime.native import emit_level
-
-        print(emit_level(model, args.emit))
     else:
         out = Path(args.output_model) if args.output_model else Path(Path(args.input_model).stem + ".xml")
         ov.save_model(model, out, compress_to_fp16=args.compress_to_fp16)

@@ -4,14 +4,19 @@ vector dialects.
 Kernels work on flat `memref<N x T>` buffers with explicit index arithmetic. The graph function
 receives a table of base pointers (arena, inputs, outputs, constants); `loops.view` turns one
 slot of it plus a byte offset into a typed buffer, and `loops.barrier` synchronizes the threads
-that run the graph together."""
+that run the graph together.
+
+Low-precision dot products, which no generic op expresses: `loops.dot_bf16` (AVX512-BF16's
+pairwise bf16 dot product into f32 lanes) and the AMX tile ops. AMX tiles are named by number
+(0-7), as the instructions name them: a kernel configures the tiles it uses
+(`loops.tile_config`), loads, multiplies and stores them, and releases them."""
 
 from __future__ import annotations
 
-from xdsl.dialects.builtin import IntegerAttr, MemRefType, i64
+from xdsl.dialects.builtin import DenseArrayBase, IntegerAttr, MemRefType, StringAttr, VectorType, i64
 from xdsl.dialects.llvm import LLVMPointerType
 from xdsl.ir import Dialect, SSAValue
-from xdsl.irdl import IRDLOperation, irdl_op_definition, operand_def, prop_def, result_def
+from xdsl.irdl import IRDLOperation, ParsePropInAttrDict, irdl_op_definition, operand_def, prop_def, result_def
 
 
 @irdl_op_definition
@@ -55,4 +60,118 @@ class CyclesOp(IRDLOperation):
         super().__init__(result_types=[i64])
 
 
-LOOPS = Dialect("loops", [ViewOp, BarrierOp, CyclesOp], [])
+@irdl_op_definition
+class RemFOp(IRDLOperation):
+    """C's fmod: the exact remainder of lhs / rhs truncated toward zero (MLIR's arith.remf,
+    which xDSL does not define)."""
+
+    name = "loops.remf"
+    lhs = operand_def()
+    rhs = operand_def()
+    result = result_def()
+    assembly_format = "$lhs `,` $rhs attr-dict `:` type($lhs) `,` type($rhs) `->` type($result)"
+
+    def __init__(self, lhs: SSAValue, rhs: SSAValue):
+        super().__init__(operands=[lhs, rhs], result_types=[lhs.type])
+
+
+@irdl_op_definition
+class DotBF16Op(IRDLOperation):
+    """acc[i] + a[2i] * b[2i] + a[2i+1] * b[2i+1]: 16 f32 lanes from 32 bf16 pairs (vdpbf16ps)."""
+
+    name = "loops.dot_bf16"
+    acc = operand_def(VectorType)
+    a = operand_def(VectorType)
+    b = operand_def(VectorType)
+    result = result_def(VectorType)
+    assembly_format = "$acc `,` $a `,` $b attr-dict `:` type($acc) `,` type($a) `,` type($b) `->` type($result)"
+
+    def __init__(self, acc: SSAValue, a: SSAValue, b: SSAValue):
+        super().__init__(operands=[acc, a, b], result_types=[acc.type])
+
+
+@irdl_op_definition
+class TileConfigOp(IRDLOperation):
+    """Configure AMX tiles 0-7: `rows[t]` rows of `colsb[t]` bytes each (0: unused)."""
+
+    name = "loops.tile_config"
+    rows = prop_def(DenseArrayBase)
+    colsb = prop_def(DenseArrayBase)
+    irdl_options = (ParsePropInAttrDict(),)
+    assembly_format = "attr-dict"
+
+    def __init__(self, rows: list[int], colsb: list[int]):
+        super().__init__(properties={"rows": DenseArrayBase.from_list(i64, rows),
+                                     "colsb": DenseArrayBase.from_list(i64, colsb)})
+
+
+@irdl_op_definition
+class TileZeroOp(IRDLOperation):
+    name = "loops.tile_zero"
+    tile = prop_def(IntegerAttr)
+    irdl_options = (ParsePropInAttrDict(),)
+    assembly_format = "attr-dict"
+
+    def __init__(self, tile: int):
+        super().__init__(properties={"tile": IntegerAttr(tile, i64)})
+
+
+@irdl_op_definition
+class TileLoadOp(IRDLOperation):
+    """Load tile `tile` from `buf` at element `index`, rows `stride` bytes apart."""
+
+    name = "loops.tile_load"
+    buf = operand_def(MemRefType)
+    index = operand_def()
+    stride = operand_def()
+    tile = prop_def(IntegerAttr)
+    irdl_options = (ParsePropInAttrDict(),)
+    assembly_format = "$buf `[` $index `]` `,` $stride attr-dict `:` type($buf) `,` type($index) `,` type($stride)"
+
+    def __init__(self, tile: int, buf: SSAValue, index: SSAValue, stride: SSAValue):
+        super().__init__(operands=[buf, index, stride], properties={"tile": IntegerAttr(tile, i64)})
+
+
+@irdl_op_definition
+class TileStoreOp(IRDLOperation):
+    name = "loops.tile_store"
+    buf = operand_def(MemRefType)
+    index = operand_def()
+    stride = operand_def()
+    tile = prop_def(IntegerAttr)
+    irdl_options = (ParsePropInAttrDict(),)
+    assembly_format = "$buf `[` $index `]` `,` $stride attr-dict `:` type($buf) `,` type($index) `,` type($stride)"
+
+    def __init__(self, tile: int, buf: SSAValue, index: SSAValue, stride: SSAValue):
+        super().__init__(operands=[buf, index, stride], properties={"tile": IntegerAttr(tile, i64)})
+
+
+@irdl_op_definition
+class TileDotOp(IRDLOperation):
+    """Tile c += tile a x tile b: `kind` "bf16" (tdpbf16ps: f32 += bf16 pairs) or one of "ssd",
+    "sud", "usd", "uud" (tdpb*d: i32 += groups of four signed/unsigned bytes)."""
+
+    name = "loops.tile_dot"
+    kind = prop_def(StringAttr)
+    c = prop_def(IntegerAttr)
+    a = prop_def(IntegerAttr)
+    b = prop_def(IntegerAttr)
+    irdl_options = (ParsePropInAttrDict(),)
+    assembly_format = "attr-dict"
+
+    def __init__(self, kind: str, c: int, a: int, b: int):
+        super().__init__(properties={"kind": StringAttr(kind), "c": IntegerAttr(c, i64), "a": IntegerAttr(a, i64),
+                                     "b": IntegerAttr(b, i64)})
+
+
+@irdl_op_definition
+class TileReleaseOp(IRDLOperation):
+    name = "loops.tile_release"
+    assembly_format = "attr-dict"
+
+    def __init__(self):
+        super().__init__()
+
+
+LOOPS = Dialect("loops", [ViewOp, BarrierOp, CyclesOp, RemFOp, DotBF16Op, TileConfigOp, TileZeroOp, TileLoadOp,
+                          TileStoreOp, TileDotOp, TileReleaseOp], [])

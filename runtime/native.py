@@ -9,9 +9,9 @@ finds them busy runs on its own thread rather than waiting."""
 from __future__ import annotations
 
 import ctypes
-import os
 import threading
 import time
+from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from dialects.errors import CompileError, OvccError
+from dialects.errors import CompileError, InternalError, OvccError
 from runtime.compiled import CompiledModelBase, ports_of
 
 GRAPH_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p)
@@ -44,6 +44,9 @@ class CompileStats:
     kernels: int = 0
     steps: int = 0
     arena_bytes: int = 0
+    precision: str = "f32"  # what Convolution/MatMul compute in
+    bf16_isa: str | None = None
+    note: str = ""  # why a precision request runs otherwise (e.g. AMX refused by the kernel)
 
 
 class _Request:
@@ -124,11 +127,52 @@ class Executable:
                 self._free.append(req)
 
 
+def cpu_pipeline(opt_spec: str) -> str:
+    """The pass pipeline every CPU compilation runs around an optimization pipeline: the one
+    place that assembles it, for compile_model and for `ovcc --emit loops/llvm/asm` alike."""
+    from passes import CODEGEN, CODEGEN_FIRST
+
+    return ",".join((CODEGEN_FIRST, opt_spec, CODEGEN))
+
+
+@dataclass(frozen=True)
+class Precision:
+    """What a compiled model computes its Convolutions and MatMuls in, and why."""
+
+    name: str  # "f32" | "bf16"
+    isa: str | None = None  # the bf16 kernel family ("amx", "avx512bf16")
+    note: str = ""  # why a bf16 request runs otherwise
+
+
+def choose_precision(config) -> Precision:
+    """OpenVINO's CPU rule: bf16 by default where the CPU has native bf16 and the execution
+    mode is PERFORMANCE; f32 when asked for, in ACCURACY mode, or without native bf16."""
+    from codegen.target import AMX_DENIED, host
+
+    if config.execution_mode == "ACCURACY" or config.precision_hint == "f32":
+        return Precision("f32")
+    isas = host().bf16_isas()
+    if config.bf16_isa is not None:
+        if config.bf16_isa in isas:
+            return Precision("bf16", config.bf16_isa)
+        why = AMX_DENIED if config.bf16_isa == "amx" and AMX_DENIED else "the CPU lacks it"
+        if not isas:
+            return Precision("f32", note=f"OVCC_BF16_ISA={config.bf16_isa} asked for, but {why}")
+        return Precision("bf16", isas[0], note=f"OVCC_BF16_ISA={config.bf16_isa} asked for, but {why}")
+    if not isas:
+        note = "bf16 asked for, but the CPU has no native bf16" if config.precision_hint == "bf16" else ""
+        return Precision("f32", note=note)
+    note = "" if isas[0] == "amx" or not host().has("amx-bf16") else f"AMX unavailable: {AMX_DENIED}"
+    return Precision("bf16", isas[0], note)
+
+
 def compile_program(model, cache_dir: Path | None, max_threads: int, profile: bool = False,
-                    opt_level: str = "O2") -> Executable:
+                    opt_level: str = "O2", const_pool: dict | None = None,
+                    precision: Precision = Precision("f32")) -> Executable:
     """Graph passes, lowering and native code for a model with static shapes."""
     from codegen.llvm import compile_to_object, emit_module
-    from passes import CODEGEN, CODEGEN_FIRST, PIPELINES
+    from codegen.target import host
+    from passes import PIPELINES
     from passes.ov_to_loops.lower import lower_module
     from passes.ov_to_loops.program import ENTRY
     from passes.pipeline import run_pipeline
@@ -136,13 +180,11 @@ def compile_program(model, cache_dir: Path | None, max_threads: int, profile: bo
 
     stats = CompileStats()
     t0 = time.perf_counter()
-    run_pipeline(model.module, ",".join((CODEGEN_FIRST, PIPELINES[opt_level], CODEGEN)))
-    program = lower_module(model.module, profile)
+    run_pipeline(model.module, cpu_pipeline(PIPELINES[opt_level]))
+    program = lower_module(model.module, profile, const_pool, precision.name, precision.isa)
     text = str(program.module)
     stats.seconds_lower = time.perf_counter() - t0
     t0 = time.perf_counter()
-    from codegen.target import host
-
     key = cache_key(text, host())
 
     def compile_fn() -> bytes:
@@ -155,54 +197,114 @@ def compile_program(model, cache_dir: Path | None, max_threads: int, profile: bo
     stats.kernels = sum(1 for _ in program.module.body.block.ops) - 1
     stats.steps = len(program.steps)
     stats.arena_bytes = program.arena_bytes
+    stats.precision = precision.name
+    stats.bf16_isa = precision.isa
+    stats.note = precision.note
+    program.release_ir()
     return Executable(program, library, max_threads, stats, [p.shape for p in model.outputs])
+
+
+MAX_SPECIALIZATIONS = 16  # input shapes kept compiled per model (least recently used go first)
+
+
+class _Compiling:
+    """A specialization being compiled by one thread while others wait for it."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.exe: Executable | None = None
+        self.error: BaseException | None = None
 
 
 class NativeCompiledModel(CompiledModelBase):
     device = "CPU"
 
     def __init__(self, model, config: dict[str, Any]):
+        from runtime.config import parse
+
         super().__init__(ports_of(model.inputs), ports_of(model.outputs))
         self.model = model
-        self.nthreads = int(config.get("INFERENCE_NUM_THREADS") or os.cpu_count() or 1)
-        self.perf_count = str(config.get("PERF_COUNT", "")).lower() in ("true", "1", "yes")
-        self.opt_level = "O" + str(config.get("OPTIMIZATION_LEVEL", 2)).lstrip("O")
-        cache = config.get("CACHE_DIR", os.environ.get("OVCC_CACHE_DIR"))
-        from runtime.jit import default_cache_dir
-
-        self.cache_dir = Path(cache) if cache else (default_cache_dir() if cache is None else None)
-        if config.get("CACHE_DIR") == "":
-            self.cache_dir = None
-        self._specialized: dict[tuple, Executable] = {}
+        self.config = parse(config)
+        self.precision = choose_precision(self.config)
+        self.nthreads = self.config.threads
+        self.perf_count = self.config.perf_count
+        self.opt_level = self.config.opt_level
+        self.cache_dir = self.config.cache_dir
+        self._specialized: OrderedDict[tuple, Executable] = OrderedDict()
+        self._compiling: dict[tuple, _Compiling] = {}
         self._lock = threading.Lock()
+        self._const_pool: dict[tuple, np.ndarray] = {}  # packed weights, shared by every input shape
+        self._last: Executable | None = None
         if all(d is not None for p in self.inputs for d in p.shape):
             self._executable([p.shape for p in self.inputs])
 
     def _executable(self, shapes: list[tuple[int, ...]]) -> Executable:
+        """The specialization for these input shapes, compiled on first use. Compiling a new
+        shape holds no lock that inferences of shapes already compiled need."""
         key = tuple(tuple(s) for s in shapes)
         with self._lock:
             exe = self._specialized.get(key)
-            if exe is None:
-                m = self.model.clone()
-                if any(d is None for p in self.inputs for d in p.shape):
-                    m.reshape([list(s) for s in shapes])
-                try:
-                    exe = compile_program(m, self.cache_dir, self.nthreads, self.perf_count, self.opt_level)
-                except OvccError:
-                    raise
-                except Exception as e:  # a compiler bug must not look like bad user input
-                    raise CompileError(f"CPU compilation failed: {type(e).__name__}: {e}") from e
-                self._specialized[key] = exe
-            return exe
+            if exe is not None:
+                self._specialized.move_to_end(key)
+                return exe
+            job = self._compiling.get(key)
+            owner = job is None
+            if owner:
+                job = self._compiling[key] = _Compiling()
+        if not owner:
+            job.done.wait()
+            if job.error is not None:
+                raise job.error
+            return job.exe
+        try:
+            job.exe = self._compile(shapes)
+        except BaseException as e:
+            job.error = e
+            raise
+        finally:
+            with self._lock:
+                if job.exe is not None:
+                    self._specialized[key] = job.exe
+                    while len(self._specialized) > MAX_SPECIALIZATIONS:
+                        self._specialized.popitem(last=False)
+                del self._compiling[key]
+            job.done.set()
+        return job.exe
+
+    def _compile(self, shapes: list[tuple[int, ...]]) -> Executable:
+        m = self.model.clone()
+        if any(d is None for p in self.inputs for d in p.shape):
+            m.reshape([list(s) for s in shapes])
+        try:
+            return compile_program(m, self.cache_dir, self.nthreads, self.perf_count, self.opt_level,
+                                   self._const_pool, self.precision)
+        except OvccError:
+            raise
+        except Exception as e:  # a compiler bug must not look like bad user input
+            raise InternalError(f"CPU compilation failed: {type(e).__name__}: {e}") from e
 
     @property
     def stats(self) -> CompileStats | None:
-        return next(iter(self._specialized.values())).stats if self._specialized else None
+        """Compile statistics of the specialization that ran last (or was compiled first)."""
+        exe = self._last or next(iter(self._specialized.values()), None)
+        return exe.stats if exe is not None else None
+
+    def get_property(self, name: str) -> Any:
+        c = self.config
+        values = {"INFERENCE_NUM_THREADS": c.threads, "PERF_COUNT": c.perf_count, "OPTIMIZATION_LEVEL": c.opt_level,
+                  "CACHE_DIR": str(c.cache_dir) if c.cache_dir else "", "EXECUTION_MODE_HINT": c.execution_mode,
+                  "INFERENCE_PRECISION_HINT": self.precision.name, "PERFORMANCE_HINT": c.performance_hint,
+                  "NUM_STREAMS": c.num_streams or 1, "OPTIMAL_NUMBER_OF_INFER_REQUESTS": 1}
+        if name not in values:
+            from runtime.config import ConfigError
+
+            raise ConfigError(f"CPU: unknown property {name!r} (known: {', '.join(values)})")
+        return values[name]
 
     def profiling_info(self) -> list[tuple[str, str, float, float]]:
         """Per step of the last inference (PERF_COUNT=True), as thread 0 saw it: (kernel, op,
         share of the time running the step, share of the time waiting before it)."""
-        exe = next(iter(self._specialized.values()), None)
+        exe = self._last
         if exe is None or exe.last_profile is None or not self.perf_count:
             return []
         p = exe.last_profile
@@ -213,6 +315,7 @@ class NativeCompiledModel(CompiledModelBase):
 
     def _infer(self, arrays: list[np.ndarray]) -> list[np.ndarray]:
         exe = self._executable([a.shape for a in arrays])
+        self._last = exe
         specs = [(exe.output_shapes[k], p.dtype) for k, p in enumerate(self.outputs)]
         return exe.run(arrays, specs, self.nthreads)
 
@@ -221,18 +324,18 @@ def compile_cpu(model, config: dict[str, Any]) -> NativeCompiledModel:
     return NativeCompiledModel(model, config)
 
 
-def emit_level(model, level: str) -> str:
-    """The model at the loop level (`loops`), as LLVM IR (`llvm`) or host assembly (`asm`)."""
+def emit_level(model, level: str, opt_spec: str | None = None, **pipeline_options: Any) -> str:
+    """The model at the loop level (`loops`), as LLVM IR (`llvm`) or host assembly (`asm`):
+    what compile_model generates, after the same pipeline (`opt_spec`, default O2)."""
     from codegen.llvm import assembly, emit_module
+    from passes import PIPELINES
     from passes.ov_to_loops.lower import lower_module
     from passes.ov_to_loops.program import ENTRY
+    from passes.pipeline import run_pipeline
 
     if any(d is None for p in model.inputs for d in p.partial_shape):
         raise CompileError("--emit loops/llvm/asm needs static input shapes (use --input to set them)")
-    from passes import CODEGEN
-    from passes.pipeline import run_pipeline
-
-    run_pipeline(model.module, CODEGEN)
+    run_pipeline(model.module, cpu_pipeline(opt_spec or PIPELINES["O2"]), **pipeline_options)
     program = lower_module(model.module)
     if level == "loops":
         return str(program.module)

@@ -9,6 +9,10 @@ from onnx import helper, numpy_helper
 
 from compiler.samples import LIGHT_DIR, LIGHT_MODELS, light_input, light_model, randomize_weights  # noqa: F401
 
+# Tests that compare native outputs at f32 tolerances (rtol 1e-4) compile in f32 explicitly: on a
+# CPU with native bf16 the default precision of Convolution/MatMul is bf16, as in OpenVINO.
+F32 = {"INFERENCE_PRECISION_HINT": "f32"}
+
 
 def ort_run(model: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
     import onnxruntime as ort

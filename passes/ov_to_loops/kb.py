@@ -13,6 +13,7 @@ import numpy as np
 from xdsl.builder import Builder
 from xdsl.dialects import arith, func, math, memref, scf, vector
 from xdsl.dialects.builtin import (
+    DenseArrayBase,
     DenseIntOrFPElementsAttr,
     FloatAttr,
     IndexType,
@@ -20,9 +21,11 @@ from xdsl.dialects.builtin import (
     IntegerType,
     MemRefType,
     VectorType,
+    bf16,
     f32,
     i1,
     i8,
+    i64,
 )
 from xdsl.ir import Attribute, Block, Region, SSAValue
 from xdsl.rewriter import InsertPoint
@@ -31,7 +34,11 @@ from dialects.ov import xdsl_type
 
 INDEX = IndexType()
 Val = SSAValue | int
-FAST = arith.FastMathFlagsAttr(("reassoc", "nsz", "arcp", "contract", "afn"))
+# Floating-point arithmetic is exact IEEE by default. Accumulations (sums of a reduction, a
+# window, a dot product) may be reassociated and contracted into FMAs: that is what lets LLVM
+# vectorize them, and it changes results only within the f32 path's tolerance (summation
+# order). No flag may assume away NaN, infinities or signed zeros.
+ACC = arith.FastMathFlagsAttr(("reassoc", "contract"))
 
 
 def mem_type(dtype: np.dtype) -> Attribute:
@@ -235,24 +242,46 @@ class KB:
     def fma(self, a: SSAValue, b: SSAValue, c: SSAValue) -> SSAValue:
         return self.emit(vector.FMAOp(a, b, c))
 
+    def vbitcast(self, x: SSAValue, element: Attribute, width: int) -> SSAValue:
+        """The same bits as a vector of `width` `element`s (e.g. 16 f32 words <-> 32 bf16)."""
+        return self.emit(vector.BitcastOp(x, VectorType(element, [width])))
+
+    def shuffle(self, a: SSAValue, b: SSAValue, mask: Sequence[int]) -> SSAValue:
+        """Lanes of a (0..n-1) then b (n..2n-1), picked by `mask`."""
+        t = VectorType(a.type.element_type, [len(mask)])
+        return self.emit(vector.ShuffleOp(a, b, DenseArrayBase.from_list(i64, list(mask)), result_type=t))
+
+    def to_bf16(self, x: SSAValue) -> SSAValue:
+        """A vector of f32 rounded to bf16, to nearest even (vcvtneps2bf16)."""
+        return self.emit(arith.TruncFOp(x, VectorType(bf16, [x.type.get_shape()[0]])))
+
     # --- floating point ------------------------------------------------------------------------
-    def fadd(self, a, b):
-        return self.emit(arith.AddfOp(a, b, FAST))
+    def fadd(self, a, b, acc: bool = False):
+        """a + b; `acc`: a step of an accumulation (may be reassociated, see ACC)."""
+        return self.emit(arith.AddfOp(a, b, ACC) if acc else arith.AddfOp(a, b))
 
     def fsub(self, a, b):
-        return self.emit(arith.SubfOp(a, b, FAST))
+        return self.emit(arith.SubfOp(a, b))
 
-    def fmul(self, a, b):
-        return self.emit(arith.MulfOp(a, b, FAST))
+    def fmul(self, a, b, acc: bool = False):
+        return self.emit(arith.MulfOp(a, b, ACC) if acc else arith.MulfOp(a, b))
 
     def fdiv(self, a, b):
-        return self.emit(arith.DivfOp(a, b, FAST))
+        return self.emit(arith.DivfOp(a, b))
 
     def fmax(self, a, b):
-        return self.emit(arith.MaximumfOp(a, b, FAST))
+        """IEEE maximum: NaN if either operand is NaN (numpy's and ONNX Runtime's Max)."""
+        return self.emit(arith.MaximumfOp(a, b))
 
     def fmin(self, a, b):
-        return self.emit(arith.MinimumfOp(a, b, FAST))
+        return self.emit(arith.MinimumfOp(a, b))
+
+    def fmaxnum(self, a, b):
+        """The operand that is not NaN if one is (for clamping against constant bounds)."""
+        return self.emit(arith.MaxnumfOp(a, b))
+
+    def fminnum(self, a, b):
+        return self.emit(arith.MinnumfOp(a, b))
 
     def select(self, c, a, b):
         return self.emit(arith.SelectOp(c, a, b))
@@ -307,4 +336,4 @@ class KB:
         return list(op.results)
 
 
-__all__ = ["FAST", "INDEX", "KB", "Val", "buffer_type", "f32", "mem_type", "reg_type"]
+__all__ = ["ACC", "INDEX", "KB", "Val", "buffer_type", "f32", "mem_type", "reg_type"]

@@ -33,13 +33,14 @@ def has_lowering(op_type: str) -> bool:
 
 
 def _load() -> None:
-    from passes.ov_to_loops import gemm, misc, movement, pooling, reduce  # noqa: F401  (register lowerings)
+    from passes.ov_to_loops import conv, matmul, misc, movement, pooling, reduce  # noqa: F401  (register lowerings)
     from passes.ov_to_loops.elementwise import lower_fused_eltwise
 
     FUSED["eltwise"] = lower_fused_eltwise
 
 
-def lower_module(module: ModuleOp, profile: bool = False) -> Program:
+def lower_module(module: ModuleOp, profile: bool = False, const_pool: dict | None = None, precision: str = "f32",
+                 bf16_isa: str | None = None) -> Program:
     _load()
     fn = next(op for op in module.body.block.ops if isinstance(op, func.FuncOp))
     block = fn.body.block
@@ -54,7 +55,7 @@ def lower_module(module: ModuleOp, profile: bool = False) -> Program:
                                        "(it depends on input values); native code needs static shapes")
             if any(0 in shape_of(v.type) for v in list(op.inputs) + list(op.outputs)):
                 raise CompileError(f"{op.IR_TYPE}: tensors with zero elements are not supported on CPU")
-    ctx = LowerCtx()
+    ctx = LowerCtx(const_pool, precision, bf16_isa)
     for i, arg in enumerate(block.args):
         ctx.slots.append(Slot("input", i))
         info = ctx.value(arg)

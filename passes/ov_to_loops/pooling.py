@@ -97,7 +97,7 @@ def _pool(ctx: LowerCtx, op: OvOp) -> None:
                     if want_idx:
                         new.append(kb.select(take, kb.v(flat), acc[1]))
                     return new
-                return [kb.fadd(acc[0], kb.select(ok, v, kb.f(0.0)))]
+                return [kb.fadd(acc[0], kb.select(ok, v, kb.f(0.0)), acc=True)]
             init = [kb.const(low, dt)] if is_max else [kb.f(0.0)]
             if want_idx:
                 init.append(kb.v(0))
@@ -149,7 +149,7 @@ def _pool(ctx: LowerCtx, op: OvOp) -> None:
                                 take = kb.emit_and(ok, SCALAR["Greater"](kb, None, [dt, dt], dt, v, acc))
                                 acc = kb.select(take, v, acc)
                             else:
-                                acc = kb.fadd(acc, kb.select(ok, v, kb.f(0.0)))
+                                acc = kb.fadd(acc, kb.select(ok, v, kb.f(0.0)), acc=True)
                     pos = kb.add(kb.mul(oh, wout), ow)
                     val = acc if is_max else kb.fmul(acc, kb.load(cb, pos))
                     kb.store(val, ob, kb.add(kb.mul(u, wout), ow))
@@ -218,7 +218,7 @@ def _adaptive(ctx: LowerCtx, op: OvOp) -> None:
                 if is_max:
                     take = kb.emit_and(ok, kb.cmpf("ogt", v, acc))
                     return [kb.select(take, v, acc), kb.select(take, kb.v(flat), best), cnt]
-                return [kb.fadd(acc, kb.select(ok, v, kb.f(0.0))), best,
+                return [kb.fadd(acc, kb.select(ok, v, kb.f(0.0)), acc=True), best,
                         kb.fadd(cnt, kb.select(ok, kb.f(1.0), kb.f(0.0)))]
             acc, best, cnt = kb.for_(0, int(np.prod(kmax)), tap,
                                      init=[kb.f(float("-inf") if is_max else 0.0), kb.v(0), kb.f(0.0)])
@@ -298,7 +298,7 @@ def _interpolate(ctx: LowerCtx, op: OvOp) -> None:
                     acc = None
                     for t in range(taps):
                         term = kb.fmul(ws[t], kb.load(xb, kb.add(srcs[t], b)))
-                        acc = term if acc is None else kb.fadd(acc, term)
+                        acc = term if acc is None else kb.fadd(acc, term, acc=True)
                     kb.store(acc, ob, kb.add(dst_base, b))
                 kb.for_(0, B, col)
             kb.for_(kb.args["lo"], kb.args["hi"], unit)
@@ -355,7 +355,7 @@ def _deconv(ctx: LowerCtx, op: OvOp) -> None:
                 xv = kb.load(xb, kb.select(ok, kb.v(xi), kb.v(0)))
                 wi = kb.add(kb.mul(kb.add(kb.mul(kb.add(kb.mul(gi, cin_g), ci), cout_g), cl), kvol), kb.rem(r, kvol))
                 prod = kb.fmul(xv, kb.load(wb, wi))
-                return [kb.fadd(acc, kb.select(ok, prod, kb.f(0.0)))]
+                return [kb.fadd(acc, kb.select(ok, prod, kb.f(0.0)), acc=True)]
             (acc,) = kb.for_(0, cin_g * kvol, red, init=[kb.f(0.0)])
             kb.store(acc, ob, u)
         kb.for_(kb.args["lo"], kb.args["hi"], point)

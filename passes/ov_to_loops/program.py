@@ -92,6 +92,13 @@ class Program:
     def constants(self) -> list[np.ndarray]:
         return [s.array for s in self.slots if s.kind == "const"]
 
+    def release_ir(self) -> None:
+        """Drop what only code generation needed (the loop module, the kernels' builders and
+        the `ov` values they captured), once the native code exists."""
+        self.module = None
+        for s in self.steps:
+            s.kernel.build = None
+
 
 @dataclass
 class _Value:
@@ -109,15 +116,20 @@ class _Value:
 
 
 class LowerCtx:
-    """State of one lowering; the op lowerings call into it."""
+    """State of one lowering; the op lowerings call into it. `const_pool` (shared by the
+    specializations of one compiled model) holds the aligned, packed constants by content, so
+    that every input shape reuses one copy of the weights."""
 
-    def __init__(self) -> None:
+    def __init__(self, const_pool: dict[tuple, np.ndarray] | None = None, precision: str = "f32",
+                 bf16_isa: str | None = None) -> None:
+        self.precision = precision  # what Convolution/MatMul compute in: "f32" | "bf16"
+        self.bf16_isa = bf16_isa  # the bf16 kernel family: "amx" | "avx512bf16"
         self.slots: list[Slot] = [Slot("arena")]
         self.values: dict[SSAValue, _Value] = {}
         self.infos: list[_Value] = []
         self.steps: list[Step] = []
-        self.const_slots: dict[int, int] = {}  # id(array) -> slot
         self._const_cache: dict[tuple, int] = {}
+        self.const_pool = const_pool if const_pool is not None else {}
 
     # --- values -------------------------------------------------------------------------------
     def value(self, v: SSAValue) -> _Value:
@@ -142,11 +154,12 @@ class LowerCtx:
         r.alias_of = self.root(s).id
 
     def const_slot(self, array: np.ndarray) -> int:
-        arr = np.require(array, requirements=["C", "A"])
-        key = (arr.dtype.str, arr.shape, hashlib.sha1(arr.tobytes()).hexdigest()) if arr.nbytes < (1 << 24) \
-            else (id(array),)
+        arr = np.require(array, requirements=["C"])
+        key = (arr.dtype.str, arr.shape, hashlib.sha1(arr.data).hexdigest())
         if key not in self._const_cache:
-            aligned = _aligned_copy(arr)
+            aligned = self.const_pool.get(key)
+            if aligned is None:
+                aligned = self.const_pool[key] = _aligned_copy(arr)
             self.slots.append(Slot("const", array=aligned))
             self._const_cache[key] = len(self.slots) - 1
         return self._const_cache[key]
@@ -230,10 +243,6 @@ def _resolve(ctx: LowerCtx, b: Buf) -> Buf:
     return Buf(f.slot, f.offset + b.offset, b.dtype, b.size, info.id)
 
 
-def _overlap(a: Buf, b: Buf) -> bool:
-    return a.slot == b.slot and a.offset < b.offset + b.nbytes and b.offset < a.offset + a.nbytes
-
-
 # --- the graph function ----------------------------------------------------------------------
 
 def build_program(ctx: LowerCtx, profile: bool = False) -> Program:
@@ -251,7 +260,8 @@ def build_program(ctx: LowerCtx, profile: bool = False) -> Program:
     funcs = [_build_kernel(k) for k in kernels.values()]
     if profile:
         ctx.slots.append(Slot("profile"))
-    graph = _build_graph(ctx.steps, scratch_offset, scratch, len(ctx.slots) - 1 if profile else None)
+    read_only = {i for i, sl in enumerate(ctx.slots) if sl.kind in ("input", "const")}
+    graph = _build_graph(ctx.steps, scratch_offset, scratch, len(ctx.slots) - 1 if profile else None, read_only)
     module = ModuleOp([*funcs, graph])
     return Program(module, ctx.slots, scratch_offset, scratch_offset, scratch, ctx.steps)
 
@@ -265,12 +275,58 @@ def _build_kernel(k: Kernel) -> func.FuncOp:
     return kb.finish()
 
 
+class _Pending:
+    """The memory that the steps since the last barrier read and write, indexed by slot and
+    64 KiB bucket, parallel steps apart from serial ones: checking a new step costs what its
+    buffers span, not what every pending step touched (that scan made lowering quadratic in
+    graph length). Two serial steps never conflict (thread 0 runs both, in order)."""
+
+    SHIFT = 16
+
+    def __init__(self, read_only: set[int]):
+        self.read_only = read_only  # slots no step writes (inputs, constants): never a conflict
+        # (parallel?) -> {"r"|"w": {(slot, bucket): [(offset, end)]}}
+        self.index: dict[bool, dict[str, dict[tuple[int, int], list[tuple[int, int]]]]] = {
+            p: {"r": {}, "w": {}} for p in (False, True)}
+
+    def _buckets(self, b: Buf):
+        end = b.offset + max(b.nbytes, 1)
+        for k in range(b.offset >> self.SHIFT, ((end - 1) >> self.SHIFT) + 1):
+            yield (b.slot, k), b.offset, end
+
+    def conflicts(self, s: Step, parallel: bool) -> bool:
+        """Whether s touches memory a pending step uses, where either of them is parallel."""
+        def hit(kind: str, b: Buf) -> bool:
+            for p in ((False, True) if parallel else (True,)):
+                index = self.index[p][kind]
+                for key, lo, hi in self._buckets(b):
+                    if any(o < hi and lo < e for o, e in index.get(key, ())):
+                        return True
+            return False
+        return any(hit("r", w) or hit("w", w) for w in s.writes) or \
+            any(hit("w", r) for r in s.reads if r.slot not in self.read_only)
+
+    def add(self, s: Step, parallel: bool) -> None:
+        for kind, bufs in (("r", s.reads), ("w", s.writes)):
+            index = self.index[parallel][kind]
+            for b in bufs:
+                if b.slot in self.read_only:
+                    continue
+                for key, lo, hi in self._buckets(b):
+                    index.setdefault(key, []).append((lo, hi))
+
+    def clear(self) -> None:
+        for p in self.index.values():
+            for d in p.values():
+                d.clear()
+
+
 def _build_graph(steps: list[Step], scratch_offset: int, scratch_bytes: int,
-                 profile_slot: int | None = None) -> func.FuncOp:
+                 profile_slot: int | None = None, read_only: set[int] = frozenset()) -> func.FuncOp:
     ptr = LLVMPointerType()
     kb = KB(ENTRY, [("table", ptr), ("tid", INDEX), ("nthreads", INDEX), ("barrier", ptr)])
     table, tid, nthr, bar = (kb.args[n] for n in ("table", "tid", "nthreads", "barrier"))
-    pending: list[Step] = []  # steps since the last barrier
+    pending = _Pending(set(read_only))  # what the steps since the last barrier touch
     prof = kb.emit(ViewOp(table, profile_slot, 0, buffer_type(np.dtype(np.int64), 2 * len(steps)))) \
         if profile_slot is not None else None
 
@@ -279,9 +335,9 @@ def _build_graph(steps: list[Step], scratch_offset: int, scratch_bytes: int,
 
     for i, s in enumerate(steps):
         parallel = s.cost >= PARALLEL_MIN_COST and s.extent > 1
-        if any(_conflict(s, p) and (parallel or p.parallel) for p in pending):
+        if pending.conflicts(s, parallel):
             kb.b.insert(BarrierOp(bar, nthr))
-            pending = []
+            pending.clear()
         s.parallel = parallel
         if prof is not None:
             stamp(2 * i)
@@ -300,16 +356,11 @@ def _build_graph(steps: list[Step], scratch_offset: int, scratch_bytes: int,
                 kb.b.insert(func.CallOp(s.kernel.name, [*views, kb.v(0), kb.v(s.extent),
                                                         *[kb.v(e) for e in extra]], []))
             kb.if_(kb.icmp("eq", tid, 0), call)
-        pending.append(s)
+        pending.add(s, parallel)
         if prof is not None:
             stamp(2 * i + 1)
     kb.b.insert(BarrierOp(bar, nthr))  # outputs are complete when every thread returns
     return kb.finish()
-
-
-def _conflict(a: Step, b: Step) -> bool:
-    return any(_overlap(x, y) for x in a.writes for y in b.reads + b.writes) or \
-        any(_overlap(x, y) for x in a.reads for y in b.writes)
 
 
 __all__ = ["ENTRY", "Buf", "Kernel", "LowerCtx", "Program", "Slot", "Step", "build_program"]

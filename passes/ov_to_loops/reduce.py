@@ -65,6 +65,8 @@ def _init(kind: str, dt: np.dtype):
 
 
 def _combine(kb: KB, kind: str, dt: np.dtype, acc, x):
+    if dt.kind == "f" and kind in ("add", "mul"):  # an accumulation: may be reassociated
+        return kb.fadd(acc, x, acc=True) if kind == "add" else kb.fmul(acc, x, acc=True)
     op = {"add": "Add", "mul": "Multiply", "max": "Maximum", "min": "Minimum", "and": "LogicalAnd",
           "or": "LogicalOr"}[kind]
     return SCALAR[op](kb, None, [dt, dt], dt, acc, x)
@@ -143,7 +145,7 @@ def _softmax(ctx: LowerCtx, op: OvOp) -> None:
                 e = kb.exp(kb.fsub(kb.load(xb, kb.add(base, kb.mul(i, b))), m))
                 if not log:
                     kb.store(e, ob, kb.add(base, kb.mul(i, b)))
-                return [kb.fadd(s, e)]
+                return [kb.fadd(s, e, acc=True)]
             (s,) = kb.for_(0, r, expsum, init=[kb.f(0.0)])
             if log:  # (x - max) - log(sum): folding max into the log term would lose digits
                 lse = kb.emit(math.LogOp(s))
@@ -184,12 +186,12 @@ def _row_norm(ctx: LowerCtx, op: OvOp, axes: list[int], kind: str) -> None:
             def at_(i):
                 return kb.add(base, kb.mul(i, b))
             if kind == "mvn":
-                (s,) = kb.for_(0, r, lambda i, acc: [kb.fadd(acc, kb.load(xb, at_(i)))], init=[kb.f(0.0)])
+                (s,) = kb.for_(0, r, lambda i, acc: [kb.fadd(acc, kb.load(xb, at_(i)), acc=True)], init=[kb.f(0.0)])
                 mean = kb.fdiv(s, kb.f(float(r)))
                 if at.normalize_variance:
                     def sq(i, acc):
                         d = kb.fsub(kb.load(xb, at_(i)), mean)
-                        return [kb.fadd(acc, kb.fmul(d, d))]
+                        return [kb.fadd(acc, kb.fmul(d, d), acc=True)]
                     (v,) = kb.for_(0, r, sq, init=[kb.f(0.0)])
                     var = kb.fdiv(v, kb.f(float(r)))
                     den = kb.sqrt(kb.fadd(var, eps)) if at.eps_mode == "inside_sqrt" else kb.fadd(kb.sqrt(var), eps)
@@ -200,7 +202,7 @@ def _row_norm(ctx: LowerCtx, op: OvOp, axes: list[int], kind: str) -> None:
             else:
                 def sq(i, acc):
                     d = kb.load(xb, at_(i))
-                    return [kb.fadd(acc, kb.fmul(d, d))]
+                    return [kb.fadd(acc, kb.fmul(d, d), acc=True)]
                 (s,) = kb.for_(0, r, sq, init=[kb.f(0.0)])
                 den = kb.sqrt(kb.fadd(s, eps) if at.eps_mode == "add" else kb.fmax(s, eps))
                 inv = kb.fdiv(kb.f(1.0), den)
@@ -272,7 +274,7 @@ def _lrn(ctx: LowerCtx, op: OvOp) -> None:
 
                 def col(j):
                     def acc(t, s):
-                        return [kb.fadd(s, kb.load(ib, kb.add(kb.mul(kb.add(kb.mul(ai, r), t), b), j)))]
+                        return [kb.fadd(s, kb.load(ib, kb.add(kb.mul(kb.add(kb.mul(ai, r), t), b), j)), acc=True)]
                     (s,) = kb.for_(lo, hi, acc, init=[kb.f(0.0)])
                     kb.store(s, ob, kb.add(obase, j))
                 kb.for_(0, b, col)

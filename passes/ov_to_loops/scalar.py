@@ -11,7 +11,8 @@ import numpy as np
 from xdsl.dialects import arith, math
 from xdsl.dialects.builtin import VectorType
 
-from passes.ov_to_loops.kb import FAST, KB, reg_type
+from dialects.loops import RemFOp
+from passes.ov_to_loops.kb import KB, reg_type
 
 Formula = Callable[..., object]  # (kb, attr, in_dtypes, out_dtype, *values) -> value
 
@@ -31,7 +32,7 @@ def _f(kb: KB, v, dt):
 def _binop(fop, iop, uop=None):
     def emit(kb, attr, dts, odt, a, b):
         if is_float(dts[0]):
-            return kb.emit(fop(a, b, FAST))
+            return kb.emit(fop(a, b))
         return kb.emit((uop if uop is not None and is_unsigned(dts[0]) else iop)(a, b))
     return emit
 
@@ -63,12 +64,8 @@ def _divide(kb, attr, dts, odt, a, b):
 
 
 def _fmod_float(kb, a, b, dt):
-    """C fmod: the remainder of the division truncated toward zero; fmod(x, inf) = x."""
-    q = kb.emit(math.TruncOp(kb.emit(arith.DivfOp(a, b))))
-    r = kb.emit(arith.SubfOp(a, kb.emit(arith.MulfOp(q, b))))
-    inf_b = kb.cmpf("oeq", kb.emit(math.AbsFOp(b)), _f(kb, float("inf"), dt))
-    finite_a = kb.cmpf("olt", kb.emit(math.AbsFOp(a)), _f(kb, float("inf"), dt))
-    return kb.select(kb.emit(arith.AndIOp(inf_b, finite_a)), a, r)
+    """C fmod, exactly (LLVM's frem): the remainder of the division truncated toward zero."""
+    return kb.emit(RemFOp(a, b))
 
 
 def _floor_mod(kb, attr, dts, odt, a, b):
@@ -101,9 +98,29 @@ def _mod(kb, attr, dts, odt, a, b):
 def _power(kb, attr, dts, odt, a, b):
     if is_float(dts[0]):
         return kb.emit(math.PowFOp(a, b))
-    fa = kb.emit(arith.SIToFPOp(a, reg_type(np.float32)))
-    fb = kb.emit(arith.SIToFPOp(b, reg_type(np.float32)))
-    return kb.emit(arith.FPToSIOp(kb.emit(math.RoundOp(kb.emit(math.PowFOp(fa, fb)))), reg_type(dts[0])))
+    return _int_power(kb, a, b, np.dtype(dts[0]))
+
+
+def _int_power(kb, a, b, dt: np.dtype):
+    """a ** b in exact integer arithmetic (wrapping as repeated multiplication does), by
+    squaring over every bit of the exponent. A negative exponent truncates 1 / a**|b| toward
+    zero: 1 for a = 1, +-1 for a = -1, 0 otherwise."""
+    bits = dt.itemsize * 8
+    one, zero = _f(kb, 1, dt), _f(kb, 0, dt)
+    signed = not is_unsigned(dt)
+    e = kb.emit(math.AbsIOp(b)) if signed else b
+    result, base = one, a
+    for i in range(bits - (1 if signed else 0)):
+        bit = kb.emit(arith.CmpiOp(kb.emit(arith.AndIOp(e, _f(kb, 1 << i, dt))), zero, "ne"))
+        result = kb.select(bit, kb.emit(arith.MuliOp(result, base)), result)
+        base = kb.emit(arith.MuliOp(base, base))
+    if not signed:
+        return result
+    odd = kb.emit(arith.CmpiOp(kb.emit(arith.AndIOp(b, one)), zero, "ne"))
+    minus_one = _f(kb, -1, dt)
+    recip = kb.select(kb.emit(arith.CmpiOp(a, one, "eq")), one,
+                      kb.select(kb.emit(arith.CmpiOp(a, minus_one, "eq")), kb.select(odd, minus_one, one), zero))
+    return kb.select(kb.emit(arith.CmpiOp(b, zero, "slt")), recip, result)
 
 
 def _cmp(fpred, spred, upred):
@@ -150,8 +167,12 @@ def _math1(op):
 
 
 def _sigmoid(kb, x, dt):
+    """1 / (1 + e**-x), as e / (1 + e) with e = e**x for negative x so that tiny results keep
+    their precision (down to subnormals) instead of becoming 0."""
     one = _f(kb, 1.0, dt)
-    return kb.fdiv(one, kb.fadd(one, kb.exp(kb.emit(arith.NegfOp(x)))))
+    e = kb.exp(kb.emit(arith.NegfOp(kb.emit(math.AbsFOp(x)))))
+    den = kb.fadd(one, e)
+    return kb.select(kb.cmpf("olt", x, _f(kb, 0.0, dt)), kb.fdiv(e, den), kb.fdiv(one, den))
 
 
 def _softplus(kb, x, dt):
@@ -161,8 +182,8 @@ def _softplus(kb, x, dt):
 
 def _relu(kb, attr, dts, odt, x):
     zero = _f(kb, 0, dts[0])
-    if is_float(dts[0]):
-        return kb.fmax(x, zero)
+    if is_float(dts[0]):  # NaN stays NaN
+        return kb.select(kb.cmpf("olt", x, zero), zero, x)
     return kb.emit(arith.MaxSIOp(x, zero))
 
 
@@ -310,9 +331,11 @@ def _fake_quantize(kb, attr, dts, odt, x, il, ih, ol, oh):
 
 
 def _bool_not(kb, attr, dts, odt, x):
-    if dts[0] == np.bool_:
+    dt = np.dtype(dts[0])
+    if dt == np.bool_:
         return kb.emit(arith.XOrIOp(x, kb.const(True, np.bool_)))
-    return kb.emit(arith.XOrIOp(x, _f(kb, -1, dts[0])))
+    ones = (1 << (dt.itemsize * 8)) - 1 if is_unsigned(dt) else -1  # all bits set
+    return kb.emit(arith.XOrIOp(x, _f(kb, ones, dt)))
 
 
 SCALAR: dict[str, Formula] = {

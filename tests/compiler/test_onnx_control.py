@@ -6,7 +6,7 @@ import pytest
 from onnx import TensorProto, helper
 
 import compiler as ov
-from tests.models import make_model, ort_run
+from tests.models import F32, make_model, ort_run
 
 F = TensorProto.FLOAT
 
@@ -20,7 +20,7 @@ def _vi(name, elem, shape):
 
 
 def _check(m, feeds_list):
-    compiled = ov.compile_model(ov.convert_model(m), "CPU")
+    compiled = ov.compile_model(ov.convert_model(m), "CPU", F32)
     for feeds in feeds_list:
         want = ort_run(m, feeds)
         got = compiled(list(feeds.values()))
@@ -85,5 +85,5 @@ def test_loop_on_data_is_a_clear_error():
     with pytest.raises(ov.ConversionError, match="trip count must be known"):
         ov.convert_model(m)
     # the same loop with its trip count given at conversion time unrolls
-    unrolled = ov.compile_model(ov.convert_model(m, input={"n": np.array(3, np.int64)}), "CPU")
+    unrolled = ov.compile_model(ov.convert_model(m, input={"n": np.array(3, np.int64)}), "CPU", F32)
     np.testing.assert_allclose(unrolled([np.float32(0.5)])[0], 3.5)

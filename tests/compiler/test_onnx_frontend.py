@@ -10,14 +10,14 @@ import pytest
 from onnx import helper
 
 import compiler as ov
-from tests.models import LIGHT_MODELS, light_input, light_model, make_model, ort_run
+from tests.models import F32, LIGHT_MODELS, light_input, light_model, make_model, ort_run
 
 RTOL, ATOL = 1e-4, 1e-5
 
 
 def _check(model: onnx.ModelProto, feeds: dict[str, np.ndarray], device: str = "REFERENCE", rtol=RTOL, atol=ATOL):
     want = ort_run(model, feeds)
-    compiled = ov.compile_model(ov.convert_model(model), device)
+    compiled = ov.compile_model(ov.convert_model(model), device, F32)
     got = compiled(feeds)
     for i, w in enumerate(want):
         np.testing.assert_allclose(got[i], w, rtol=rtol, atol=atol)
@@ -269,7 +269,7 @@ def test_float16_model_computes_in_float32_natively():
              helper.make_node("LayerNormalization", ["s", "g", "b"], ["y"], axis=-1)]
     m = make_model(nodes, [("x", np.float16, [4, 16])], [("y", np.float16, [4, 16])], dict(w=w, g=g, b=b))
     x = rng.normal(0, 1, (4, 16)).astype(np.float16)
-    got = ov.compile_model(ov.convert_model(m), "CPU")([x])[0]
+    got = ov.compile_model(ov.convert_model(m), "CPU", F32)([x])[0]
     assert got.dtype == np.float16
     np.testing.assert_allclose(got.astype(np.float32), ort_run(m, {"x": x})[0].astype(np.float32), rtol=2e-3,
                                atol=2e-3)
@@ -331,7 +331,7 @@ def test_pytorch_default_exporter_at_opset_23(tmp_path):
                 torch.onnx.export(module.eval(), (x,), path, opset_version=23, dynamo=True, verbose=False)
             m = onnx.load(path)
             assert needed <= {n.op_type for n in m.graph.node}
-            got = ov.compile_model(ov.read_model(path), "CPU")([x.numpy()])
+            got = ov.compile_model(ov.read_model(path), "CPU", F32)([x.numpy()])
             want = ort_run(m, {m.graph.input[0].name: x.numpy()})
             with torch.no_grad():
                 ref = module(x)

@@ -13,7 +13,7 @@ import pytest
 from onnx import helper
 
 import compiler as ov
-from tests.models import make_model, ort_run
+from tests.models import F32, make_model, ort_run
 
 FORMATS = ("qdq", "qdq_per_channel", "qoperator", "dynamic")
 
@@ -102,7 +102,7 @@ def test_quantized_models_match_onnxruntime(build, fmt, tmp_path):
     for seed in range(3):
         x = np.random.default_rng(seed).normal(0, 1, shape).astype(np.float32)
         want = ort_run(q, {"x": x})[0]
-        got = ov.compile_model(converted)([x])[0]
+        got = ov.compile_model(converted, "CPU", F32)([x])[0]
         # one output quantization step (rounding ties can go either way after float math);
         # dynamic quantization's float results to float32 accuracy
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=step * 1.001 + 1e-5)
@@ -130,6 +130,6 @@ def test_quantizer_rounds_ties_to_even_natively():
     m = make_model(nodes, [("x", np.float32, [8])], [("y", np.uint8, [8]), ("s", np.float32, []),
                                                       ("z", np.uint8, [])], opset=13)
     want = ort_run(m, {"x": x})
-    got = ov.compile_model(ov.convert_model(m))([x])
+    got = ov.compile_model(ov.convert_model(m), "CPU", F32)([x])
     for g, w in zip(got.values(), want):
         np.testing.assert_array_equal(g, w)

@@ -9,7 +9,7 @@ import pytest
 from onnx import helper
 
 import compiler as ov
-from tests.models import make_model, ort_run
+from tests.models import F32, make_model, ort_run
 
 GATES = {"LSTM": 4, "GRU": 3, "RNN": 1}
 SEQ, BATCH, INPUT, HIDDEN = 5, 3, 4, 6
@@ -91,7 +91,7 @@ def test_recurrent_layers_match_onnxruntime(kind, kw):
         want = [want[0].transpose(2, 0, 1, 3)] + [w.transpose(1, 0, 2) for w in want[1:]]
     else:
         want = ort_run(m, feeds)
-    got = ov.compile_model(ov.convert_model(m), "CPU")(list(feeds.values()))
+    got = ov.compile_model(ov.convert_model(m), "CPU", F32)(list(feeds.values()))
     for i, w in enumerate(want):
         np.testing.assert_allclose(got[i], w, rtol=1e-4, atol=1e-5, err_msg=f"output {i}")
 
@@ -121,7 +121,7 @@ def test_pytorch_lstm_exported_to_onnx():
 
     m = onnx.load_from_string(buf.getvalue())
     assert {"LSTM", "GRU"} <= {n.op_type for n in m.graph.node}
-    got = ov.compile_model(ov.convert_model(m), "CPU")([x.numpy()])
+    got = ov.compile_model(ov.convert_model(m), "CPU", F32)([x.numpy()])
     with torch.no_grad():
         want = net(x)
     for i, w in enumerate(want):

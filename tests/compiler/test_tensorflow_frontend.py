@@ -18,6 +18,7 @@ from tensorflow.python.framework.convert_to_constants import convert_variables_t
 import compiler as ov  # noqa: E402
 from passes.pipeline import run_pipeline  # noqa: E402
 from tests.compiler import tf_models  # noqa: E402
+from tests.models import F32  # noqa: E402
 
 RTOL, ATOL = 1e-4, 1e-5
 
@@ -101,7 +102,7 @@ def _source(kind, model, tmp_path):
 def test_model_kinds_match_tensorflow(name, kind, tmp_path):
     model, xs, want = _model(name)
     converted = ov.convert_model(_source(kind, model, tmp_path))
-    got = ov.compile_model(converted, "CPU")(xs)
+    got = ov.compile_model(converted, "CPU", F32)(xs)
     assert len(got) == len(want)
     for i, w in enumerate(want):
         np.testing.assert_allclose(got[i], w, rtol=RTOL, atol=ATOL)
@@ -162,7 +163,7 @@ def test_quantized_tflite_matches_the_interpreter(name, mode, tmp_path):
         s, z = it.get_input_details()[0]["quantization"]
         x = np.clip(np.round(x / s + z), -128, 127).astype(np.int8)
     wants = _tflite_run(path, x)
-    results = ov.compile_model(ov.convert_model(path), "CPU")(x)
+    results = ov.compile_model(ov.convert_model(path), "CPU", F32)(x)
     assert len(results) == len(wants)
     for name, want in wants.items():
         got = results[name]
@@ -223,11 +224,11 @@ def test_saved_model_signature_choice(tmp_path):
     x = np.random.default_rng(1).standard_normal((3, 4)).astype(np.float32)
     model = ov.convert_model(d, signature="probs")
     assert sorted(n for p in model.inputs for n in p.names) == ["t", "x"]
-    compiled = ov.compile_model(model, "CPU")
+    compiled = ov.compile_model(model, "CPU", F32)
     feeds = {"x": x, "t": np.float32(2.0)}
     got = compiled(feeds)
     np.testing.assert_allclose(got["probs"], m.probs(x, 2.0)["probs"].numpy(), rtol=RTOL, atol=ATOL)
-    got = ov.compile_model(ov.convert_model(d, signature="logits"), "CPU")({"x": x})
+    got = ov.compile_model(ov.convert_model(d, signature="logits"), "CPU", F32)({"x": x})
     np.testing.assert_allclose(got["logits"], m.logits(x)["logits"].numpy(), rtol=RTOL, atol=ATOL)
 
 
@@ -280,23 +281,23 @@ def test_functions_subclassed_models_and_input_overrides():
     want = sub(x).numpy()
     with pytest.raises(ov.ConversionError, match="example_input"):
         ov.convert_model(sub)
-    got = ov.compile_model(ov.convert_model(sub, example_input=x), "CPU")(x)[0]
+    got = ov.compile_model(ov.convert_model(sub, example_input=x), "CPU", F32)(x)[0]
     np.testing.assert_allclose(got, want, rtol=RTOL, atol=ATOL)
 
     fn = tf.function(lambda a: tf.nn.relu(a) * 2.0 + tf.reduce_sum(a, axis=-1, keepdims=True))
     model = ov.convert_model(fn, input=[1, 8])  # no signature: the shape comes from input=
-    np.testing.assert_allclose(ov.compile_model(model, "CPU")(x[:1])[0], fn(x[:1]).numpy(), rtol=RTOL, atol=ATOL)
+    np.testing.assert_allclose(ov.compile_model(model, "CPU", F32)(x[:1])[0], fn(x[:1]).numpy(), rtol=RTOL, atol=ATOL)
     cf = fn.get_concrete_function(tf.TensorSpec([None, 8], tf.float32, name="a"))
     model = ov.convert_model(cf, input=("a", [3, 8]))
     assert model.inputs[0].get_partial_shape().to_shape() == (3, 8)
-    np.testing.assert_allclose(ov.compile_model(model, "CPU")(x)[0], fn(x).numpy(), rtol=RTOL, atol=ATOL)
+    np.testing.assert_allclose(ov.compile_model(model, "CPU", F32)(x)[0], fn(x).numpy(), rtol=RTOL, atol=ATOL)
 
 
 def test_keras_file(tmp_path):
     model, xs, want = _model("sequential")
     path = tmp_path / "m.keras"
     model.save(str(path))
-    got = ov.compile_model(ov.read_model(path), "CPU")(xs)[0]
+    got = ov.compile_model(ov.read_model(path), "CPU", F32)(xs)[0]
     np.testing.assert_allclose(got, want[0], rtol=RTOL, atol=ATOL)
 
 
@@ -434,7 +435,7 @@ def _op_fn(name):
 def test_tf_ops_match_tensorflow(name):
     cf, xs = _op_fn(name)
     want = cf(*[tf.constant(x) for x in xs]).numpy()
-    got = ov.compile_model(ov.convert_model(cf), "CPU")(xs)[0]
+    got = ov.compile_model(ov.convert_model(cf), "CPU", F32)(xs)[0]
     np.testing.assert_allclose(got, want, rtol=RTOL, atol=1e-4)
 
 
@@ -464,7 +465,7 @@ def test_tflite_ops_match_the_interpreter(name, tmp_path):
     feeds = [None] * len(xs)
     for k, i in enumerate(order):
         feeds[i] = xs[k]
-    got = ov.compile_model(model, "CPU")(feeds)[0]
+    got = ov.compile_model(model, "CPU", F32)(feeds)[0]
     np.testing.assert_allclose(got, want, rtol=RTOL, atol=1e-4)
 
 
@@ -500,7 +501,7 @@ def test_more_keras_layers(name):
     model, xs = _more_keras(name)
     want = model(xs if len(xs) > 1 else xs[0], training=False)
     want = want if isinstance(want, list | tuple) else [want]
-    got = ov.compile_model(ov.convert_model(model), "CPU")(xs)
+    got = ov.compile_model(ov.convert_model(model), "CPU", F32)(xs)
     for i, w in enumerate(want):
         np.testing.assert_allclose(got[i], w.numpy(), rtol=RTOL, atol=ATOL)
 
@@ -534,7 +535,7 @@ def test_keras_recurrent_layers_unroll_their_loops(kind, tmp_path):
         np.testing.assert_allclose(list(_tflite_run(src, x).values())[0], want, rtol=RTOL, atol=ATOL)
     else:
         src = _source(kind, model, tmp_path)
-    got = ov.compile_model(ov.convert_model(src), "CPU")([x])[0]
+    got = ov.compile_model(ov.convert_model(src), "CPU", F32)([x])[0]
     np.testing.assert_allclose(got, want, rtol=RTOL, atol=ATOL)
 
 
@@ -546,7 +547,7 @@ def test_masked_lstm_text_classifier():
     ids = np.random.default_rng(1).integers(1, 40, (3, 9)).astype(np.int32)
     ids[0, 5:] = 0  # padding: the mask holds the state over these steps
     ids[2, 2:] = 0
-    got = ov.compile_model(ov.convert_model(model), "CPU")([ids])[0]
+    got = ov.compile_model(ov.convert_model(model), "CPU", F32)([ids])[0]
     np.testing.assert_allclose(got, model(ids, training=False).numpy(), rtol=RTOL, atol=ATOL)
 
 
@@ -582,7 +583,7 @@ def test_conditions_static_and_data_dependent(tmp_path):
         warnings.simplefilter("ignore")
         path.write_bytes(tf.lite.TFLiteConverter.from_concrete_functions([m.__call__.get_concrete_function()],
                                                                         m).convert())
-    compiled = [ov.compile_model(ov.convert_model(src), "CPU") for src in (m, path)]
+    compiled = [ov.compile_model(ov.convert_model(src), "CPU", F32) for src in (m, path)]
     rng = np.random.default_rng(2)
     for x in (rng.normal(1, 1, (2, 4)), rng.normal(-1, 1, (2, 4))):
         x = x.astype(np.float32)
@@ -597,5 +598,5 @@ def test_variable_length_rnn_needs_shapes_given():
     with pytest.raises(ov.ConversionError, match="input="):
         ov.convert_model(model)
     ids = np.random.default_rng(3).integers(0, 30, (2, 11)).astype(np.int32)
-    got = ov.compile_model(ov.convert_model(model, input=[(2, 11)]), "CPU")([ids])[0]
+    got = ov.compile_model(ov.convert_model(model, input=[(2, 11)]), "CPU", F32)([ids])[0]
     np.testing.assert_allclose(got, model(ids, training=False).numpy(), rtol=RTOL, atol=ATOL)

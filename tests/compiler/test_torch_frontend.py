@@ -11,6 +11,7 @@ import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 import compiler as ov  # noqa: E402
+from tests.models import F32  # noqa: E402
 
 RTOL, ATOL = 1e-4, 1e-5
 
@@ -256,7 +257,7 @@ def test_model_kinds_match_pytorch(name, kind, tmp_path):
     want = _torch_out(m, args)
     src = _source(kind, m, args, tmp_path)
     model = ov.convert_model(src, example_input=args)
-    got = ov.compile_model(model, "CPU")([a.numpy() for a in args])
+    got = ov.compile_model(model, "CPU", F32)([a.numpy() for a in args])
     for i, w in enumerate(want):
         np.testing.assert_allclose(got[i], w, rtol=RTOL, atol=ATOL)
 
@@ -306,13 +307,13 @@ def test_input_flattening_rules():
     t = [torch.randn(2, 3) for _ in range(3)]
     model = ov.convert_model(Nested(), example_input=((t[0], t[1]), t[2]))
     assert len(model.inputs) == 3 and len(model.outputs) == 3
-    got = ov.compile_model(model, "CPU")([x.numpy() for x in t])
+    got = ov.compile_model(model, "CPU", F32)([x.numpy() for x in t])
     np.testing.assert_allclose(got[0], (t[0] + t[1]).numpy(), rtol=RTOL)
     np.testing.assert_allclose(got[1], (t[0] * t[2]).numpy(), rtol=RTOL)
     np.testing.assert_allclose(got[2], (t[1] - t[2]).numpy(), rtol=RTOL)
     named = ov.convert_model(Named(), example_input={"image": t[0], "scale": t[1]})
     assert [p.name for p in named.inputs] == ["image", "scale"]
-    np.testing.assert_allclose(ov.compile_model(named, "CPU")({"image": t[0].numpy(), "scale": t[1].numpy()})[0],
+    np.testing.assert_allclose(ov.compile_model(named, "CPU", F32)({"image": t[0].numpy(), "scale": t[1].numpy()})[0],
                                (t[0] * t[1]).numpy(), rtol=RTOL)
     tup = ov.convert_model(Named(), example_input=(t[0], t[1]))
     assert [p.name for p in tup.inputs] == ["image", "scale"]
@@ -322,7 +323,7 @@ def test_dynamic_dims_from_input_spec():
     m = _init(MLP())
     model = ov.convert_model(m, example_input=torch.randn(4, 20), input=[("x", [-1, 20])])
     assert model.inputs[0].partial_shape.is_dynamic
-    compiled = ov.compile_model(model, "CPU")
+    compiled = ov.compile_model(model, "CPU", F32)
     for n in (2, 7):
         x = torch.randn(n, 20)
         np.testing.assert_allclose(compiled([x.numpy()])[0], _torch_out(m, (x,))[0], rtol=RTOL, atol=ATOL)
@@ -390,7 +391,7 @@ def test_fused_attention_kernels_match_pytorch(norm_first, average):
     pad[1, 4:] = True
     m = FusedAttention(norm_first, average).eval()
     want = _torch_out(m, (x, pad))
-    got = ov.compile_model(ov.convert_model(m, example_input=(x, pad)), "CPU")([x.numpy(), pad.numpy()])
+    got = ov.compile_model(ov.convert_model(m, example_input=(x, pad)), "CPU", F32)([x.numpy(), pad.numpy()])
     for i, w in enumerate(want):
         np.testing.assert_allclose(got[i], w, rtol=RTOL, atol=ATOL)
 
@@ -432,7 +433,7 @@ def test_more_aten_ops(name):
     x = torch.randn(2, 5, 6, generator=torch.Generator().manual_seed(5))
     with torch.no_grad():
         want = m(x)
-    got = ov.compile_model(ov.convert_model(m, example_input=(x,)), "CPU")([x.numpy()])[0]
+    got = ov.compile_model(ov.convert_model(m, example_input=(x,)), "CPU", F32)([x.numpy()])[0]
     np.testing.assert_allclose(got, want.numpy(), rtol=RTOL, atol=ATOL)
 
 
@@ -446,5 +447,5 @@ def test_grid_sample(mode, padding, align):
     x = torch.randn(2, 3, 7, 9, generator=torch.Generator().manual_seed(6))
     with torch.no_grad():
         want = m(x)
-    got = ov.compile_model(ov.convert_model(m, example_input=(x,)), "CPU")([x.numpy()])[0]
+    got = ov.compile_model(ov.convert_model(m, example_input=(x,)), "CPU", F32)([x.numpy()])[0]
     np.testing.assert_allclose(got, want.numpy(), rtol=RTOL, atol=ATOL)

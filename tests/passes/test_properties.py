@@ -15,6 +15,7 @@ from dialects.ov import Fused
 from passes import PASSES, PIPELINES
 from passes.pipeline import run_pipeline
 from runtime.interpreter import run_function
+from tests.models import F32
 from tests.strategies import graphs
 
 SETTINGS = settings(max_examples=30, deadline=None, derandomize=True,
@@ -131,7 +132,7 @@ def test_pipelines_preserve_meaning_and_fuse_soundly(level, case):
 def test_native_code_matches_interpreter(case):
     model, inputs = case
     want = outputs(model, inputs)
-    got = ov.compile_model(model, "CPU")(inputs)
+    got = ov.compile_model(model, "CPU", F32)(inputs)
     assert_same([got[i] for i in range(len(want))], want, rtol=1e-4, atol=1e-5)
 
 

@@ -10,14 +10,14 @@ from onnx import helper
 import compiler as ov
 from codegen.target import host
 from runtime.native import emit_level
-from tests.models import LIGHT_MODELS, light_input, light_model, make_model, ort_run
+from tests.models import F32, LIGHT_MODELS, light_input, light_model, make_model, ort_run
 
 RTOL, ATOL = 1e-4, 1e-5
 
 
 def _both(model, inputs):
     want = ov.compile_model(model, "REFERENCE")(inputs)
-    got = ov.compile_model(model, "CPU")(inputs)
+    got = ov.compile_model(model, "CPU", F32)(inputs)
     for i in range(len(want)):
         np.testing.assert_allclose(got[i], want[i], rtol=RTOL, atol=ATOL)
 
@@ -63,12 +63,12 @@ def test_boolean_operands_in_a_vectorized_epilogue(cols):
     x = rng.standard_normal((2, 3, 16)).astype(np.float32)
     m = rng.random((2, 1, cols)) < 0.4
     _both(ov.convert_model(model), [x, m])
-    np.testing.assert_allclose(ov.compile_model(ov.convert_model(model), "CPU")([x, m])[0],
+    np.testing.assert_allclose(ov.compile_model(ov.convert_model(model), "CPU", F32)([x, m])[0],
                                ort_run(model, {"x": x, "m": m})[0], rtol=RTOL, atol=ATOL)
 
 
 def test_wrong_inputs_are_rejected_before_native_code_runs():
-    compiled = ov.compile_model(ov.convert_model(_eltwise_model()), "CPU")
+    compiled = ov.compile_model(ov.convert_model(_eltwise_model()), "CPU", F32)
     x = np.zeros((1, 16, 12, 12), np.float32)
     with pytest.raises(ov.InputError, match="shape"):
         compiled([np.zeros((1, 16, 12, 13), np.float32)])
@@ -82,7 +82,7 @@ def test_wrong_inputs_are_rejected_before_native_code_runs():
 def test_four_threads_share_one_compiled_model():
     m = light_model("squeezenet")
     model = ov.convert_model(m)
-    compiled = ov.compile_model(model, "CPU")
+    compiled = ov.compile_model(model, "CPU", F32)
     inputs = [light_input(m, seed=s) for s in range(4)]
     want = [ov.compile_model(model, "REFERENCE")([x])[0] for x in inputs]
     errors = []
@@ -107,7 +107,7 @@ def test_dynamic_shapes_are_specialized_per_shape():
     nodes = [helper.make_node("MatMul", ["x", "w"], ["h"]), helper.make_node("Relu", ["h"], ["y"])]
     m = make_model(nodes, [("x", np.float32, ["n", 8])], [("y", np.float32, ["n", 4])],
                    {"w": rng.standard_normal((8, 4)).astype(np.float32)})
-    compiled = ov.compile_model(ov.convert_model(m), "CPU")
+    compiled = ov.compile_model(ov.convert_model(m), "CPU", F32)
     for n in (1, 5, 3, 5):
         x = rng.standard_normal((n, 8)).astype(np.float32)
         np.testing.assert_allclose(compiled([x])[0], ort_run(m, {"x": x})[0], rtol=RTOL, atol=ATOL)
@@ -116,22 +116,22 @@ def test_dynamic_shapes_are_specialized_per_shape():
 
 def test_object_cache_hit_and_invalidation(tmp_path):
     m = _eltwise_model()
-    first = ov.compile_model(ov.convert_model(m), "CPU", {"CACHE_DIR": str(tmp_path)})
+    first = ov.compile_model(ov.convert_model(m), "CPU", {**F32, "CACHE_DIR": str(tmp_path)})
     assert not first.stats.from_cache and list(tmp_path.glob("*.o"))
-    second = ov.compile_model(ov.convert_model(m), "CPU", {"CACHE_DIR": str(tmp_path)})
+    second = ov.compile_model(ov.convert_model(m), "CPU", {**F32, "CACHE_DIR": str(tmp_path)})
     assert second.stats.from_cache
     x = np.random.default_rng(1).standard_normal((1, 16, 12, 12)).astype(np.float32)
     np.testing.assert_allclose(second([x])[0], first([x])[0], rtol=0, atol=0)
     # another model (a different activation) must not hit the first one's entry
     m.graph.node[2].op_type = "Tanh"
-    third = ov.compile_model(ov.convert_model(m), "CPU", {"CACHE_DIR": str(tmp_path)})
+    third = ov.compile_model(ov.convert_model(m), "CPU", {**F32, "CACHE_DIR": str(tmp_path)})
     assert not third.stats.from_cache
     np.testing.assert_allclose(third([x])[0], ort_run(m, {"x": x})[0], rtol=RTOL, atol=ATOL)
     # a corrupt cache entry is not loaded blindly: the key changes with the code, and a
     # truncated object is recompiled
     for f in tmp_path.glob("*.o"):
         f.write_bytes(f.read_bytes()[:100])
-    fourth = ov.compile_model(ov.convert_model(m), "CPU", {"CACHE_DIR": str(tmp_path)})
+    fourth = ov.compile_model(ov.convert_model(m), "CPU", {**F32, "CACHE_DIR": str(tmp_path)})
     np.testing.assert_allclose(fourth([x])[0], third([x])[0], rtol=0, atol=0)
 
 
@@ -140,11 +140,11 @@ def test_weights_changes_do_not_need_new_code(tmp_path):
     cached object code and computes with the new weights."""
     m = _eltwise_model()
     x = np.random.default_rng(1).standard_normal((1, 16, 12, 12)).astype(np.float32)
-    ov.compile_model(ov.convert_model(m), "CPU", {"CACHE_DIR": str(tmp_path)})
+    ov.compile_model(ov.convert_model(m), "CPU", {**F32, "CACHE_DIR": str(tmp_path)})
     w = m.graph.initializer[0]
     from onnx import numpy_helper
     w.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(w) * 2, w.name))
-    again = ov.compile_model(ov.convert_model(m), "CPU", {"CACHE_DIR": str(tmp_path)})
+    again = ov.compile_model(ov.convert_model(m), "CPU", {**F32, "CACHE_DIR": str(tmp_path)})
     assert again.stats.from_cache
     np.testing.assert_allclose(again([x])[0], ort_run(m, {"x": x})[0], rtol=RTOL, atol=ATOL)
 
@@ -161,7 +161,7 @@ def test_non_float_outputs_of_a_vectorized_epilogue(out_type):
                        {"w": rng.standard_normal((16, 45)).astype(np.float32), "zero": np.array(0.0, np.float32)})
     x = rng.standard_normal((3, 16)).astype(np.float32)
     _both(ov.convert_model(model), [x])
-    np.testing.assert_array_equal(ov.compile_model(ov.convert_model(model), "CPU")([x])[0],
+    np.testing.assert_array_equal(ov.compile_model(ov.convert_model(model), "CPU", F32)([x])[0],
                                   ort_run(model, {"x": x})[0])
 
 
@@ -182,7 +182,7 @@ def test_matmul_blocking_matches_onnxruntime(a_shape, b_shape, tb, const_b):
     inputs = [("a", np.float32, list(a_shape))] + ([] if const_b else [("b", np.float32, list(b_shape))])
     model = make_model(nodes, inputs, [("y", np.float32, None)], {"b": b} if const_b else {})
     feeds = {"a": a} if const_b else {"a": a, "b": b}
-    got = ov.compile_model(ov.convert_model(model), "CPU")(list(feeds.values()))[0]
+    got = ov.compile_model(ov.convert_model(model), "CPU", F32)(list(feeds.values()))[0]
     np.testing.assert_allclose(got, ort_run(model, feeds)[0], rtol=1e-4, atol=1e-3)
 
 
@@ -201,7 +201,7 @@ def test_padded_convolutions_with_bias_and_activation(cin, cout, hw, k, stride, 
                        {"w": rng.standard_normal((cout, cin, k, k)).astype(np.float32),
                         "b": rng.standard_normal(cout).astype(np.float32)})
     x = rng.standard_normal((batch, cin, hw, hw)).astype(np.float32)
-    got = ov.compile_model(ov.convert_model(model), "CPU")([x])[0]
+    got = ov.compile_model(ov.convert_model(model), "CPU", F32)([x])[0]
     np.testing.assert_allclose(got, ort_run(model, {"x": x})[0], rtol=1e-4, atol=1e-4)
 
 
@@ -221,4 +221,4 @@ def test_bit_shifts_including_counts_beyond_the_width(dtype, direction):
                      for a, b in zip(x, s)], dtype=dtype)
     model = ov.convert_model(m)
     for device in ("REFERENCE", "CPU"):
-        np.testing.assert_array_equal(ov.compile_model(model, device)([x, s])[0], want)
+        np.testing.assert_array_equal(ov.compile_model(model, device, F32)([x, s])[0], want)

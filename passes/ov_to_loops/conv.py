@@ -1,0 +1,547 @@
+"""Convolution and GroupConvolution as register-blocked GEMM: M = output channels, A = filters
+packed at compile time as [M/MR][K][MR]; N = output positions, B columns read straight from
+the input (1x1 stride-1 convolutions) or from a zero-padded, phase-split copy of it through a
+table of row offsets ("implicit GEMM", every other convolution). Depthwise convolutions run
+on the vector units along the output width; other element types and ranks as a plain loop
+nest. Work units (output tiles x row chunks) are split between the threads; a fused epilogue
+is applied to each block of C before it is stored."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from xdsl.dialects import arith
+from xdsl.ir import SSAValue
+
+from dialects.ov import OvOp, constant_of, dtype_of, shape_of
+from dialects.ov.shape_rules import resolve_pads
+from passes.ov_to_loops.elementwise import broadcast_strides
+from passes.ov_to_loops.epilogue import Epilogue, apply_epilogue_vec, lower_anchored
+from passes.ov_to_loops.kb import KB
+from passes.ov_to_loops.lower import FUSED, lowering
+from passes.ov_to_loops.microkernel import (
+    amx_begin,
+    amx_block,
+    amx_end,
+    dequantized,
+    gemm_for,
+    load_bf16,
+    microkernel,
+    microkernel_bf16,
+    pack_a,
+    pack_rows_bf16,
+)
+from passes.ov_to_loops.program import Buf, Kernel, LowerCtx
+
+F32 = np.dtype(np.float32)
+
+
+def lower_conv(ctx: LowerCtx, conv: OvOp, ep: Epilogue, output: SSAValue, inputs: Sequence[SSAValue] = ()) -> None:
+    """`inputs` stand for conv's operands when conv sits inside a Fused group."""
+    x_v, w_v = inputs or conv.inputs
+    x_shape = shape_of(x_v.type)
+    out_shape = shape_of(conv.outputs[0].type)
+    grouped = conv.IR_TYPE == "GroupConvolution"
+    wval = constant_of(w_v)
+    if len(x_shape) not in (3, 4) or wval is None or dtype_of(x_v.type) != F32:
+        return lower_conv_direct(ctx, conv, ep, output, (x_v, w_v))
+    a = conv.attr
+    if len(x_shape) == 3:  # 1-D convolution as 2-D with height 1
+        x_shape, out_shape = (*x_shape[:2], 1, x_shape[2]), (*out_shape[:2], 1, out_shape[2])
+        wval = wval.reshape(*wval.shape[:-1], 1, wval.shape[-1])
+        strides, dil = (1, *a.strides), (1, *a.dilations)
+        pb, pe = resolve_pads(x_shape[3:], wval.shape[-1:], a.strides, a.dilations, a.auto_pad, a.pads_begin,
+                              a.pads_end)
+        pb, pe = (0, *pb), (0, *pe)
+        ep = Epilogue(ep.dag, ep.inputs, [(*v[:2], 1, v[2]) for v in ep.views], out_shape)
+    else:
+        strides, dil = tuple(a.strides), tuple(a.dilations)
+        pb, pe = resolve_pads(x_shape[2:], wval.shape[-2:], strides, dil, a.auto_pad, a.pads_begin, a.pads_end)
+    if grouped:
+        g, cout_g, cin_g = wval.shape[0], wval.shape[1], wval.shape[2]
+    else:
+        g, cout_g, cin_g = 1, wval.shape[0], wval.shape[1]
+    if cin_g == 1 and cout_g == 1 and g > 1:
+        return lower_depthwise(ctx, x_v, ep, output, wval, strides, dil, pb, x_shape, out_shape)
+    pointwise = wval.shape[-2:] == (1, 1) and strides == (1, 1) and not any(pb) and not any(pe)
+    return _conv_gemm(ctx, conv.IR_TYPE, x_v, wval.reshape(g, cout_g, -1), ep, output, x_shape, out_shape,
+                      wval.shape[-2:], strides, dil, pb, g, cout_g, cin_g, pointwise)
+
+
+def _row_chunks(units: int, mb: int) -> int:
+    """How many chunks to cut the filter rows into so that the threads have enough work units."""
+    n_mc = 1
+    while units * n_mc < 8 and mb // (n_mc * 2) >= 2:
+        n_mc *= 2
+    return n_mc
+
+
+class Params:
+    """Shape-dependent numbers a kernel reads at run time from a small i64 table, so that
+    convolutions of different sizes share one compiled kernel."""
+
+    def __init__(self) -> None:
+        self.values: list[int] = []
+
+    def add(self, v: int) -> int:
+        self.values.append(int(v))
+        return len(self.values) - 1
+
+    def loader(self, kb: KB):
+        from xdsl.dialects import arith
+        from xdsl.dialects.builtin import IndexType
+
+        buf = kb.args["params"]
+        cache: dict[int, SSAValue] = {}
+
+        def get(i: int):
+            if i not in cache:
+                cache[i] = kb.emit(arith.IndexCastOp(kb.load(buf, i), IndexType()))
+            return cache[i]
+        return get
+
+
+def _conv_gemm(ctx, label, x_v, wflat, ep, output, x_shape, out_shape, k, strides, dil, pb, g, cout_g, cin_g,
+               pointwise):
+    """B columns straight from the input (1x1, stride 1, no padding) or from a zero-padded,
+    phase-split copy of it through a table of row offsets (any other convolution: with stride s
+    the input is split into s x s phase images, in which every filter tap reads a contiguous
+    run of columns). One compiled kernel serves every shape."""
+    n, cin, h, w = x_shape
+    kh, kw = k
+    _, cout, hout, wout = out_shape
+    gm = gemm_for("f32" if dequantized(x_v) else ctx.precision, ctx.bf16_isa, cout_g)
+    mr, nr, v = gm.mr, gm.nr, gm.v
+    kdim = cin_g * kh * kw
+    kp = gm.kpad(kdim)
+    mb = -(-cout_g // mr)
+    packed = pack_a(wflat, gm)
+    x_buf = ctx.buf(x_v)
+    if pointwise:
+        grid_w, in_plane, koff = wout, h * w, None
+    else:
+        sh, sw = strides
+        hph = hout + (kh - 1) * dil[0] // sh + 1
+        wph = wout + (kw - 1) * dil[1] // sw + 1
+        ph_plane = hph * wph
+        in_plane = sh * sw * ph_plane
+        slack = nr + wph + v
+        x_buf = phase_input(ctx, x_buf, (n, cin, h, w), pb, (sh, sw), (hph, wph), n * cin * in_plane + slack)
+        koff = np.array([ci * in_plane + (((i * dil[0]) % sh) * sw + (j * dil[1]) % sw) * ph_plane
+                         + (i * dil[0] // sh) * wph + j * dil[1] // sw
+                         for ci in range(cin_g) for i in range(kh) for j in range(kw)], np.int64)
+        grid_w = wph
+    grid_cols = hout * grid_w
+    nt = -(-grid_cols // nr)
+    n_mc = _row_chunks(n * g * nt, mb)
+    strides4 = ep.strides()
+    vec_epilogue = pointwise and all((st[2] == 0 and st[3] == 0) or (st[3] == 1 and st[2] == wout) for st in strides4)
+    # the padded grid's columns are not the output's, but when no epilogue input varies over
+    # positions a vector of C still stores as up to a few masked runs, one per output row
+    grid_epilogue = not pointwise and all(st[2] == 0 and st[3] == 0 for st in strides4)
+    P = Params()
+    i_nmc, i_nt, i_g, i_cin, i_cout, i_coutg, i_mb, i_kdim, i_plane, i_cols, i_bpc, i_oplane, i_gw, i_wout, i_kp = (
+        P.add(x) for x in (n_mc, nt, g, cin, cout, cout_g, mb, kdim, in_plane, grid_cols, -(-mb // n_mc),
+                           hout * wout, grid_w, wout, kp))
+    ep_st = [P.add(x) for st in strides4 for x in st]
+    pattern = [tuple(x == 0 for x in st) + ((st[3] == 1),) for st in strides4]
+    full_rows = cout_g % mr == 0
+    key = (f"convgemm|{'pw' if pointwise else 'pad'}|{gm.key()}|{full_rows}|{vec_epilogue}{grid_epilogue}|"
+           f"{ep.dag.key()}|"
+           f"{pattern}|{[dtype_of(e.type).str for e in ep.inputs]}")
+    if gm.bf16:  # the tile's B panel (kp/2 x nr words), AMX's C block, the epilogue's block
+        scratch = kp // 2 * nr + (32 * 32 if gm.isa == "amx" else 0) + mr * nr + 64
+    else:
+        scratch = (kdim * nr if pointwise else 0) + mr * nr + 64
+
+    def build(kb: KB) -> None:
+        if gm.isa == "amx":
+            amx_begin(kb)
+        prm = P.loader(kb)
+        xb, wb, ob = kb.args["x"], kb.args["w"], kb.args["out"]
+        kt = kb.args.get("koff")
+        eps = [kb.args[f"e{i}"] for i in range(len(ep.inputs))]
+        sc, soff = kb.args["scratch"], kb.args["soff"]
+        n_mc_, nt_, g_, cin_, cout_, coutg_, mb_, kdim_, plane_, cols_, bpc_, oplane_, gw_, wout_ = (
+            prm(i) for i in (i_nmc, i_nt, i_g, i_cin, i_cout, i_coutg, i_mb, i_kdim, i_plane, i_cols, i_bpc,
+                             i_oplane, i_gw, i_wout))
+        est = [[prm(ep_st[4 * e + d]) for d in range(4)] for e in range(len(ep.inputs))]
+        cin_g_ = kb.div(cin_, g_)
+        c_tile = kb.add(soff, kb.mul(kdim_, nr) if pointwise else 0)
+        if gm.bf16:
+            kp_ = prm(i_kp)
+            panel = soff
+            c_amx = kb.add(soff, kb.mul(kb.div(kp_, 2), nr))
+            c_tile = kb.add(c_amx, 32 * 32 if gm.isa == "amx" else 0)
+
+        def unit(u):
+            mc = kb.rem(u, n_mc_)
+            rest = kb.div(u, n_mc_)
+            t = kb.rem(rest, nt_)
+            ng = kb.div(rest, nt_)
+            gi = kb.rem(ng, g_)
+            ni = kb.div(ng, g_)
+            p0 = kb.mul(t, nr)
+            ncols = kb.imin(nr, kb.sub(cols_, p0))
+            x_base = kb.mul(kb.add(kb.mul(ni, cin_), kb.mul(gi, cin_g_)), plane_)
+
+            def run_blocks(b_vec):
+                def block(mbi):
+                    a_base = kb.mul(kb.mul(kb.add(kb.mul(gi, mb_), mbi), kdim_), mr)
+                    acc = microkernel(kb, mr, nr // v, v, 0, kdim_,
+                                      lambda r, k: kb.load(wb, kb.add(a_base, kb.add(kb.mul(k, mr), r))), b_vec)
+                    row0 = kb.add(kb.mul(gi, coutg_), kb.mul(mbi, mr))
+                    store_block(kb, acc, kb.sub(coutg_, kb.mul(mbi, mr)), row0, ni, p0, ncols)
+                lo_b = kb.mul(mc, bpc_)
+                kb.for_(lo_b, kb.imin(kb.add(lo_b, bpc_), mb_), block)
+
+            if gm.bf16:
+                return bf16_blocks(gi, ni, p0, ncols, x_base, mc)
+            if pointwise:
+                def direct(k, c):
+                    return kb.vload(xb, kb.add(kb.add(x_base, kb.mul(k, plane_)), kb.add(p0, c * v)), v)
+
+                def packed_b(k, c):
+                    return kb.vload(sc, kb.add(soff, kb.add(kb.mul(k, nr), c * v)), v)
+
+                def pack_partial():
+                    def row(k):
+                        src = kb.add(x_base, kb.mul(k, plane_))
+
+                        def col(j):
+                            p = kb.add(p0, j)
+                            ok = kb.icmp("ult", p, cols_)
+                            val = kb.load(xb, kb.select(ok, kb.v(kb.add(src, p)), kb.v(0)))
+                            kb.store(kb.select(ok, val, kb.f(0.0)), sc, kb.add(soff, kb.add(kb.mul(k, nr), j)))
+                        kb.for_(0, nr, col)
+                    kb.for_(0, kdim_, row)
+                    run_blocks(packed_b)
+                kb.if_(kb.icmp("eq", ncols, nr), lambda: run_blocks(direct), pack_partial)
+            else:
+                def shifted(k, c):
+                    return kb.vload(xb, kb.add(kb.add(x_base, kb.load_index(kt, k)), kb.add(p0, c * v)), v)
+                run_blocks(shifted)
+
+        def bf16_blocks(gi, ni, p0, ncols, x_base, mc):
+            """Pack this tile's columns of B (rounded to bf16) once, then run every block of
+            filter rows over them."""
+            nvec = nr // 16
+            if pointwise:
+                masks = [kb.mask(kb.imax(kb.imin(kb.sub(ncols, c * 16), 16), 0), 16) for c in range(nvec)]
+
+                def row(k):
+                    at = kb.add(kb.add(x_base, kb.mul(k, plane_)), p0)
+                    return [kb.vload_masked(xb, kb.add(at, c * 16), masks[c], 16) for c in range(nvec)]
+            else:
+                def row(k):  # the padded grid has slack after it: whole vectors stay in bounds
+                    at = kb.add(kb.add(x_base, kb.load_index(kt, k)), p0)
+                    return [kb.vload(xb, kb.add(at, c * 16), 16) for c in range(nvec)]
+            pack_rows_bf16(kb, row, nvec, kdim_, kp_, sc, lambda p, c: kb.add(panel, kb.add(kb.mul(p, nr), c * 16)))
+
+            def block(mbi):
+                blk = kb.add(kb.mul(gi, mb_), mbi)
+                if gm.isa == "amx":
+                    a_base = kb.mul(kb.mul(blk, kb.div(kp_, 32)), 512)
+                    acc = amx_block(kb, kb.div(kp_, 32),
+                                    lambda ks, i: (wb, kb.add(a_base, kb.add(kb.mul(ks, 512), i * 256)), 64),
+                                    lambda ks, j: (sc, kb.add(panel, kb.add(kb.mul(ks, 16 * nr), j * 16)), nr * 4),
+                                    sc, c_amx)
+                else:
+                    a_base = kb.mul(kb.mul(blk, kb.div(kp_, 2)), mr)
+                    acc = microkernel_bf16(
+                        kb, mr, nvec, 0, kb.div(kp_, 2),
+                        lambda r, p: kb.load(wb, kb.add(a_base, kb.add(kb.mul(p, mr), r))),
+                        lambda p, c: load_bf16(kb, sc, kb.add(panel, kb.add(kb.mul(p, nr), c * 16))))
+                row0 = kb.add(kb.mul(gi, coutg_), kb.mul(mbi, mr))
+                store_block(kb, acc, kb.sub(coutg_, kb.mul(mbi, mr)), row0, ni, p0, ncols)
+            lo_b = kb.mul(mc, bpc_)
+            kb.for_(lo_b, kb.imin(kb.add(lo_b, bpc_), mb_), block)
+
+        def store_block(kb, acc, rows_left, row0, ni, p0, ncols):
+            nvec = nr // v
+            if vec_epilogue:
+                for r in range(mr):
+                    def store_row(r=r):
+                        row = kb.add(row0, r)
+                        obase = kb.mul(kb.add(kb.mul(ni, cout_), row), oplane_)
+                        for c in range(nvec):
+                            nvalid = kb.imax(kb.imin(kb.sub(ncols, c * v), v), 0)
+                            p = kb.add(p0, c * v)
+                            flat = [[st[0], st[1], 0 if pat[2] else 1] for st, pat in zip(est, pattern)]
+                            val = apply_epilogue_vec(kb, ep, acc[r * nvec + c], eps, [ni, row, p], nvalid, v,
+                                                      flat)
+                            kb.vstore_masked(val, ob, kb.add(obase, p), kb.mask(nvalid, v))
+                    if full_rows:
+                        store_row()
+                    else:
+                        kb.if_(kb.icmp("slt", r, rows_left), store_row)
+                return
+            if grid_epilogue:
+                for c in range(nvec):
+                    nvalid = kb.imax(kb.imin(kb.sub(ncols, c * v), v), 0)
+                    p = kb.add(p0, c * v)
+                    oh, ow0 = kb.div(p, gw_), kb.rem(p, gw_)
+                    nseg = kb.div(kb.add(kb.add(ow0, nvalid), kb.sub(gw_, 1)), gw_)
+                    for r in range(mr):
+                        def store_row(r=r, c=c, p=p, oh=oh, ow0=ow0, nseg=nseg, nvalid=nvalid):
+                            row = kb.add(row0, r)
+                            obase = kb.mul(kb.add(kb.mul(ni, cout_), row), oplane_)
+                            flat = [[st[0], st[1], 0] for st in est]
+                            val = apply_epilogue_vec(kb, ep, acc[r * nvec + c], eps, [ni, row, p], nvalid, v, flat)
+
+                            def segment(sg):  # lanes [ls, ls + wout) are output row oh + sg
+                                ls = kb.sub(kb.mul(sg, gw_), ow0)
+                                lo, hi = kb.imax(ls, 0), kb.imin(kb.add(ls, wout_), nvalid)
+                                lanes = kb.emit_and(kb.mask(hi, v), kb.emit(arith.XOrIOp(
+                                    kb.mask(lo, v), kb.splat(True, v, np.bool_))))
+                                at = kb.sub(kb.add(obase, kb.mul(kb.add(oh, sg), wout_)), ls)
+                                kb.vstore_masked(val, ob, at, lanes)
+                            kb.for_(0, nseg, segment)
+                        if full_rows:
+                            store_row()
+                        else:
+                            kb.if_(kb.icmp("slt", r, rows_left), store_row)
+                return
+            for r in range(mr):
+                for c in range(nvec):
+                    kb.vstore(acc[r * nvec + c], sc, kb.add(c_tile, r * nr + c * v))
+            nrows = mr if full_rows else kb.imin(rows_left, mr)
+
+            def col(j):  # the position of column j, once for all rows
+                gc = kb.add(p0, j)
+                oh, ow = kb.div(gc, gw_), kb.rem(gc, gw_)
+                ok = kb.emit_and(kb.icmp("ult", ow, wout_), kb.icmp("ult", gc, cols_))
+
+                def put():
+                    def row(r):
+                        ch = kb.add(row0, r)
+                        val = kb.load(sc, kb.add(c_tile, kb.add(kb.mul(r, nr), j)))
+                        ins = [kb.load(b, kb.lin([ni, ch, oh, ow], st)) for b, st in zip(eps, est)]
+                        (res,) = ep.dag.eval(kb, ins, val)
+                        kb.store(res, ob, kb.add(kb.mul(kb.add(kb.mul(ni, cout_), ch), oplane_),
+                                                 kb.add(kb.mul(oh, wout_), ow)))
+                    kb.for_(0, nrows, row)
+                kb.if_(ok, put)
+            kb.for_(0, ncols, col)
+
+        kb.for_(kb.args["lo"], kb.args["hi"], unit)
+        if gm.isa == "amx":
+            amx_end(kb)
+
+    pbuf = ctx.const_buf(np.array(P.values, np.int64))
+    args = [("x", F32, None), ("w", F32, None), ("params", np.dtype(np.int64), None)]
+    bufs = [x_buf, ctx.const_buf(packed), pbuf]
+    if koff is not None:
+        args.append(("koff", np.dtype(np.int64), None))
+        bufs.append(ctx.const_buf(koff))
+    for i, e in enumerate(ep.inputs):
+        args.append((f"e{i}", dtype_of(e.type), None))
+        bufs.append(ctx.buf(e))
+    out_buf = ctx.buf(output)
+    args.append(("out", dtype_of(output.type), None))
+    bufs.append(out_buf)
+    extent = n * g * nt * n_mc
+    ctx.step(Kernel(key, args, build, scratch), bufs, extent, float(n * cout * hout * wout * kdim), [out_buf],
+             label)
+
+
+def phase_input(ctx: LowerCtx, x: Buf, shape, pb, stride, phase_hw, size: int) -> Buf:
+    """A zero-padded, phase-split copy of an NCHW tensor: for each channel, stride_h x stride_w
+    phase images of phase_hw, image (a, b) holding padded rows a, a+s_h, ... and columns
+    b, b+s_w, ...; `size` elements in all (zeros after the end)."""
+    n, c, h, w = shape
+    sh, sw = stride
+    hph, wph = phase_hw
+    planes = n * c
+    per_plane = sh * sw * hph * wph
+    key = f"phase{shape}{pb}{stride}{phase_hw}{size}"
+    out = ctx.scratch_value(np.dtype(np.float32), size)
+
+    def build(kb: KB) -> None:
+        xb, ob = kb.args["x"], kb.args["out"]
+
+        def plane(pl):
+            def line(r):  # r = (phase row, phase col, i)
+                i = kb.rem(r, hph)
+                pq = kb.div(r, hph)
+                a, b = kb.div(pq, sw), kb.rem(pq, sw)
+                ih = kb.sub(kb.add(kb.mul(i, sh), a), pb[0])
+                inside = kb.icmp("ult", ih, h)
+                dst = kb.add(kb.mul(pl, per_plane), kb.mul(r, wph))
+
+                def col(j):
+                    iw = kb.sub(kb.add(kb.mul(j, sw), b), pb[1])
+                    ok = kb.emit_and(inside, kb.icmp("ult", iw, w))
+                    idx = kb.select(ok, kb.v(kb.add(kb.mul(pl, h * w), kb.add(kb.mul(ih, w), iw))), kb.v(0))
+                    kb.store(kb.select(ok, kb.load(xb, idx), kb.f(0.0)), ob, kb.add(dst, j))
+                kb.for_(0, wph, col)
+            kb.for_(0, sh * sw * hph, line)
+
+        kb.for_(kb.args["lo"], kb.args["hi"], plane)
+        kb.if_(kb.icmp("eq", kb.args["hi"], planes),
+               lambda: kb.for_(planes * per_plane, size, lambda i: kb.store(kb.f(0.0), ob, i)))
+
+    ctx.step(Kernel(key, [("x", F32, x.size), ("out", F32, size)], build), [x, out], planes,
+             float(planes * per_plane), [out], "phase-split")
+    return out
+
+
+def lower_depthwise(ctx, x_v, ep, output, wval, strides, dil, pb, x_shape, out_shape) -> None:
+    """Depthwise convolution (one filter per channel): for each output row, the inner loop
+    runs along the output width over the valid range of each filter tap, so it vectorizes."""
+    n, c, h, w = x_shape
+    _, cout, hout, wout = out_shape
+    kh, kw = wval.shape[-2:]
+    mult = cout // c
+    filt = np.require(wval.reshape(cout, kh * kw), dtype=F32, requirements="C")
+    x_buf = ctx.buf(x_v)
+    ep_strides = ep.strides()
+    key = f"dw{x_shape}{out_shape}{(kh, kw)}{strides}{dil}{pb}|{ep.key()}"
+    scratch = wout + 64
+
+    def build(kb: KB) -> None:
+        xb, wb, ob, sc, soff = kb.args["x"], kb.args["w"], kb.args["out"], kb.args["scratch"], kb.args["soff"]
+        eps = [kb.args[f"e{i}"] for i in range(len(ep.inputs))]
+
+        def row(u):  # u = (n, co, oh)
+            oh = kb.rem(u, hout)
+            nc = kb.div(u, hout)
+            co = kb.rem(nc, cout)
+            ni = kb.div(nc, cout)
+            ci = kb.div(co, mult)
+            plane = kb.mul(kb.add(kb.mul(ni, c), ci), h * w)
+            kb.for_(0, wout, lambda j: kb.store(kb.f(0.0), sc, kb.add(soff, j)))
+
+            def tap(t):
+                i, j = kb.div(t, kw), kb.rem(t, kw)
+                ih = kb.add(kb.sub(kb.mul(oh, strides[0]), pb[0]), kb.mul(i, dil[0]))
+
+                def accumulate():
+                    wt = kb.load(wb, kb.add(kb.mul(co, kh * kw), t))
+                    off = kb.sub(kb.mul(j, dil[1]), pb[1])  # iw = ow*s + off
+                    # valid ow: 0 <= ow*s + off < w
+                    lo = kb.imax(kb.div(kb.add(kb.sub(0, off), strides[1] - 1), strides[1]) if isinstance(off, int)
+                                 else _ceil_div_nonneg(kb, off, strides[1]), 0)
+                    hi = kb.imin(_floor_div_bound(kb, kb.sub(w, off), strides[1]), wout)
+                    base = kb.add(plane, kb.mul(ih, w))
+
+                    def col(ow):
+                        iw = kb.add(kb.mul(ow, strides[1]), off)
+                        acc = kb.load(sc, kb.add(soff, ow))
+                        prod = kb.fmul(wt, kb.load(xb, kb.add(base, iw)), acc=True)
+                        kb.store(kb.fadd(acc, prod, acc=True), sc, kb.add(soff, ow))
+                    kb.for_(lo, hi, col)
+                kb.if_(kb.icmp("ult", ih, h), accumulate)
+            kb.for_(0, kh * kw, tap)
+
+            def store(ow):
+                val = kb.load(sc, kb.add(soff, ow))
+                ins = [kb.load(b, kb.lin([ni, co, oh, ow], st)) for b, st in zip(eps, ep_strides)]
+                (res,) = ep.dag.eval(kb, ins, val)
+                kb.store(res, ob, kb.lin([ni, co, oh, ow], [cout * hout * wout, hout * wout, wout, 1]))
+            kb.for_(0, wout, store)
+
+        kb.for_(kb.args["lo"], kb.args["hi"], row)
+
+    args = [("x", F32, x_buf.size), ("w", F32, filt.size)]
+    bufs = [x_buf, ctx.const_buf(filt)]
+    for i, e in enumerate(ep.inputs):
+        args.append((f"e{i}", dtype_of(e.type), max(int(np.prod(shape_of(e.type), dtype=np.int64)), 1)))
+        bufs.append(ctx.buf(e))
+    out_buf = ctx.buf(output)
+    args.append(("out", dtype_of(output.type), out_buf.size))
+    bufs.append(out_buf)
+    ctx.step(Kernel(key, args, build, scratch), bufs, n * cout * hout, float(n * cout * hout * wout * kh * kw),
+             [out_buf], "DepthwiseConvolution")
+
+
+def _ceil_div_nonneg(kb: KB, off, s: int):
+    """ceil(-off / s) for a dynamic offset (may be negative)."""
+    from xdsl.dialects import arith
+
+    neg = kb.sub(0, off)
+    return kb.emit(arith.CeilDivSIOp(kb.v(neg), kb.v(s)))
+
+
+def _floor_div_bound(kb: KB, x, s: int):
+    """ceil(x / s): the first ow with ow*s >= x, i.e. the end of the valid range."""
+    from xdsl.dialects import arith
+
+    if isinstance(x, int):
+        return -(-x // s)
+    return kb.emit(arith.CeilDivSIOp(kb.v(x), kb.v(s)))
+
+
+def lower_conv_direct(ctx: LowerCtx, conv: OvOp, ep: Epilogue, output: SSAValue, inputs: Sequence[SSAValue]) -> None:
+    """Any convolution (N-D, computed filters, other types) as a plain loop nest."""
+    x_v, w_v = inputs
+    xs, ws = shape_of(x_v.type), shape_of(w_v.type)
+    os_ = shape_of(output.type)
+    grouped = conv.IR_TYPE == "GroupConvolution"
+    a = conv.attr
+    nsp = len(xs) - 2
+    k = ws[-nsp:]
+    pb, _ = resolve_pads(xs[2:], k, a.strides, a.dilations, a.auto_pad, a.pads_begin, a.pads_end)
+    cout_g = ws[1] if grouped else ws[0]
+    cin_g = ws[2] if grouped else ws[1]
+    dt = dtype_of(x_v.type)
+    ep_strides = ep.strides()
+    x_strides = broadcast_strides(xs, xs)
+    o_strides = broadcast_strides(os_, os_)
+    kvol = int(np.prod(k))
+    key = f"convd{xs}{ws}{os_}{tuple(a.strides)}{tuple(a.dilations)}{pb}{grouped}|{ep.key()}"
+
+    def build(kb: KB) -> None:
+        xb, wb, ob = kb.args["x"], kb.args["w"], kb.args["out"]
+        eps = [kb.args[f"e{i}"] for i in range(len(ep.inputs))]
+
+        def point(u):
+            idx = kb.unravel(u, os_)
+            ni, co, sp = idx[0], idx[1], idx[2:]
+            gi = kb.div(co, cout_g)
+
+            def red(r, acc):
+                ci = kb.div(r, kvol)
+                kk = kb.unravel(kb.rem(r, kvol), k)
+                inb = None
+                pos = []
+                for d in range(nsp):
+                    ii = kb.add(kb.sub(kb.mul(sp[d], a.strides[d]), pb[d]), kb.mul(kk[d], a.dilations[d]))
+                    c = kb.icmp("ult", ii, xs[2 + d])
+                    inb = c if inb is None else kb.emit_and(inb, c)
+                    pos.append(ii)
+                xi = kb.lin([ni, kb.add(kb.mul(gi, cin_g), ci), *pos], x_strides)
+                xv = kb.load(xb, kb.select(inb, kb.v(xi), kb.v(0)))
+                wv = kb.load(wb, kb.add(kb.mul(co, cin_g * kvol), r))
+                from passes.ov_to_loops.scalar import SCALAR
+                prod = SCALAR["Multiply"](kb, None, [dt, dt], dt, xv, wv)
+                prod = kb.select(inb, prod, kb.const(0, dt))
+                return [SCALAR["Add"](kb, None, [dt, dt], dt, acc, prod)]
+            (acc,) = kb.for_(0, cin_g * kvol, red, init=[kb.const(0, dt)])
+            ins = [kb.load(b, kb.lin(idx, st)) for b, st in zip(eps, ep_strides)]
+            (res,) = ep.dag.eval(kb, ins, acc)
+            kb.store(res, ob, kb.lin(idx, o_strides))
+
+        kb.for_(kb.args["lo"], kb.args["hi"], point)
+
+    x_buf, w_buf = ctx.buf(x_v), ctx.buf(w_v)
+    args = [("x", dt, x_buf.size), ("w", dtype_of(w_v.type), w_buf.size)]
+    bufs = [x_buf, w_buf]
+    for i, e in enumerate(ep.inputs):
+        args.append((f"e{i}", dtype_of(e.type), max(int(np.prod(shape_of(e.type), dtype=np.int64)), 1)))
+        bufs.append(ctx.buf(e))
+    out_buf = ctx.buf(output)
+    args.append(("out", dtype_of(output.type), out_buf.size))
+    bufs.append(out_buf)
+    total = int(np.prod(os_))
+    ctx.step(Kernel(key, args, build), bufs, total, float(total * cin_g * kvol), [out_buf], conv.IR_TYPE)
+
+
+@lowering("Convolution", "GroupConvolution")
+def _conv(ctx: LowerCtx, op: OvOp) -> None:
+    lower_conv(ctx, op, Epilogue.identity(shape_of(op.outputs[0].type)), op.outputs[0])
+
+
+for _k in ("Convolution", "GroupConvolution"):
+    FUSED[_k] = lambda ctx, op: lower_anchored(ctx, op, lower_conv)

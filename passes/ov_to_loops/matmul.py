@@ -1,0 +1,272 @@
+"""MatMul as register-blocked GEMM: M = rows of A (read in place), B packed at compile time as
+[N/NR][K][NR] when it is a constant, or per group of panels into scratch when it is computed.
+B panels are taken a group at a time (about half a core's L2), each MR-row block of A is then
+read once per group; work units (batch x panel groups x row chunks) are split between the
+threads, and a fused epilogue is applied to each block of C before it is stored."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from xdsl.dialects.builtin import f32
+from xdsl.ir import SSAValue
+
+from dialects.errors import CompileError
+from dialects.ov import OvOp, constant_of, dtype_of, shape_of
+from passes.ov_to_loops.elementwise import broadcast_strides
+from passes.ov_to_loops.epilogue import Epilogue, apply_epilogue_vec, lower_anchored
+from passes.ov_to_loops.kb import KB
+from passes.ov_to_loops.lower import FUSED, lowering
+from passes.ov_to_loops.microkernel import (
+    amx_begin,
+    amx_block,
+    amx_end,
+    dequantized,
+    gemm_for,
+    load_bf16,
+    microkernel,
+    microkernel_bf16,
+    pack_b,
+    pack_rows_bf16,
+)
+from passes.ov_to_loops.program import Kernel, LowerCtx
+
+F32 = np.dtype(np.float32)
+L2_BUDGET = 1 << 20  # bytes of B panels a MatMul keeps hot in a core's L2
+
+
+def lower_matmul(ctx: LowerCtx, mm: OvOp, ep: Epilogue, output: SSAValue, inputs: Sequence[SSAValue] = ()) -> None:
+    a_v, b_v = inputs or mm.inputs
+    dt = dtype_of(a_v.type)
+    if dt != F32:
+        return lower_matmul_direct(ctx, mm, ep, output, (a_v, b_v))
+    a_shape, b_shape = list(shape_of(a_v.type)), list(shape_of(b_v.type))
+    ta, tb = mm.attr.transpose_a, mm.attr.transpose_b
+    if len(a_shape) == 1:
+        a_shape, ta = [1, a_shape[0]], False
+    if len(b_shape) == 1:
+        b_shape, tb = [b_shape[0], 1], False
+    M = a_shape[-1] if ta else a_shape[-2]
+    K = a_shape[-2] if ta else a_shape[-1]
+    N = b_shape[-2] if tb else b_shape[-1]
+    batch = list(np.broadcast_shapes(tuple(a_shape[:-2]), tuple(b_shape[:-2])))
+    out_shape = (*batch, M, N)  # the output's layout with 1-D operands' dims kept
+    if tuple(ep.out_shape) != out_shape:
+        if ep.dag.nodes:
+            raise CompileError("MatMul epilogues need 2-D operands")
+        ep = Epilogue.identity(out_shape)
+    nbatch = int(np.prod(batch, dtype=np.int64)) if batch else 1
+    a_bst = broadcast_strides(batch, [1] * (len(batch) - len(a_shape) + 2) + a_shape[:-2]) if batch else []
+    b_bst = broadcast_strides(batch, [1] * (len(batch) - len(b_shape) + 2) + b_shape[:-2]) if batch else []
+    a_mat, b_mat = M * K, K * N
+    lda_m, lda_k = (1, M) if ta else (K, 1)
+    ldb_k, ldb_n = (1, K) if tb else (N, 1)
+    gm = gemm_for("f32" if dequantized(a_v) or dequantized(b_v) else ctx.precision, ctx.bf16_isa, M)
+    mr, nr, v = gm.mr, gm.nr, gm.v
+    kp = gm.kpad(K)
+    kw = kp // 2 if gm.bf16 else K  # rows of a B panel: K floats or K/2 words of bf16 pairs
+    nb = -(-N // nr)
+    bval = constant_of(b_v)
+    b_batches = int(np.prod(b_shape[:-2], dtype=np.int64)) if len(b_shape) > 2 else 1
+    if bval is not None:
+        bm = bval.reshape(b_batches, *b_shape[-2:]).astype(F32)
+        packed = pack_b(bm.transpose(0, 2, 1) if tb else bm, gm)  # [bb][nb][kw][nr]
+    else:
+        packed = None
+    amx = gm.isa == "amx"
+    mfull, mrem = (-(-M // mr), 0) if amx else divmod(M, mr)  # AMX blocks are whole (rows past M: zeros)
+    mblocks = mfull + (1 if mrem else 0)
+    # B panels are taken G at a time (about half a core's L2): each MR-row block of A is then
+    # read once per group and reused from L1 across the group's panels, while the group's
+    # panels stay in L2 across all of A
+    group = max(1, min(nb, (L2_BUDGET // 4) // max(kw * nr, 1)))
+    ngroups = -(-nb // group)
+    units_outer = nbatch * ngroups
+    n_mc = 1
+    while units_outer * n_mc < 8 and mblocks >= 2 * n_mc * 2:
+        n_mc *= 2
+    blocks_per_chunk = -(-mblocks // n_mc)
+    extent = units_outer * n_mc
+    out_st = broadcast_strides(out_shape, out_shape)
+    ep_strides = ep.strides()
+    vec_ep = all(st[-1] in (0, 1) for st in ep_strides)
+    pack_elems = group * kw * nr if packed is None else 0
+    a_words = mr * kp // 2 if gm.bf16 else 0  # this block's rows of A as bf16 pairs
+    c_words = 32 * 32 if amx else 0
+    scratch = pack_elems + a_words + c_words + nr + 64
+    key = f"mm{a_shape}{b_shape}{ta}{tb}{batch}|{gm.key()}|{packed is not None}|{n_mc},{group}|{ep.key()}"
+
+    def build(kb: KB) -> None:
+        if amx:
+            amx_begin(kb)
+        ab, bb_, ob = kb.args["a"], kb.args["b"], kb.args["out"]
+        eps = [kb.args[f"e{i}"] for i in range(len(ep.inputs))]
+        sc, soff = kb.args["scratch"], kb.args["soff"]
+        a_area = kb.add(soff, pack_elems)
+        c_area = kb.add(a_area, a_words)
+        tmp = kb.add(c_area, c_words)
+
+        def unit(u):
+            mc = kb.rem(u, n_mc)
+            rest = kb.div(u, n_mc)
+            gi = kb.rem(rest, ngroups)
+            bi = kb.div(rest, ngroups)
+            bidx = kb.unravel(bi, batch) if batch else []
+            a_base = kb.mul(kb.lin(bidx, a_bst), a_mat) if batch else 0
+            bsel = kb.lin(bidx, b_bst) if batch else 0
+            p_lo = kb.mul(gi, group)
+            p_hi = kb.imin(kb.add(p_lo, group), nb)
+            if packed is None:  # copy the group's panels of B, zero-padded to NR columns
+                b_base = kb.mul(bsel, b_mat)
+                kb.for_(p_lo, p_hi, lambda pi: pack_panel(kb, sc, bb_, b_base, pi, p_lo))
+
+            def block(rows):
+                def run(mbi):
+                    m0 = kb.mul(mbi, mr)
+                    if gm.bf16:
+                        pack_a_rows(kb, sc, a_area, ab, a_base, m0, rows)
+
+                    def a_elem(r, k):
+                        return kb.load(ab, kb.add(a_base, kb.add(kb.mul(kb.add(m0, r), lda_m), kb.mul(k, lda_k))))
+
+                    def panel(pi):
+                        n0 = kb.mul(pi, nr)
+                        ncols = kb.imin(nr, kb.sub(N, n0))
+                        if packed is not None:
+                            buf, base = bb_, kb.mul(kb.add(kb.mul(bsel, nb), pi), kw * nr)
+                        else:
+                            buf, base = sc, kb.add(soff, kb.mul(kb.sub(pi, p_lo), kw * nr))
+                        if amx:
+                            def a_tile(ks, i):  # rows 16i.. of the packed block, 32 bf16 from k step ks
+                                return sc, kb.add(a_area, kb.add(i * 16 * (kp // 2), kb.mul(ks, 16))), kp * 2
+
+                            def b_tile(ks, j, buf=buf, base=base):
+                                return buf, kb.add(base, kb.add(kb.mul(ks, 16 * nr), j * 16)), nr * 4
+                            acc = amx_block(kb, kp // 32, a_tile, b_tile, sc, c_area)
+                        elif gm.bf16:
+                            acc = microkernel_bf16(
+                                kb, rows, nr // 16, 0, kp // 2,
+                                lambda r, p: kb.load(sc, kb.add(a_area, kb.add(r * (kp // 2), p))),
+                                lambda p, c: load_bf16(kb, buf, kb.add(base, kb.add(kb.mul(p, nr), c * 16))))
+                        else:
+                            acc = microkernel(kb, rows, nr // v, v, 0, K, a_elem,
+                                              lambda k, c: kb.vload(buf, kb.add(base, kb.add(kb.mul(k, nr), c * v)), v))
+                        for r in range(rows):
+                            def put_row(r=r):
+                                for c in range(nr // v):
+                                    nvalid = kb.imax(kb.imin(kb.sub(ncols, c * v), v), 0)
+                                    store(kb, acc[r * (nr // v) + c], [*bidx, kb.add(m0, r), kb.add(n0, c * v)],
+                                          nvalid)
+                            if amx and M % mr:  # rows past M of the last block are not stored
+                                kb.if_(kb.icmp("slt", kb.add(m0, r), M), put_row)
+                            else:
+                                put_row()
+                    kb.for_(p_lo, p_hi, panel)
+                return run
+
+            lo_b = kb.mul(mc, blocks_per_chunk)
+            hi_b = kb.imin(kb.add(lo_b, blocks_per_chunk), mblocks)
+            kb.for_(lo_b, kb.imin(hi_b, mfull), block(mr))
+            if mrem:
+                kb.if_(kb.icmp("eq", hi_b, mblocks), lambda: block(mrem)(mfull))
+
+        def pack_panel(kb, sc, bb_, b_base, pi, p_lo):
+            n0 = kb.mul(pi, nr)
+            dst = kb.add(soff, kb.mul(kb.sub(pi, p_lo), kw * nr))
+            masks = [kb.mask(kb.imax(kb.imin(kb.sub(kb.sub(N, n0), c * v), v), 0), v) for c in range(nr // v)]
+
+            def row(k):  # B's row k, columns n0..n0+nr (zeros past N)
+                if ldb_n == 1:  # contiguous: masked vector loads
+                    at = kb.add(b_base, kb.add(kb.mul(k, ldb_k), n0))
+                    return [kb.vload_masked(bb_, kb.add(at, c * v), masks[c], v) for c in range(nr // v)]
+                for j in range(nr):  # strided (transposed B): element by element through scratch
+                    nn = kb.add(n0, j)
+                    ok = kb.icmp("ult", nn, N)
+                    idx = kb.select(ok, kb.v(kb.add(b_base, kb.add(kb.mul(k, ldb_k), kb.mul(nn, ldb_n)))), kb.v(0))
+                    kb.store(kb.select(ok, kb.load(bb_, idx), kb.f(0.0)), sc, kb.add(tmp, j))
+                return [kb.vload(sc, kb.add(tmp, c * v), v) for c in range(nr // v)]
+            if gm.bf16:
+                pack_rows_bf16(kb, row, nr // 16, K, kp, sc, lambda p, c: kb.add(dst, kb.add(kb.mul(p, nr), c * 16)))
+                return
+
+            def vpack(k):
+                for c, vec in enumerate(row(k)):
+                    kb.vstore(vec, sc, kb.add(dst, kb.add(kb.mul(k, nr), c * v)))
+            kb.for_(0, K, vpack)
+
+        def pack_a_rows(kb, sc, a_area, ab, a_base, m0, rows):
+            """Rows m0.. of A (`rows` of them, zeros past M) as bf16 pairs, [rows][kp/2] words."""
+            chunks = -(-kp // 32)
+
+            def one(r):
+                m = kb.add(m0, r)
+                live = kb.icmp("slt", m, M)
+                mm = kb.select(live, kb.v(m), kb.v(0))
+                base = kb.add(a_base, kb.mul(mm, lda_m))
+
+                def chunk(q):
+                    k0 = kb.mul(q, 32)
+                    if lda_k == 1:
+                        n = kb.select(live, kb.v(kb.imax(kb.imin(kb.sub(K, k0), 32), 0)), kb.v(0))
+                        vals = [kb.vload_masked(ab, kb.add(kb.add(base, k0), h * 16),
+                                                kb.mask(kb.imax(kb.imin(kb.sub(n, h * 16), 16), 0), 16), 16)
+                                for h in range(2)]
+                    else:  # transposed A: element by element through scratch
+                        def el(j):
+                            k = kb.add(k0, j)
+                            ok = kb.emit_and(live, kb.icmp("slt", k, K))
+                            idx = kb.select(ok, kb.v(kb.add(base, kb.mul(k, lda_k))), kb.v(0))
+                            kb.store(kb.select(ok, kb.load(ab, idx), kb.f(0.0)), sc, kb.add(tmp, j))
+                        kb.for_(0, 32, el)
+                        vals = [kb.vload(sc, kb.add(tmp, h * 16), 16) for h in range(2)]
+                    pair = kb.shuffle(kb.to_bf16(vals[0]), kb.to_bf16(vals[1]), list(range(32)))
+                    dst = kb.add(a_area, kb.add(r * (kp // 2), kb.mul(q, 16)))
+                    left = kb.imin(kb.sub(kp // 2, kb.mul(q, 16)), 16)
+                    kb.vstore_masked(kb.vbitcast(pair, f32, 16), sc, dst, kb.mask(left, 16))
+                kb.for_(0, chunks, chunk)
+            for r in range(rows):
+                one(r)
+
+        def store(kb, accv, pos, nvalid):
+            if vec_ep:
+                val = apply_epilogue_vec(kb, ep, accv, eps, pos, nvalid, v, ep_strides)
+                kb.vstore_masked(val, ob, kb.lin(pos, out_st), kb.mask(nvalid, v))
+                return
+            kb.vstore(accv, sc, tmp)
+
+            def put(j):
+                p = [*pos[:-1], kb.add(pos[-1], j)]
+                ins = [kb.load(b, kb.lin(p, st)) for b, st in zip(eps, ep_strides)]
+                (res,) = ep.dag.eval(kb, ins, kb.load(sc, kb.add(tmp, j)))
+                kb.store(res, ob, kb.lin(p, out_st))
+            kb.for_(0, nvalid, put)
+
+        kb.for_(kb.args["lo"], kb.args["hi"], unit)
+        if amx:
+            amx_end(kb)
+
+    a_buf = ctx.buf(a_v)
+    b_buf = ctx.const_buf(packed) if packed is not None else ctx.buf(b_v)
+    args = [("a", F32, a_buf.size), ("b", F32, b_buf.size)]
+    bufs = [a_buf, b_buf]
+    for i, e in enumerate(ep.inputs):
+        args.append((f"e{i}", dtype_of(e.type), max(int(np.prod(shape_of(e.type), dtype=np.int64)), 1)))
+        bufs.append(ctx.buf(e))
+    out_buf = ctx.buf(output)
+    args.append(("out", dtype_of(output.type), out_buf.size))
+    bufs.append(out_buf)
+    ctx.step(Kernel(key, args, build, scratch), bufs, extent, float(nbatch * M * N * K), [out_buf], "MatMul")
+
+
+def lower_matmul_direct(ctx: LowerCtx, mm: OvOp, ep: Epilogue, output: SSAValue, inputs) -> None:
+    """MatMul of non-f32 types as a plain loop nest."""
+    raise CompileError(f"MatMul of {dtype_of(mm.inputs[0].type)} is not supported on CPU")
+
+
+@lowering("MatMul")
+def _matmul(ctx: LowerCtx, op: OvOp) -> None:
+    lower_matmul(ctx, op, Epilogue.identity(shape_of(op.outputs[0].type)), op.outputs[0])
+
+
+FUSED["MatMul"] = lambda ctx, op: lower_anchored(ctx, op, lower_matmul)

@@ -1,0 +1,250 @@
+"""GEMM micro-kernels: C[M, N] += A[M, K] x B[K, N] on one MR x NR block of C, and how each
+kernel family wants its operands laid out. The convolution and MatMul lowerings (conv.py,
+matmul.py) choose which rows of A and columns of B a block reads; a micro-kernel only
+multiplies and adds, and hands back the block as f32 vectors of V lanes for the epilogue.
+
+Kernel families (`Gemm.isa`):
+- "f32": MR x NR/V vector accumulators, one broadcast of A and NR/V loads of B per k, FMAs.
+- "avx512bf16": the same block; operands are bf16 and k advances by pairs: a pair of A's
+  elements is broadcast as one 32-bit word and `vdpbf16ps` adds both products into f32 lanes.
+- "amx": a 32 x 32 block in four AMX tiles (2 x 2), k advancing by 32 (one tile of A is 16 rows
+  x 32 bf16, one tile of B 16 pairs of rows x 16 columns); C is stored to scratch and reloaded
+  as vectors.
+
+bf16 operands live in memory as 32-bit words, each a pair of bf16 values adjacent along K
+(the "VNNI layout" both bf16 instructions read): packed A is [block][K/2][MR] words (AVX512-BF16)
+or [block][K/32][MR rows][16 words] (AMX tiles), packed B [panel][K/2][NR] words. Buffers and
+scratch stay f32-typed; bf16 vectors are bitcasts of word vectors."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import ml_dtypes
+import numpy as np
+from xdsl.dialects.builtin import bf16, f32
+from xdsl.ir import SSAValue
+
+from codegen.target import host
+from dialects.loops import DotBF16Op, TileConfigOp, TileDotOp, TileLoadOp, TileReleaseOp, TileStoreOp, TileZeroOp
+from passes.ov_to_loops.kb import KB
+
+F32 = np.dtype(np.float32)
+BF16 = np.dtype(ml_dtypes.bfloat16)
+
+
+def blocking() -> tuple[int, int, int]:
+    """(MR, NR, V) of the f32 kernel: rows x columns of the register block, floats per vector."""
+    v = host().vector_width
+    mr = {16: 8, 8: 6}.get(v, 4)
+    return mr, 2 * v, v
+
+
+@dataclass(frozen=True)
+class Gemm:
+    """One kernel family and its blocking: MR x NR block, V f32 lanes per vector, K taken in
+    steps of KU (padded with zeros to a multiple of it)."""
+
+    isa: str  # "f32" | "avx512bf16" | "amx"
+    mr: int
+    nr: int
+    v: int
+    ku: int
+
+    @property
+    def bf16(self) -> bool:
+        return self.isa != "f32"
+
+    def kpad(self, k: int) -> int:
+        return -(-k // self.ku) * self.ku
+
+    def key(self) -> str:
+        return f"{self.isa}:{self.mr}x{self.nr}/{self.v}/{self.ku}"
+
+
+def dequantized(v: SSAValue, depth: int = 6) -> bool:
+    """Whether `v` comes from a quantizer (FakeQuantize) or a dequantized integer tensor through
+    a few element-wise ops: such inputs lie on a quantization grid that bf16 rounding would move
+    off, so their Convolution/MatMul stays f32 (quantized models keep their quantizers' results)."""
+    from dialects.ov import Fused, OvOp, dtype_of
+
+    op = getattr(v, "op", None)
+    if depth == 0 or op is None:
+        return False
+    ops = [o for o in op.block.ops if isinstance(o, OvOp)] if isinstance(op, Fused) else [op]
+    for o in ops:
+        if not isinstance(o, OvOp):
+            continue
+        if o.IR_TYPE == "FakeQuantize" or (o.IR_TYPE == "Convert" and dtype_of(o.inputs[0].type).kind in "iu"):
+            return True
+    if isinstance(op, Fused) or (isinstance(op, OvOp) and op.IR_TYPE in ("Multiply", "Subtract", "Add", "Convert",
+                                                                           "Reshape", "Transpose", "MaxPool")):
+        return any(dequantized(x, depth - 1) for x in op.operands)
+    return False
+
+
+def gemm_for(precision: str, bf16_isa: str | None, rows: int) -> Gemm:
+    """The kernel family for a GEMM whose blocks have up to `rows` rows of A: bf16 on AMX tiles
+    where 16 rows fill a tile, on AVX512-BF16 otherwise (matrix-vector products gain nothing
+    from tiles), f32 when the precision is f32."""
+    mr, nr, v = blocking()
+    if precision != "bf16" or bf16_isa is None or v != 16:
+        return Gemm("f32", mr, nr, v, 1)
+    if bf16_isa == "amx" and rows >= 16:
+        return Gemm("amx", 32, 32, 16, 32)
+    return Gemm("avx512bf16", mr, 32, 16, 2)
+
+
+MIN_CHAINS = 8  # independent FMA chains that hide the FMA latency (4 cycles, 2 ports)
+
+
+def microkernel(kb: KB, mr: int, nvec: int, v: int, k_lo, k_hi, a_elem, b_vec) -> list[SSAValue]:
+    """acc[r][c] = sum_k a_elem(r, k) * b_vec(k, c): mr x nvec vector accumulators. A block of
+    few rows (a matrix-vector product) keeps `split` partial sums per accumulator over
+    interleaved k, so that enough FMAs are in flight, and adds them up at the end."""
+    zero = kb.splat(0.0, v)
+    n = mr * nvec
+    split = max(1, min(4, MIN_CHAINS // n))
+
+    def step_at(k, acc):
+        bs = [b_vec(k, c) for c in range(nvec)]
+        out = []
+        for r in range(mr):
+            a = kb.broadcast(a_elem(r, k), v)
+            out += [kb.fma(a, bs[c], acc[r * nvec + c]) for c in range(nvec)]
+        return out
+
+    if split == 1:
+        return kb.for_(k_lo, k_hi, lambda k, *acc: step_at(k, acc), init=[zero] * n)
+    count = kb.sub(k_hi, k_lo)
+    main_hi = kb.add(k_lo, kb.mul(kb.div(count, split), split))
+
+    def steps(k, *acc):
+        out = []
+        for j in range(split):
+            out += step_at(kb.add(k, j), acc[j * n:(j + 1) * n])
+        return out
+    parts = kb.for_(k_lo, main_hi, steps, step=split, init=[zero] * (n * split))
+    acc = kb.for_(main_hi, k_hi, lambda k, *a: step_at(k, a), init=parts[:n])
+    for j in range(1, split):
+        acc = [kb.fadd(a, p, acc=True) for a, p in zip(acc, parts[j * n:(j + 1) * n])]
+    return acc
+
+
+# --- bf16: operand packing ----------------------------------------------------------------------
+
+def bf16_words(pairs: np.ndarray) -> np.ndarray:
+    """[..., 2] float values -> [...] f32-typed words holding the two bf16 values (RNE)."""
+    return np.ascontiguousarray(np.asarray(pairs, F32).astype(BF16)).view(np.float32)[..., 0]
+
+
+def pack_a(wflat: np.ndarray, g: Gemm) -> np.ndarray:
+    """Constant A, [G][M][K], as the kernel family reads it, rows zero-padded to a multiple of
+    MR and K to a multiple of KU: f32 [G][M/MR][K][MR]; AVX512-BF16 words [G][M/MR][K/2][MR];
+    AMX words [G][M/32][K/32][32][16]."""
+    groups, m, k = wflat.shape
+    mb, kp = -(-m // g.mr), g.kpad(k)
+    a = np.zeros((groups, mb * g.mr, kp), F32)
+    a[:, :m, :k] = wflat
+    a = a.reshape(groups, mb, g.mr, kp)
+    if g.isa == "f32":
+        return np.ascontiguousarray(a.transpose(0, 1, 3, 2))
+    if g.isa == "avx512bf16":
+        return np.ascontiguousarray(bf16_words(a.reshape(groups, mb, g.mr, kp // 2, 2)).transpose(0, 1, 3, 2))
+    tiles = a.reshape(groups, mb, g.mr, kp // 32, 16, 2).transpose(0, 1, 3, 2, 4, 5)
+    return np.ascontiguousarray(bf16_words(tiles))
+
+
+def pack_b(bmat: np.ndarray, g: Gemm) -> np.ndarray:
+    """Constant B, [BB][K][N], in panels of NR columns, zero-padded: f32 [BB][N/NR][K][NR];
+    bf16 words [BB][N/NR][K/2][NR] (both bf16 families)."""
+    bb, k, n = bmat.shape
+    nb, kp = -(-n // g.nr), g.kpad(k)
+    p = np.zeros((bb, kp, nb * g.nr), F32)
+    p[:, :k, :n] = bmat
+    p = p.reshape(bb, kp, nb, g.nr).transpose(0, 2, 1, 3)
+    if g.isa == "f32":
+        return np.ascontiguousarray(p)
+    return np.ascontiguousarray(bf16_words(p.reshape(bb, nb, kp // 2, 2, g.nr).transpose(0, 1, 2, 4, 3)))
+
+
+def pack_rows_bf16(kb: KB, row: Callable, nvec: int, k, kp, dst: SSAValue, at: Callable) -> None:
+    """Write B's rows as a VNNI panel into `dst` (an f32-typed buffer): `row(k)` gives row k as
+    `nvec` f32 vectors of 16 lanes, `at(p, c)` the word index of vector c of pair p. Pair p
+    holds rows 2p and 2p + 1; rows from `k` on are zeros, up to `kp` (K padded; k, kp may be
+    run-time values)."""
+    zero = kb.splat(0.0, 16)
+    inter = [i // 2 + 16 * (i % 2) for i in range(32)]  # a0 b0 a1 b1 ... of two 16-lane vectors
+
+    def put(p, r0, r1):
+        for c in range(nvec):
+            pair = kb.shuffle(kb.to_bf16(r0[c]), kb.to_bf16(r1[c]), inter)
+            kb.vstore(kb.vbitcast(pair, f32, 16), dst, at(p, c))
+    full = kb.div(k, 2)
+    kb.for_(0, full, lambda p: put(p, row(kb.mul(p, 2)), row(kb.add(kb.mul(p, 2), 1))))
+    odd = kb.rem(k, 2)
+    if not (isinstance(odd, int) and odd == 0):
+        def last():
+            put(full, row(kb.sub(k, 1)), [zero] * nvec)
+        if isinstance(odd, int):
+            last()
+        else:
+            kb.if_(kb.icmp("ne", odd, 0), last)
+    kb.for_(kb.add(full, odd), kb.div(kp, 2), lambda p: put(p, [zero] * nvec, [zero] * nvec))
+
+
+def load_bf16(kb: KB, buf: SSAValue, idx) -> SSAValue:
+    """16 words of a VNNI panel as 32 bf16 values."""
+    return kb.vbitcast(kb.vload(buf, idx, 16), bf16, 32)
+
+
+def microkernel_bf16(kb: KB, mr: int, nvec: int, kp_lo, kp_hi, a_word, b_vec) -> list[SSAValue]:
+    """acc[r][c] = sum over pairs p of A's pair (r, p) . B's pair vector (p, c), by vdpbf16ps:
+    `a_word(r, p)` is a word (f32-typed) holding two bf16, `b_vec(p, c)` 32 bf16 values."""
+    zero = kb.splat(0.0, 16)
+
+    def step(p, *acc):
+        bs = [b_vec(p, c) for c in range(nvec)]
+        out = []
+        for r in range(mr):
+            a = kb.vbitcast(kb.broadcast(a_word(r, p), 16), bf16, 32)
+            out += [kb.emit(DotBF16Op(acc[r * nvec + c], a, bs[c])) for c in range(nvec)]
+        return out
+    return kb.for_(kp_lo, kp_hi, step, init=[zero] * (mr * nvec))
+
+
+AMX_TILES = 8  # tiles 0-3: C (2 x 2), 4-5: A, 6-7: B; every tile 16 rows x 64 bytes
+
+
+def amx_begin(kb: KB) -> None:
+    kb.b.insert(TileConfigOp([16] * AMX_TILES, [64] * AMX_TILES))
+
+
+def amx_end(kb: KB) -> None:
+    kb.b.insert(TileReleaseOp())
+
+
+def amx_block(kb: KB, nks, a_tile: Callable, b_tile: Callable, c_buf: SSAValue, c_at) -> list[SSAValue]:
+    """A 32 x 32 block of C = sum over k steps of A(32 x 32 bf16) x B(32 x 32 bf16) in tiles:
+    `a_tile(ks, i)` / `b_tile(ks, j)` give (buffer, word index, row stride in bytes) of A's tile
+    i (rows 16i..16i+15) and B's tile j (columns 16j..16j+15) at k step ks. C goes through
+    `c_buf` at word `c_at` (32 x 32 f32) and comes back as 64 vectors, row by row."""
+    for t in range(4):
+        kb.b.insert(TileZeroOp(t))
+
+    def step(ks):
+        for i in range(2):
+            buf, idx, stride = a_tile(ks, i)
+            kb.b.insert(TileLoadOp(4 + i, buf, kb.v(idx), kb.v(stride)))
+        for j in range(2):
+            buf, idx, stride = b_tile(ks, j)
+            kb.b.insert(TileLoadOp(6 + j, buf, kb.v(idx), kb.v(stride)))
+        for i in range(2):
+            for j in range(2):
+                kb.b.insert(TileDotOp("bf16", 2 * i + j, 4 + i, 6 + j))
+    kb.for_(0, nks, step)
+    for i in range(2):
+        for j in range(2):
+            kb.b.insert(TileStoreOp(2 * i + j, c_buf, kb.v(kb.add(c_at, i * 16 * 32 + j * 16)), kb.v(128)))
+    return [kb.vload(c_buf, kb.add(c_at, r * 32 + c * 16), 16) for r in range(32) for c in range(2)]
