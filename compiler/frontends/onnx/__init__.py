@@ -45,22 +45,30 @@ def load_onnx(path: str | os.PathLike) -> onnx.ModelProto:
 
 
 def _load_external_data(model: onnx.ModelProto, base: Path, where: Path) -> None:
-    from onnx.external_data_helper import load_external_data_for_tensor, uses_external_data
+    """Read every tensor's external data (subgraphs' included) relative to the model file's
+    directory `base`; no location may be absolute or lead outside `base` (symlinks resolved)."""
+    from onnx.external_data_helper import load_external_data_for_tensor
 
     root = base.resolve()
-    for t in _all_tensors(model):
-        if not uses_external_data(t):
-            continue
+    for t in _external_tensors(model):
         info = {e.key: e.value for e in t.external_data}
         loc = info.get("location", "")
-        target = (base / loc).resolve()
-        if not loc or os.path.isabs(loc) or root not in target.parents:
+        try:
+            target = (base / loc).resolve()
+            outside = not loc or os.path.isabs(loc) or root not in target.parents
+            present = not outside and target.is_file()
+            offset, length = int(info.get("offset") or 0), info.get("length")
+            length = None if length in (None, "") else int(length)
+        except (OSError, ValueError):
+            raise ModelFileError(f"{where}: initializer {t.name!r} has a malformed external data entry "
+                                 f"(location {loc!r}, offset {info.get('offset')!r}, length {info.get('length')!r})"
+                                 ) from None
+        if outside:
             raise ModelFileError(f"{where}: initializer {t.name!r} points outside the model directory ({loc!r})")
-        if not target.is_file():
+        if not present:
             raise ModelFileError(f"{where}: external data file {loc!r} for initializer {t.name!r} is missing")
-        offset, length = int(info.get("offset", 0)), info.get("length")
         size = target.stat().st_size
-        if offset > size or (length is not None and offset + int(length) > size):
+        if offset < 0 or offset > size or (length is not None and (length < 0 or offset + length > size)):
             raise ModelFileError(f"{where}: external data for {t.name!r} lies beyond the end of {loc!r}")
         try:
             load_external_data_for_tensor(t, str(base))
@@ -70,12 +78,42 @@ def _load_external_data(model: onnx.ModelProto, base: Path, where: Path) -> None
         t.data_location = onnx.TensorProto.DEFAULT
 
 
-def _all_tensors(model: onnx.ModelProto):
-    yield from model.graph.initializer
-    for node in model.graph.node:
+def _refuse_external_data(model: onnx.ModelProto, where: str) -> None:
+    """An in-memory ModelProto has no directory its external data could be relative to (ONNX
+    Runtime reads it relative to the current directory, which silently loads whatever file is
+    there): refuse it, as loading the file does the right thing."""
+    for t in _external_tensors(model):
+        loc = {e.key: e.value for e in t.external_data}.get("location", "")
+        raise ModelFileError(f"{where}: initializer {t.name!r} keeps its data in the external file {loc!r}, "
+                             "which an in-memory ModelProto cannot locate: pass the .onnx path instead, or load "
+                             "it with onnx.load(path) first")
+
+
+def _external_tensors(model: onnx.ModelProto):
+    from onnx.external_data_helper import uses_external_data
+
+    return (t for t in _all_tensors(model.graph) if uses_external_data(t))
+
+
+def _all_tensors(g: onnx.GraphProto):
+    """Every TensorProto of a graph: initializers (sparse ones too), tensor attributes, and
+    those of every subgraph (If/Loop/Scan bodies), at any depth."""
+    yield from g.initializer
+    for sp in g.sparse_initializer:
+        yield sp.values
+        yield sp.indices
+    for node in g.node:
         for a in node.attribute:
             if a.HasField("t"):
                 yield a.t
+            yield from a.tensors
+            for sp in ([a.sparse_tensor] if a.HasField("sparse_tensor") else []) + list(a.sparse_tensors):
+                yield sp.values
+                yield sp.indices
+            if a.HasField("g"):
+                yield from _all_tensors(a.g)
+            for sub in a.graphs:
+                yield from _all_tensors(sub)
 
 
 def convert_onnx(model: onnx.ModelProto | str | os.PathLike, inputs: Sequence[InputSpec] = (),
@@ -84,6 +122,7 @@ def convert_onnx(model: onnx.ModelProto | str | os.PathLike, inputs: Sequence[In
     tensors; `outputs` choose (and cut at) named output tensors."""
     if isinstance(model, onnx.ModelProto):
         where = f"ONNX model {model.graph.name or '(unnamed)'}"
+        _refuse_external_data(model, where)
     else:
         where = str(model)
         model = load_onnx(model)
