@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
@@ -170,19 +170,28 @@ def ir_xml_text(model: Model, compress_to_fp16: bool = True) -> str:
     return _serialize(prepare(model), compress_to_fp16)[0]
 
 
+def _temp_beside(path: Path) -> tuple[int, str]:
+    """A new file in `path`'s directory, created 0666 so that the kernel applies the process
+    umask as it does for a plain open() (the umask is never read or changed: other threads see
+    it as it was)."""
+    for _ in range(100):
+        tmp = str(path.parent / f".{path.name}.{secrets.token_hex(8)}.tmp")
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name beside {path}")
+
+
 def _atomic_pair(xml_path: Path, xml: str, data: bytes) -> None:
     """Write both files under temporary names, then move them into place: the old .xml goes
     first, the new .xml last, so a crash never leaves an .xml that points into the wrong .bin."""
     bin_path = xml_path.with_suffix(".bin")
-    d = xml_path.parent
     tmps = []
-    umask = os.umask(0)
-    os.umask(umask)
     try:
-        for payload in (data, xml.encode()):
-            fd, tmp = tempfile.mkstemp(dir=d, prefix=".ovcc-", suffix=".tmp")
+        for target, payload in ((bin_path, data), (xml_path, xml.encode())):
+            fd, tmp = _temp_beside(target)
             tmps.append(tmp)
-            os.fchmod(fd, 0o666 & ~umask)  # as a plain open() would create it (mkstemp makes 0600)
             with os.fdopen(fd, "wb") as f:
                 f.write(payload)
                 f.flush()
