@@ -136,11 +136,21 @@ def convert_onnx(model: onnx.ModelProto | str | os.PathLike, inputs: Sequence[In
 
 def _convert(model: onnx.ModelProto, inputs: Sequence[InputSpec], outputs: Sequence[str], where: str) -> ModuleOp:
     g = model.graph
+    if not 1 <= model.ir_version <= onnx.IR_VERSION:
+        raise ModelFileError(f"{where}: not a valid ONNX model (IR version {model.ir_version}; this onnx package "
+                             f"reads 1 to {onnx.IR_VERSION})")
     opsets = {(o.domain or ""): o.version for o in model.opset_import}
-    if opsets.get("", MIN_OPSET) < MIN_OPSET:
-        raise ConversionError(f"{where}: ONNX opset {opsets['']} is older than {MIN_OPSET}, the oldest supported")
+    if "" not in opsets and "ai.onnx" not in opsets:
+        raise ModelFileError(f"{where}: not a valid ONNX model (it imports no version of the default opset)")
+    version = opsets.get("", opsets.get("ai.onnx"))
+    if version < MIN_OPSET:
+        raise ConversionError(f"{where}: ONNX opset {version} is older than {MIN_OPSET}, the oldest supported")
+    if version > onnx.defs.onnx_opset_version():
+        raise ConversionError(f"{where}: ONNX opset {version} is newer than {onnx.defs.onnx_opset_version()}, the "
+                              "newest this onnx package defines")
     missing: dict[str, list[str]] = {}
     for n in _all_nodes(g):  # subgraphs (If/Loop/Scan bodies) included
+        _check_schema(n, opsets, where)
         if (n.domain if n.domain != "ai.onnx" else "", n.op_type) not in CONVERTERS:
             key = n.op_type if n.domain in ("", "ai.onnx") else f"{n.domain}.{n.op_type}"
             missing.setdefault(key, []).append(n.name or n.output[0])
@@ -193,6 +203,28 @@ def _convert(model: onnx.ModelProto, inputs: Sequence[InputSpec], outputs: Seque
                 raise ConversionError(f"{where}: output {name!r} is not produced by the graph")
         result.append((ctx.values[name], [name]))
     return b.finish(result)
+
+
+def _check_schema(node: onnx.NodeProto, opsets: dict[str, int], where: str) -> None:
+    """The node's input and output counts and its attributes' types are those its ONNX schema
+    allows (converters rely on them); nodes of domains onnx does not define are not checked."""
+    domain = "" if node.domain == "ai.onnx" else node.domain
+    try:
+        schema = onnx.defs.get_schema(node.op_type, opsets.get(domain, 1), domain)
+    except onnx.defs.SchemaError:
+        return
+    name = node.name or (node.output[0] if node.output else node.op_type)
+    for what, n, lo, hi in (("inputs", len(node.input), schema.min_input, schema.max_input),
+                            ("outputs", len(node.output), schema.min_output, schema.max_output)):
+        if not lo <= n <= hi:
+            raise ConversionError(f"{where}: node {name!r} ({node.op_type}) has {n} {what}, its schema allows "
+                                  f"{lo}{'' if hi == lo else f' to {hi}'}")
+    for a in node.attribute:
+        spec = schema.attributes.get(a.name)
+        if spec is not None and a.type and not a.ref_attr_name and a.type != spec.type:
+            raise ConversionError(f"{where}: node {name!r} ({node.op_type}): attribute {a.name!r} is "
+                                  f"{onnx.AttributeProto.AttributeType.Name(a.type)}, its schema says "
+                                  f"{onnx.AttributeProto.AttributeType.Name(spec.type)}")
 
 
 def _all_nodes(g: onnx.GraphProto):
