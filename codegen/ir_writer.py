@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
-from xml.sax.saxutils import quoteattr
+from xml.sax.saxutils import quoteattr as _quoteattr
 
 import numpy as np
 from xdsl.dialects import func
@@ -27,6 +28,14 @@ from dialects.ov.fused import inline_fused
 PRECISION = {"f32": "FP32", "f16": "FP16", "bf16": "BF16", "f64": "FP64", "i8": "I8", "i16": "I16",
              "i32": "I32", "i64": "I64", "u8": "U8", "u16": "U16", "u32": "U32", "u64": "U64", "boolean": "BOOL"}
 F16_MAX = 65504.0
+
+
+# characters XML 1.0 cannot hold, not even as references (names read from a binary file may have them)
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def quoteattr(value: str) -> str:
+    return _quoteattr(_NOT_XML.sub("\ufffd", value))
 
 
 def _dims(shape) -> str:

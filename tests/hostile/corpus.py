@@ -151,14 +151,15 @@ def _huge(rng) -> list[int]:
 
 
 ONNX_EDITS: dict[str, OnnxEdit] = {
-    "raw_data_short": lambda m, r: setattr(_init(m, "w"), "raw_data", _init(m, "w").raw_data[:-4 * int(r.integers(1, 9))]),
+    "raw_data_short": lambda m, r: setattr(_init(m, "w"), "raw_data",
+                                           _init(m, "w").raw_data[:-4 * int(r.integers(1, 9))]),
     "raw_data_long": lambda m, r: setattr(_init(m, "m"), "raw_data", _init(m, "m").raw_data + b"\0" * 4),
     "dims_wrong": lambda m, r: _init(m, "w").dims.__setitem__(0, int(r.integers(5, 99))),
     "dims_negative": lambda m, r: _init(m, "m").dims.__setitem__(1, -int(r.integers(1, 9))),
     "dims_huge": lambda m, r: (_init(m, "w").ClearField("dims"), _init(m, "w").dims.extend(_huge(r))),
     "dims_huge_empty_data": lambda m, r: (_init(m, "c").ClearField("dims"), _init(m, "c").ClearField("raw_data"),
                                           _init(m, "c").dims.extend(_huge(r))),
-    "dims_many": lambda m, r: _init(m, "b").dims.extend([1] * int(r.integers(40, 300))),
+    "dims_many": lambda m, r: _init(m, "b").dims.extend([1] * int(r.integers(65, 300))),  # numpy: 64 at most
     "data_type_undefined": lambda m, r: setattr(_init(m, "w"), "data_type", 0),
     "data_type_bogus": lambda m, r: setattr(_init(m, "w"), "data_type", int(r.integers(30, 1000))),
     "data_type_string": lambda m, r: setattr(_init(m, "m"), "data_type", TensorProto.STRING),
@@ -540,7 +541,8 @@ TFLITE_EDITS: dict[str, Callable] = {
     "opcode_index_past_end": lambda m, g: setattr(_conv_op(m), "opcodeIndex", 500),
     "opcode_builtin_bogus": lambda m, g: [setattr(c, "builtinCode", 9999) or setattr(c, "deprecatedBuiltinCode", 127)
                                           for c in m.operatorCodes],
-    "shape_huge": lambda m, g: setattr(_sg(m).tensors[_conv_op(m).inputs[1]], "shape", [2**31 - 1, 2**31 - 1, 65536, 65536]),
+    "shape_huge": lambda m, g: setattr(_sg(m).tensors[_conv_op(m).inputs[1]], "shape",
+                                       [2**31 - 1, 2**31 - 1, 65536, 65536]),
     "shape_negative": lambda m, g: setattr(_sg(m).tensors[_conv_op(m).inputs[1]], "shape", [-5, 3, 3, 3]),
     "shape_rank_wrong": lambda m, g: setattr(_sg(m).tensors[_conv_op(m).inputs[1]], "shape", [4]),
     "input_shape_huge": lambda m, g: setattr(_sg(m).tensors[_sg(m).inputs[0]], "shape", [1, 2**31 - 1, 2**31 - 1, 3]),
@@ -597,7 +599,8 @@ def tensorflow_cases(rng, scale: int) -> Iterator[tuple[str, dict, bool]]:
         yield f"pbtxt_trunc_{name}", {"m.pbtxt": blob}, False
     text = pbtxt.decode()
     for name, new in [("pbtxt_bad_token", text.replace("node {", "node {{", 1)),
-                      ("pbtxt_binary", "\x00\xff" * 50), ("pbtxt_shape_huge", text.replace("size: 3", "size: 4611686018427387904", 1)),
+                      ("pbtxt_binary", "\x00\xff" * 50),
+                      ("pbtxt_shape_huge", text.replace("size: 3", "size: 4611686018427387904", 1)),
                       ("pbtxt_unknown_op", text.replace('op: "Relu"', 'op: "LaunchMissiles"', 1)),
                       ("pbtxt_dangling_input", text.replace('input: "x"', 'input: "ghost"', 1)),
                       ("pbtxt_cycle", text.replace('input: "x"', 'input: "Identity"', 1)),

@@ -185,7 +185,7 @@ def run(cases: list[Case], root: Path, workers: int = 2, time_limit: float = TIM
         memory: int = MEMORY_LIMIT, log_path: Path | None = None) -> list[Outcome]:
     """Every case's outcome, in the order of `cases`."""
     jobs: queue.Queue = queue.Queue()
-    for i, c in enumerate(cases):
+    for i in range(len(cases)):
         jobs.put(i)
     outcomes: dict[int, Outcome] = {}
     log = open(log_path or os.devnull, "ab")
