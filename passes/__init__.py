@@ -26,9 +26,7 @@ PASSES: dict[str, type[ModulePass]] = {p.name: p for p in (
 FRONTEND_CLEANUP = "infer-shapes,fold-constants,dce"
 
 PIPELINES: dict[str, str] = {
-    # what save_model writes: BatchNorm folded into the weights before they are compressed to
-    # f16, as OpenVINO does (compressing the statistics apart from the weights costs 6x the error)
-    "ir": FRONTEND_CLEANUP + ",fold-batchnorm,fold-constants,dce",
+    "ir": FRONTEND_CLEANUP,  # what save_model writes
     "O0": "infer-shapes",
     "O1": FRONTEND_CLEANUP + ",simplify,cse,fold-batchnorm,fold-constants,dce",
     "O2": FRONTEND_CLEANUP + ",simplify,cse,recognize,fold-batchnorm,fold-constants,simplify,cse,dce,fuse",
