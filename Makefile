@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
-.PHONY: setup demo test lint bench
+.PHONY: setup demo test lint bench fuzz-readers
 setup: $(STAMP)
 
 demo: $(STAMP)
@@ -27,3 +27,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py
+
+# A larger random hostile-input run than the seeded one in `make test` (tests/hostile/).
+fuzz-readers: $(STAMP)
+	$(BIN)/python -m tests.hostile.runner --seed random --scale 4

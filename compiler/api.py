@@ -93,11 +93,11 @@ def _convert_path(path: Path, specs, outs, example_input, kwargs) -> Model:
         from compiler.frontends.torch import convert_torch
 
         return Model(convert_torch(path, example_input, specs, outs), path.stem)
-    if suffix in (".pb", ".tflite", ".keras", ".h5") or path.is_dir():
+    if suffix in (".pb", ".pbtxt", ".tflite", ".keras", ".h5") or path.is_dir():
         from compiler.frontends.tensorflow import convert_tensorflow
 
         return Model(convert_tensorflow(path, specs, outs, example_input, **kwargs), path.stem)
-    raise ModelFileError(f"{path}: unknown model format (expected .onnx, .xml, .pb, .tflite, .pt2, .pt, or a "
+    raise ModelFileError(f"{path}: unknown model format (expected .onnx, .xml, .pb, .pbtxt, .tflite, .pt2, .pt, or a "
                          "SavedModel directory)")
 
 

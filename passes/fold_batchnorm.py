@@ -78,6 +78,23 @@ def _fold_scale(producer: OvOp, scale: np.ndarray) -> bool:
     return True
 
 
+def _biased_producer(x: SSAValue) -> tuple[OvOp, np.ndarray, OvOp] | None:
+    """(convolution, per-channel bias, the Add) when `x` is Add(convolution, constant bias),
+    each used only once, the Add not broadcasting the convolution's output."""
+    add = getattr(x, "op", None)
+    if not isinstance(add, OvOp) or add.IR_TYPE != "Add" or len(list(add.outputs[0].uses)) != 1:
+        return None
+    for i in (0, 1):
+        conv, k = getattr(add.inputs[i], "op", None), constant_of(add.inputs[1 - i])
+        if isinstance(conv, OvOp) and conv.IR_TYPE in WEIGHTED[:2] and k is not None \
+                and len(list(conv.outputs[0].uses)) == 1 and shape_of(x.type) == shape_of(conv.outputs[0].type) \
+                and dtype_of(x.type) == np.float32:
+            bias = channel_vector(k, shape_of(x.type), 1)
+            if bias is not None:
+                return conv, bias.astype(np.float32), add
+    return None
+
+
 def fold_block(block: Block) -> int:
     changed = 0
     for op in list(block.ops):
@@ -95,7 +112,16 @@ def fold_block(block: Block) -> int:
             rank = len(shape_of(x.type))
             shape = (1, -1) + (1,) * (rank - 2)
             prod = getattr(x, "op", None)
-            if isinstance(prod, OvOp) and prod.IR_TYPE in WEIGHTED[:2] and _fold_scale(prod, scale):
+            biased = _biased_producer(x)
+            if biased is not None and _fold_scale(biased[0], scale):
+                # conv -> Add(bias) -> BN: the scale goes into the weights, bias * scale into the shift
+                # (as OpenVINO folds it, so f16 compression sees one set of weights, not three)
+                conv, bias, add = biased
+                shift = (shift + bias * scale).astype(np.float32)
+                scaled = conv.outputs[0]
+                add.outputs[0].replace_all_uses_with(scaled)
+                Rewriter.erase_op(add)
+            elif isinstance(prod, OvOp) and prod.IR_TYPE in WEIGHTED[:2] and _fold_scale(prod, scale):
                 scaled: SSAValue = x
             else:
                 k = _insert(Const(scale.reshape(shape)), op)

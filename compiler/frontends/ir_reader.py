@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import heapq
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -256,12 +257,20 @@ def _known(layer: _Layer) -> bool:
     if (layer.type, layer.version) in UPGRADES:
         return True
     cls = OPS.get(layer.type)
-    return cls is not None and _version_number(layer.version) >= _version_number(cls.OPSET)
+    if cls is None:
+        return False
+    since = _version_number(cls.OPSET)
+    return since <= _version_number(layer.version) <= max(NEWEST_OPSET, since)
+
+
+# OpenVINO 2026 defines opset1 ... opset16 (its opset17 holds only ops new in it); later
+# versions do not exist, so an op's semantics there are unknown.
+NEWEST_OPSET = 16
 
 
 def _version_number(v: str) -> int:
-    digits = "".join(c for c in v if c.isdigit())
-    return int(digits) if digits else -1
+    m = re.fullmatch(r"opset(\d{1,4})", v)
+    return int(m.group(1)) if m else -1
 
 
 def read_ir(xml_path: str | os.PathLike, weights: str | os.PathLike | None = None) -> ModuleOp:

@@ -77,6 +77,8 @@ def resolve_pads(in_dims: Sequence[int], kernel: Sequence[int], strides: Sequenc
 def window_out(in_dim: Dim, k: int, s: int, d: int, pb: int, pe: int, auto_pad: str,
                rounding: str = "floor") -> Dim:
     """Output size of a sliding window (convolution or pooling) along one axis."""
+    if k < 1 or s < 1 or d < 1:
+        raise ShapeError(f"window size {k}, stride {s} and dilation {d} must be positive")
     if in_dim is None:
         return None
     if auto_pad in ("same_upper", "same_lower"):

@@ -230,14 +230,41 @@ def test_writes_are_atomic(tmp_path, monkeypatch):
     with pytest.raises(ov.ModelFileError, match="cannot write"):
         ov.save_model(ov.read_model(xml), xml)
     assert (xml.read_bytes(), xml.with_suffix(".bin").read_bytes()) == before
-    assert not list(tmp_path.glob(".ovcc-*"))
+    assert not list(tmp_path.glob(".*.tmp"))
 
 
-def test_written_files_get_the_usual_permissions(tmp_path):
-    """Atomic writes go through temporary files (created 0600); the pair ends up as an
-    ordinary open() would have created it."""
-    xml = _small_ir(tmp_path)
-    umask = os.umask(0)
-    os.umask(umask)
+def _process_umask() -> int:
+    """The umask as Linux reports it, read without setting it (os.umask would change it)."""
+    with open("/proc/self/status") as f:
+        return int(next(line for line in f if line.startswith("Umask:")).split()[1], 8)
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o027, 0o077])
+def test_written_files_get_the_usual_permissions(tmp_path, umask):
+    """Atomic writes go through temporary files; the pair ends up as an ordinary open() would
+    have created it under the process umask."""
+    old = os.umask(umask)
+    try:
+        xml = _small_ir(tmp_path)
+        probe = tmp_path / "probe"
+        probe.write_bytes(b"")
+    finally:
+        os.umask(old)
     for p in (xml, xml.with_suffix(".bin")):
-        assert p.stat().st_mode & 0o777 == 0o666 & ~umask
+        assert p.stat().st_mode & 0o777 == probe.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_save_model_never_touches_the_process_umask(tmp_path, monkeypatch):
+    """The umask is process-wide: setting it even briefly (the only way to read it through
+    os.umask) races with every thread creating files, so the writer must not call it at all."""
+    model = ov.read_model(_small_ir(tmp_path))
+    calls = []
+    real = os.umask
+    monkeypatch.setattr(os, "umask", lambda mask: calls.append(mask) or real(mask))
+    before = _process_umask()
+    ov.save_model(model, tmp_path / "copy.xml")
+    ov.save_model(model, tmp_path / "copy.xml", compress_to_fp16=False)
+    assert calls == [] and _process_umask() == before
+    assert (tmp_path / "copy.xml").stat().st_mode & 0o777 == 0o666 & ~before
+
+

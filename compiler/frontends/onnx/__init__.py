@@ -45,22 +45,30 @@ def load_onnx(path: str | os.PathLike) -> onnx.ModelProto:
 
 
 def _load_external_data(model: onnx.ModelProto, base: Path, where: Path) -> None:
-    from onnx.external_data_helper import load_external_data_for_tensor, uses_external_data
+    """Read every tensor's external data (subgraphs' included) relative to the model file's
+    directory `base`; no location may be absolute or lead outside `base` (symlinks resolved)."""
+    from onnx.external_data_helper import load_external_data_for_tensor
 
     root = base.resolve()
-    for t in _all_tensors(model):
-        if not uses_external_data(t):
-            continue
+    for t in _external_tensors(model):
         info = {e.key: e.value for e in t.external_data}
         loc = info.get("location", "")
-        target = (base / loc).resolve()
-        if not loc or os.path.isabs(loc) or root not in target.parents:
+        try:
+            target = (base / loc).resolve()
+            outside = not loc or os.path.isabs(loc) or root not in target.parents
+            present = not outside and target.is_file()
+            offset, length = int(info.get("offset") or 0), info.get("length")
+            length = None if length in (None, "") else int(length)
+        except (OSError, ValueError):
+            raise ModelFileError(f"{where}: initializer {t.name!r} has a malformed external data entry "
+                                 f"(location {loc!r}, offset {info.get('offset')!r}, length {info.get('length')!r})"
+                                 ) from None
+        if outside:
             raise ModelFileError(f"{where}: initializer {t.name!r} points outside the model directory ({loc!r})")
-        if not target.is_file():
+        if not present:
             raise ModelFileError(f"{where}: external data file {loc!r} for initializer {t.name!r} is missing")
-        offset, length = int(info.get("offset", 0)), info.get("length")
         size = target.stat().st_size
-        if offset > size or (length is not None and offset + int(length) > size):
+        if offset < 0 or offset > size or (length is not None and (length < 0 or offset + length > size)):
             raise ModelFileError(f"{where}: external data for {t.name!r} lies beyond the end of {loc!r}")
         try:
             load_external_data_for_tensor(t, str(base))
@@ -70,12 +78,42 @@ def _load_external_data(model: onnx.ModelProto, base: Path, where: Path) -> None
         t.data_location = onnx.TensorProto.DEFAULT
 
 
-def _all_tensors(model: onnx.ModelProto):
-    yield from model.graph.initializer
-    for node in model.graph.node:
+def _refuse_external_data(model: onnx.ModelProto, where: str) -> None:
+    """An in-memory ModelProto has no directory its external data could be relative to (ONNX
+    Runtime reads it relative to the current directory, which silently loads whatever file is
+    there): refuse it, as loading the file does the right thing."""
+    for t in _external_tensors(model):
+        loc = {e.key: e.value for e in t.external_data}.get("location", "")
+        raise ModelFileError(f"{where}: initializer {t.name!r} keeps its data in the external file {loc!r}, "
+                             "which an in-memory ModelProto cannot locate: pass the .onnx path instead, or load "
+                             "it with onnx.load(path) first")
+
+
+def _external_tensors(model: onnx.ModelProto):
+    from onnx.external_data_helper import uses_external_data
+
+    return (t for t in _all_tensors(model.graph) if uses_external_data(t))
+
+
+def _all_tensors(g: onnx.GraphProto):
+    """Every TensorProto of a graph: initializers (sparse ones too), tensor attributes, and
+    those of every subgraph (If/Loop/Scan bodies), at any depth."""
+    yield from g.initializer
+    for sp in g.sparse_initializer:
+        yield sp.values
+        yield sp.indices
+    for node in g.node:
         for a in node.attribute:
             if a.HasField("t"):
                 yield a.t
+            yield from a.tensors
+            for sp in ([a.sparse_tensor] if a.HasField("sparse_tensor") else []) + list(a.sparse_tensors):
+                yield sp.values
+                yield sp.indices
+            if a.HasField("g"):
+                yield from _all_tensors(a.g)
+            for sub in a.graphs:
+                yield from _all_tensors(sub)
 
 
 def convert_onnx(model: onnx.ModelProto | str | os.PathLike, inputs: Sequence[InputSpec] = (),
@@ -84,6 +122,7 @@ def convert_onnx(model: onnx.ModelProto | str | os.PathLike, inputs: Sequence[In
     tensors; `outputs` choose (and cut at) named output tensors."""
     if isinstance(model, onnx.ModelProto):
         where = f"ONNX model {model.graph.name or '(unnamed)'}"
+        _refuse_external_data(model, where)
     else:
         where = str(model)
         model = load_onnx(model)
@@ -97,11 +136,21 @@ def convert_onnx(model: onnx.ModelProto | str | os.PathLike, inputs: Sequence[In
 
 def _convert(model: onnx.ModelProto, inputs: Sequence[InputSpec], outputs: Sequence[str], where: str) -> ModuleOp:
     g = model.graph
+    if not 1 <= model.ir_version <= onnx.IR_VERSION:
+        raise ModelFileError(f"{where}: not a valid ONNX model (IR version {model.ir_version}; this onnx package "
+                             f"reads 1 to {onnx.IR_VERSION})")
     opsets = {(o.domain or ""): o.version for o in model.opset_import}
-    if opsets.get("", MIN_OPSET) < MIN_OPSET:
-        raise ConversionError(f"{where}: ONNX opset {opsets['']} is older than {MIN_OPSET}, the oldest supported")
+    if "" not in opsets and "ai.onnx" not in opsets:
+        raise ModelFileError(f"{where}: not a valid ONNX model (it imports no version of the default opset)")
+    version = opsets.get("", opsets.get("ai.onnx"))
+    if version < MIN_OPSET:
+        raise ConversionError(f"{where}: ONNX opset {version} is older than {MIN_OPSET}, the oldest supported")
+    if version > onnx.defs.onnx_opset_version():
+        raise ConversionError(f"{where}: ONNX opset {version} is newer than {onnx.defs.onnx_opset_version()}, the "
+                              "newest this onnx package defines")
     missing: dict[str, list[str]] = {}
     for n in _all_nodes(g):  # subgraphs (If/Loop/Scan bodies) included
+        _check_schema(n, opsets, where)
         if (n.domain if n.domain != "ai.onnx" else "", n.op_type) not in CONVERTERS:
             key = n.op_type if n.domain in ("", "ai.onnx") else f"{n.domain}.{n.op_type}"
             missing.setdefault(key, []).append(n.name or n.output[0])
@@ -154,6 +203,28 @@ def _convert(model: onnx.ModelProto, inputs: Sequence[InputSpec], outputs: Seque
                 raise ConversionError(f"{where}: output {name!r} is not produced by the graph")
         result.append((ctx.values[name], [name]))
     return b.finish(result)
+
+
+def _check_schema(node: onnx.NodeProto, opsets: dict[str, int], where: str) -> None:
+    """The node's input and output counts and its attributes' types are those its ONNX schema
+    allows (converters rely on them); nodes of domains onnx does not define are not checked."""
+    domain = "" if node.domain == "ai.onnx" else node.domain
+    try:
+        schema = onnx.defs.get_schema(node.op_type, opsets.get(domain, 1), domain)
+    except onnx.defs.SchemaError:
+        return
+    name = node.name or (node.output[0] if node.output else node.op_type)
+    for what, n, lo, hi in (("inputs", len(node.input), schema.min_input, schema.max_input),
+                            ("outputs", len(node.output), schema.min_output, schema.max_output)):
+        if not lo <= n <= hi:
+            raise ConversionError(f"{where}: node {name!r} ({node.op_type}) has {n} {what}, its schema allows "
+                                  f"{lo}{'' if hi == lo else f' to {hi}'}")
+    for a in node.attribute:
+        spec = schema.attributes.get(a.name)
+        if spec is not None and a.type and not a.ref_attr_name and a.type != spec.type:
+            raise ConversionError(f"{where}: node {name!r} ({node.op_type}): attribute {a.name!r} is "
+                                  f"{onnx.AttributeProto.AttributeType.Name(a.type)}, its schema says "
+                                  f"{onnx.AttributeProto.AttributeType.Name(spec.type)}")
 
 
 def _all_nodes(g: onnx.GraphProto):

@@ -40,6 +40,12 @@ def np_dtype_of_onnx(elem_type: int, where: str) -> np.dtype:
 
 
 def tensor_to_numpy(t: onnx.TensorProto, where: str) -> np.ndarray:
+    if t.data_location == onnx.TensorProto.EXTERNAL or t.external_data:
+        # numpy_helper would read it relative to the current directory: only the loader, which
+        # knows the model's directory and checks the path, may read external data
+        raise ConversionError(f"{where}: tensor {t.name!r} refers to external data that was not loaded")
+    if t.data_type not in onnx.helper.get_all_tensor_dtypes():
+        raise ConversionError(f"{where}: tensor {t.name!r} has an unknown data type {t.data_type}")
     try:
         arr = numpy_helper.to_array(t)
     except Exception as e:

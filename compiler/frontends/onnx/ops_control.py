@@ -44,6 +44,10 @@ def _const_like(ctx: OnnxContext, vi, value, dtype):
 def _if(ctx: OnnxContext, node, ins):
     then_g, else_g = _subgraph(node, "then_branch"), _subgraph(node, "else_branch")
     name = node.name or node.output[0]
+    for g in (then_g, else_g):
+        if len(g.output) != len(node.output):
+            raise ctx.error(node, f"branch {g.name!r} gives {len(g.output)} outputs for the node's "
+                                  f"{len(node.output)}")
     taken = _scalar_value(ctx, ins[0])
     if taken is not None:
         return _run(ctx, then_g if bool(taken) else else_g, [], f"{name}/{'then' if taken else 'else'}/")

@@ -12,8 +12,11 @@ AUTO_PAD = {"NOTSET": "explicit", "SAME_UPPER": "same_upper", "SAME_LOWER": "sam
 
 def window_attrs(ctx: OnnxContext, node, n: int, with_dilations: bool = True) -> dict:
     pads = list(ctx.attr(node, "pads", [0] * (2 * n)))
+    auto_pad = ctx.attr(node, "auto_pad", "NOTSET")
+    if auto_pad not in AUTO_PAD:
+        raise ctx.error(node, f"auto_pad {auto_pad!r} is not one of {', '.join(AUTO_PAD)}")
     a = {"strides": list(ctx.attr(node, "strides", [1] * n)), "pads_begin": pads[:n], "pads_end": pads[n:],
-         "auto_pad": AUTO_PAD[ctx.attr(node, "auto_pad", "NOTSET")]}
+         "auto_pad": AUTO_PAD[auto_pad]}
     if with_dilations:
         a["dilations"] = list(ctx.attr(node, "dilations", [1] * n))
     return a
@@ -29,6 +32,8 @@ def _grouped_filter(ctx: OnnxContext, node, w, g: int, transposed: bool):
     shape = ctx.shape(w)
     if shape[0] is None:
         raise ctx.error(node, "grouped filter needs a static first dimension")
+    if g < 1 or shape[0] % g:
+        raise ctx.error(node, f"group {g} does not divide the filter's {shape[0]} channels")
     new = [g, shape[0] // g] + [-1 if d is None else d for d in shape[1:]]
     return ctx.b.out("Reshape", [w, ctx.i64(new)], special_zero=False)
 
@@ -39,6 +44,9 @@ def _conv(ctx: OnnxContext, node, ins):
     n = ctx.rank(x) - 2
     g = ctx.attr(node, "group", 1)
     a = window_attrs(ctx, node, n)
+    k = ctx.attr(node, "kernel_shape")
+    if k is not None and list(k) != list(ctx.shape(w)[2:]):
+        raise ctx.error(node, f"kernel_shape {k} does not match the filter's shape {ctx.shape(w)}")
     if g == 1:
         y = ctx.b.out("Convolution", [x, w], **a)
     else:

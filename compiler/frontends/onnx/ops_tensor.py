@@ -12,9 +12,9 @@ I64_MAX = np.iinfo(np.int64).max
 
 @onnx_op("Constant")
 def _constant(ctx: OnnxContext, node, ins):
-    a = node.attribute[0] if node.attribute else None
-    if a is None:
-        raise ctx.error(node, "has no value")
+    if len(node.attribute) != 1:
+        raise ctx.error(node, f"needs exactly one value attribute, has {len(node.attribute)}")
+    a = node.attribute[0]
     if a.name == "value":
         return [ctx.const(tensor_to_numpy(a.t, ctx.where))]
     if a.name == "value_float":

@@ -85,7 +85,10 @@ class TfContext(FrontendContext):
         if kind == "tensor":
             import tensorflow as tf
 
-            return tf.make_ndarray(a.tensor)
+            try:
+                return tf.make_ndarray(a.tensor)
+            except (ValueError, TypeError) as e:  # tensor_content of the wrong size or type
+                raise ConversionError(f"attribute {name!r} holds a malformed tensor ({e})") from None
         return getattr(a, kind) if kind else default
 
     # --- values -----------------------------------------------------------------------------
@@ -196,6 +199,8 @@ def convert_graph_def(graph_def, io: GraphIO, specs: Sequence[InputSpec], output
     library = {f.signature.name: f for f in graph_def.library.function}
     if outputs:  # the user picks output tensors (cutting the graph there)
         io = GraphIO(io.inputs, [(o if ":" in o else f"{o}:0", [o]) for o in outputs])
+    if not io.outputs:
+        raise ConversionError(f"{where}: the graph has no outputs (every node's result is read by another node)")
     ctx = TfContext(where)
     ctx.library = library
     by_name = {s.name: s for s in specs if s.name}

@@ -93,7 +93,7 @@ class TfliteContext(FrontendContext):
 
     def tensor_name(self, i: int) -> str:
         n = self.tensor(i).name
-        return n.decode() if isinstance(n, bytes) else str(n)
+        return n.decode(errors="replace") if isinstance(n, bytes) else str(n)
 
     def tensor_shape(self, i: int) -> list:
         t = self.tensor(i)
@@ -120,6 +120,9 @@ class TfliteContext(FrontendContext):
         if data is None or len(data) == 0:
             return None
         dt = self.np_type(i)
+        if len(data) % dt.itemsize:
+            raise ModelFileError(f"{self.where}: tensor {self.tensor_name(i)!r} has {len(data)} bytes of data, not a "
+                                 f"whole number of {dt} values")
         arr = np.frombuffer(np.asarray(data, np.uint8).tobytes(), dt)
         shape = [int(d) for d in t.shape.tolist()] if t.shape is not None else []
         if arr.size != int(np.prod(shape, dtype=np.int64)):
@@ -227,7 +230,48 @@ def read_tflite(path: Path):
         raise ModelFileError(f"{path}: corrupt TensorFlow Lite flatbuffer ({type(e).__name__}: {e})") from None
     if not model.subgraphs:
         raise ModelFileError(f"{path}: the TensorFlow Lite model has no subgraph")
+    _check_structure(model, len(data), str(path))
     return model, data
+
+
+def _ints(v) -> list[int]:
+    return [] if v is None else [int(x) for x in (v.tolist() if hasattr(v, "tolist") else v)]
+
+
+def _check_structure(model, size: int, where: str) -> None:
+    """Every index in the flatbuffer points at something that exists: subgraph and operator
+    tensors, operator codes, buffers, and external buffer ranges inside the file; shapes are
+    non-negative. (The flatbuffer itself only guarantees that it decodes.)"""
+    buffers = model.buffers or []
+    codes = len(model.operatorCodes or [])
+    for b, buf in enumerate(buffers):
+        offset, length = int(getattr(buf, "offset", 0) or 0), int(getattr(buf, "size", 0) or 0)
+        if offset > 1 and (length < 0 or offset + length > size):
+            raise ModelFileError(f"{where}: buffer {b} (offset {offset}, size {length}) lies beyond the end of the "
+                                 f"file ({size} bytes)")
+    for s, sg in enumerate(model.subgraphs):
+        tensors = sg.tensors or []
+        for t, tensor in enumerate(tensors):
+            if int(tensor.buffer) >= len(buffers) and int(tensor.buffer) != 0:
+                raise ModelFileError(f"{where}: subgraph {s} tensor {t} refers to buffer {tensor.buffer} of "
+                                     f"{len(buffers)}")
+            if any(d < 0 for d in _ints(tensor.shape)):
+                raise ModelFileError(f"{where}: subgraph {s} tensor {t} has a negative dimension in shape "
+                                     f"{_ints(tensor.shape)}")
+            if not isinstance(tensor.name, bytes | str | None):
+                raise ModelFileError(f"{where}: subgraph {s} tensor {t} has a malformed name")
+        n = len(tensors)
+        for what, ids in (("input", _ints(sg.inputs)), ("output", _ints(sg.outputs))):
+            bad = [i for i in ids if not 0 <= i < n]
+            if bad:
+                raise ModelFileError(f"{where}: subgraph {s} {what} {bad[0]} is not one of its {n} tensors")
+        for k, op in enumerate(sg.operators or []):
+            if not 0 <= int(op.opcodeIndex) < codes:
+                raise ModelFileError(f"{where}: subgraph {s} operator {k} uses operator code {op.opcodeIndex} of "
+                                     f"{codes}")
+            bad = [i for i in _ints(op.inputs) if not -1 <= i < n] + [i for i in _ints(op.outputs) if not 0 <= i < n]
+            if bad:
+                raise ModelFileError(f"{where}: subgraph {s} operator {k} refers to tensor {bad[0]} of {n}")
 
 
 def convert_tflite(path: str | Path, specs: Sequence[InputSpec] = (), outputs: Sequence[str] = ()) -> ModuleOp:
@@ -237,7 +281,11 @@ def convert_tflite(path: str | Path, specs: Sequence[InputSpec] = (), outputs: S
     ctx = TfliteContext(model, data, where)
     try:
         return _convert(ctx, specs, outputs)
-    except (ConversionError, ModelFileError, UnsupportedOpsError):
+    except ConversionError as e:
+        if str(e).startswith(where):
+            raise
+        raise ConversionError(f"{where}: {e}") from None
+    except (ModelFileError, UnsupportedOpsError):
         raise
     except (IndexError, KeyError, ValueError, TypeError, AttributeError) as e:
         raise ModelFileError(f"{where}: malformed TensorFlow Lite model ({type(e).__name__}: {e})") from None

@@ -8,8 +8,12 @@ are never unpickled: `torch.save`d whole modules are refused."""
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import os
+import pickle
+import threading
+import types
 import warnings
 import zipfile
 from collections.abc import Sequence
@@ -106,13 +110,49 @@ class _CallScript:
         return Wrapper(fn)
 
 
+_UNPICKLING = threading.Lock()
+
+
+@contextlib.contextmanager
+def _weights_only_unpickling(torch, path: Path):
+    """While torch.export.load reads a .pt2, no pickle in it may run code: torch.load is held
+    to weights_only=True (torch's allow-list unpickler; torch.export.load would fall back to the
+    full unpickler for weights, tensor constants and sample inputs), and the plain-pickle and
+    TorchScript-object unpicklers it uses for opaque and custom objects refuse."""
+    from torch.export.pt2_archive import _package
+
+    def refuse(*_a, **_k):
+        raise ModelFileError(f"{path}: holds pickled Python objects; ovcc never unpickles model files")
+
+    real_load = torch.load
+
+    def weights_only_load(f, *args, **kwargs):
+        kwargs["weights_only"] = True
+        try:
+            return real_load(f, *args, **kwargs)
+        except pickle.UnpicklingError:
+            refuse()
+
+    with _UNPICKLING:
+        saved = torch.load, _package.pickle, torch._C._pickle_load_obj
+        torch.load, torch._C._pickle_load_obj = weights_only_load, refuse
+        _package.pickle = types.SimpleNamespace(loads=refuse, load=refuse)
+        try:
+            yield
+        finally:
+            torch.load, _package.pickle, torch._C._pickle_load_obj = saved
+
+
 def _load_file(path: Path):
     torch = _torch()
     if not path.is_file():
         raise ModelFileError(f"{path}: no such file")
     if path.suffix.lower() == ".pt2":
         try:
-            return torch.export.load(str(path))
+            with _weights_only_unpickling(torch, path):
+                return torch.export.load(str(path))
+        except ModelFileError:
+            raise
         except Exception as e:  # noqa: BLE001 - any failure of a foreign file becomes one line
             raise ModelFileError(f"{path}: not a valid torch.export program ({type(e).__name__}: "
                                  f"{str(e).splitlines()[0][:200] if str(e) else ''})") from None
