@@ -9,6 +9,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 import compiler as ov
+from tests.models import F32
 
 WANT = np.arange(4, dtype=np.float32)
 
@@ -64,7 +65,7 @@ def test_subgraph_initializer_is_read_beside_the_model_as_onnxruntime_does(layou
     np.testing.assert_array_equal(want, WANT)
     got = ov.compile_model(ov.convert_model(path), "REFERENCE")(c)[0]
     np.testing.assert_array_equal(got, want)
-    np.testing.assert_array_equal(ov.compile_model(ov.read_model(path), "CPU")(c)[0], want)
+    np.testing.assert_array_equal(ov.compile_model(ov.read_model(path), "CPU", F32)(c)[0], want)
 
 
 def test_in_memory_model_with_external_data_is_refused(layout):

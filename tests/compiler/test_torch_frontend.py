@@ -268,7 +268,7 @@ def test_torch_compile_backend(name):
     m = _init(m)
     want = _torch_out(m, args)
     torch._dynamo.reset()
-    compiled = torch.compile(m, backend="ovcc", dynamic=False)
+    compiled = torch.compile(m, backend="ovcc", dynamic=False, options={"config": F32})
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)  # a fallback to eager would warn
         got = _torch_out(compiled, args)

@@ -1,5 +1,6 @@
 """`torch.compile(model, backend="ovcc")`: the FX graphs Dynamo captures are compiled by ovcc's
-CPU pipeline. Parameters (which Dynamo passes as graph inputs) are taken as constants, so the
+CPU pipeline, with the CPU config given as `options={"config": {...}}` (as OpenVINO's backend
+takes it). Parameters (which Dynamo passes as graph inputs) are taken as constants, so the
 kernels see the weights; a graph ovcc cannot convert runs eagerly, with a warning naming why.
 
 Registered through the `torch_dynamo_backends` entry point of the ovcc distribution."""
@@ -38,7 +39,7 @@ def ovcc_backend(gm, example_inputs: Sequence, **kwargs) -> Callable:
         from passes.pipeline import run_pipeline
 
         run_pipeline(model.module, FRONTEND_CLEANUP)
-        compiled = ov.compile_model(model, "CPU")
+        compiled = ov.compile_model(model, "CPU", dict((kwargs.get("options") or {}).get("config") or {}))
     except OvccError as e:
         warnings.warn(f"{where}: ovcc cannot compile this graph, running it eagerly: {e}", stacklevel=2)
         return gm.forward

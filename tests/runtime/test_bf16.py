@@ -1,0 +1,220 @@
+"""bf16 inference on the CPU: OpenVINO's precision hints and defaults, the AMX and AVX512-BF16
+kernels against numpy products of bf16-rounded operands, whole models against ONNX Runtime
+within what OpenVINO's own bf16 achieves on the same inputs, concurrency and the object cache."""
+
+import threading
+
+import ml_dtypes
+import numpy as np
+import pytest
+from onnx import helper
+
+import codegen.target as target
+import compiler as ov
+from codegen.target import host
+from tests.models import F32, light_input, light_model, make_model, ort_run
+
+ISAS = host().bf16_isas()
+NATIVE_BF16 = bool(ISAS)
+
+
+def needs(isa):
+    return pytest.mark.skipif(isa not in ISAS, reason=f"this CPU has no {isa} (LLVM host features: "
+                                                      f"{', '.join(ISAS) or 'no native bf16'})")
+
+
+def bf(a):
+    return np.asarray(a, np.float32).astype(ml_dtypes.bfloat16).astype(np.float64)
+
+
+def _conv_model(cin, cout, k, s, p, hw, g=1, seed=0):
+    rng = np.random.default_rng(seed)
+    w = rng.standard_normal((cout, cin // g, k, k)).astype(np.float32)
+    node = helper.make_node("Conv", ["x", "w"], ["y"], kernel_shape=[k, k], strides=[s, s], pads=[p] * 4, group=g)
+    x = rng.standard_normal((1, cin, hw, hw)).astype(np.float32)
+    return make_model([node], [("x", np.float32, [1, cin, hw, hw])], [("y", np.float32, None)], {"w": w}), x, w
+
+
+def _conv_ref(x, w, s, p, g):
+    """The convolution of the bf16-rounded operands in float64, and of their magnitudes (the
+    scale an f32 accumulation's error is relative to)."""
+    import torch
+
+    def conv(a, b):
+        return torch.nn.functional.conv2d(torch.tensor(a), torch.tensor(b), stride=s, padding=p, groups=g).numpy()
+    return conv(bf(x), bf(w)), conv(np.abs(bf(x)), np.abs(bf(w)))
+
+
+@pytest.mark.skipif(not NATIVE_BF16, reason="this CPU has no native bf16: the default is f32")
+def test_default_precision_is_bf16_where_the_cpu_has_it_as_in_openvino():
+    m, x, _ = _conv_model(8, 16, 3, 1, 1, 6)
+    c = ov.compile_model(ov.convert_model(m), "CPU")
+    assert c.get_property("INFERENCE_PRECISION_HINT") == "bf16"
+    assert c.stats.precision == "bf16" and c.stats.bf16_isa == ISAS[0]
+
+
+@pytest.mark.parametrize("config", [{"EXECUTION_MODE_HINT": "ACCURACY"}, {"INFERENCE_PRECISION_HINT": "f32"},
+                                    {"INFERENCE_PRECISION_HINT": "FP32"},
+                                    {"EXECUTION_MODE_HINT": "ACCURACY", "INFERENCE_PRECISION_HINT": "bf16"}])
+def test_accuracy_mode_and_the_f32_hint_run_f32(config):
+    m, x, w = _conv_model(8, 16, 3, 1, 1, 6)
+    c = ov.compile_model(ov.convert_model(m), "CPU", config)
+    assert c.get_property("INFERENCE_PRECISION_HINT") == "f32"
+    assert c.get_property("EXECUTION_MODE_HINT") == config.get("EXECUTION_MODE_HINT", "PERFORMANCE")
+    np.testing.assert_allclose(c([x])[0], ov.compile_model(ov.convert_model(m), "REFERENCE")([x])[0],
+                               rtol=1e-4, atol=1e-4)
+
+
+class _TypeLike:  # OpenVINO's Type objects answer to_string()
+    def to_string(self):
+        return "bf16"
+
+
+@pytest.mark.parametrize("hint", ["bf16", "BF16", "bfloat16", _TypeLike()])
+def test_the_bf16_hint_in_openvinos_spellings(hint):
+    m, _, _ = _conv_model(8, 16, 3, 1, 1, 6)
+    c = ov.compile_model(ov.convert_model(m), "CPU", {"INFERENCE_PRECISION_HINT": hint})
+    assert c.get_property("INFERENCE_PRECISION_HINT") == ("bf16" if NATIVE_BF16 else "f32")
+
+
+def test_bf16_asked_for_without_native_bf16_runs_f32_and_says_so(monkeypatch):
+    monkeypatch.setattr(target.Target, "bf16_isas", lambda self: [])
+    m, x, _ = _conv_model(8, 16, 3, 1, 1, 6)
+    c = ov.compile_model(ov.convert_model(m), "CPU", {"INFERENCE_PRECISION_HINT": "bf16", "CACHE_DIR": ""})
+    assert c.get_property("INFERENCE_PRECISION_HINT") == "f32"
+    assert "no native bf16" in c.stats.note
+
+
+@needs("avx512bf16")
+def test_refused_amx_permission_falls_back_and_says_why(monkeypatch):
+    monkeypatch.setattr(target, "amx_permitted", lambda: False)
+    monkeypatch.setattr(target, "AMX_DENIED", "arch_prctl(ARCH_REQ_XCOMP_PERM) failed with errno 22")
+    m, x, _ = _conv_model(8, 16, 3, 1, 1, 6)
+    c = ov.compile_model(ov.convert_model(m), "CPU", {"CACHE_DIR": "", "OVCC_BF16_ISA": "amx"})
+    assert c.stats.bf16_isa == "avx512bf16" and "errno 22" in c.stats.note
+
+
+CONVS = [(16, 32, 1, 1, 0, 8, 1), (13, 37, 3, 1, 1, 9, 1), (8, 40, 3, 2, 1, 11, 1), (64, 64, 3, 1, 1, 14, 1),
+         (32, 48, 3, 1, 1, 7, 2), (3, 17, 7, 2, 3, 20, 1), (48, 33, 1, 1, 0, 13, 1)]
+
+
+@pytest.mark.parametrize("isa", [pytest.param(i, marks=needs(i)) for i in ("amx", "avx512bf16")])
+@pytest.mark.parametrize("cin, cout, k, s, p, hw, g", CONVS)
+def test_bf16_convolution_kernels_against_numpy(isa, cin, cout, k, s, p, hw, g):
+    m, x, w = _conv_model(cin, cout, k, s, p, hw, g)
+    c = ov.compile_model(ov.convert_model(m), "CPU", {"OVCC_BF16_ISA": isa})
+    assert c.stats.bf16_isa == isa
+    ref, scale = _conv_ref(x, w, s, p, g)
+    # products of bf16 values are exact in f32; only the f32 accumulation rounds
+    assert np.max(np.abs(c([x])[0] - ref) / (scale + 1e-30)) < 1e-6
+
+
+MATMULS = [((1, 64), (64, 48), False, True), ((5, 33), (33, 70), False, True), ((40, 100), (100, 65), False, True),
+           ((2, 3, 17, 40), (2, 3, 40, 29), False, False), ((2, 20, 64), (2, 50, 64), True, False),
+           ((64, 96), (96, 80), False, True), ((3, 7, 9), (9, 13), False, True)]
+
+
+@pytest.mark.parametrize("isa", [pytest.param(i, marks=needs(i)) for i in ("amx", "avx512bf16")])
+@pytest.mark.parametrize("ash, bsh, tb, const", MATMULS)
+def test_bf16_matmul_kernels_against_numpy(isa, ash, bsh, tb, const):
+    rng = np.random.default_rng(1)
+    a, b = rng.standard_normal(ash).astype(np.float32), rng.standard_normal(bsh).astype(np.float32)
+    perm = list(range(len(bsh) - 2)) + [len(bsh) - 1, len(bsh) - 2]
+    nodes = ([helper.make_node("Transpose", ["b"], ["bt"], perm=perm)] if tb else []) + \
+        [helper.make_node("MatMul", ["a", "bt" if tb else "b"], ["y"])]
+    ins = [("a", np.float32, list(ash))] + ([] if const else [("b", np.float32, list(bsh))])
+    m = make_model(nodes, ins, [("y", np.float32, None)], {"b": b} if const else {})
+    c = ov.compile_model(ov.convert_model(m), "CPU", {"OVCC_BF16_ISA": isa})
+    bb = np.swapaxes(b, -1, -2) if tb else b
+    ref, scale = bf(a) @ bf(bb), np.abs(bf(a)) @ np.abs(bf(bb))
+    got = c([a] + ([] if const else [b]))[0]
+    assert np.max(np.abs(got - ref) / (scale + 1e-30)) < 1e-6
+
+
+def _openvino_bf16_error(model, x, want):
+    import openvino
+
+    core = openvino.Core()
+    ovm = core.compile_model(core.read_model(model.SerializeToString(), b""), "CPU",
+                             {"INFERENCE_PRECISION_HINT": "bf16"})
+    return float(np.abs(ovm([x])[0] - want).max())
+
+
+def _transformer_block():
+    """A BERT-style encoder layer (multi-head attention with softmax, layer norms, GELU MLP) as
+    ONNX, exported from PyTorch."""
+    import io
+
+    import onnx
+    import torch
+
+    class Layer(torch.nn.Module):
+        def __init__(self, d=64, heads=4, ff=128):
+            super().__init__()
+            self.h, self.qkv, self.o = heads, torch.nn.Linear(d, 3 * d), torch.nn.Linear(d, d)
+            self.n1, self.n2 = torch.nn.LayerNorm(d), torch.nn.LayerNorm(d)
+            self.ff = torch.nn.Sequential(torch.nn.Linear(d, ff), torch.nn.GELU(), torch.nn.Linear(ff, d))
+
+        def forward(self, x):
+            b, t, d = x.shape
+            q, k, v = self.qkv(x).reshape(b, t, 3, self.h, d // self.h).permute(2, 0, 3, 1, 4)
+            att = torch.softmax(q @ k.transpose(-1, -2) / (d // self.h) ** 0.5, dim=-1)
+            x = self.n1(x + self.o((att @ v).transpose(1, 2).reshape(b, t, d)))
+            return self.n2(x + self.ff(x))
+
+    torch.manual_seed(0)
+    x = torch.randn(1, 32, 64)
+    buf = io.BytesIO()
+    torch.onnx.export(Layer().eval(), (x,), buf, input_names=["x"], output_names=["y"], opset_version=17,
+                      dynamo=False)
+    return onnx.load_from_string(buf.getvalue()), x.numpy()
+
+
+@pytest.mark.skipif(not NATIVE_BF16, reason="this CPU has no native bf16")
+@pytest.mark.parametrize("name", ["squeezenet", "inception_v1", "transformer"])
+def test_bf16_models_are_as_close_to_onnxruntime_as_openvinos_bf16(name):
+    model, x = _transformer_block() if name == "transformer" else (light_model(name), None)
+    if x is None:
+        x = light_input(model)
+    inits = {t.name for t in model.graph.initializer}
+    name_in = next(i.name for i in model.graph.input if i.name not in inits)
+    want = ort_run(model, {name_in: x})[0]
+    got = ov.compile_model(ov.convert_model(model), "CPU")([x])[0]
+    ours = float(np.abs(got - want).max())
+    theirs = _openvino_bf16_error(model, x, want)
+    cosine = float(np.dot(got.ravel(), want.ravel()) / (np.linalg.norm(got) * np.linalg.norm(want)))
+    assert cosine >= 0.999, cosine
+    assert ours <= 2 * theirs + 1e-6 * np.abs(want).max(), (ours, theirs)
+
+
+@pytest.mark.skipif(not NATIVE_BF16, reason="this CPU has no native bf16")
+def test_four_threads_on_one_bf16_model_get_sequential_results():
+    m, _, _ = _conv_model(32, 48, 3, 1, 1, 12)
+    c = ov.compile_model(ov.convert_model(m), "CPU")
+    rng = np.random.default_rng(3)
+    xs = [rng.standard_normal((1, 32, 12, 12)).astype(np.float32) for _ in range(8)]
+    want = [c([x])[0] for x in xs]
+    got: dict[int, list] = {}
+
+    def work(t):
+        got[t] = [c([x])[0] for _ in range(5) for x in xs]
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for t in range(4):
+        for i, g in enumerate(got[t]):
+            np.testing.assert_array_equal(g, want[i % len(xs)])
+
+
+@pytest.mark.skipif(not NATIVE_BF16, reason="this CPU has no native bf16")
+def test_the_object_cache_is_keyed_by_precision(tmp_path):
+    m, x, _ = _conv_model(8, 16, 3, 1, 1, 6)
+    f32 = ov.compile_model(ov.convert_model(m), "CPU", {**F32, "CACHE_DIR": str(tmp_path)})
+    bf16 = ov.compile_model(ov.convert_model(m), "CPU", {"CACHE_DIR": str(tmp_path)})
+    assert not f32.stats.from_cache and not bf16.stats.from_cache
+    assert len(list(tmp_path.glob("*.o"))) == 2
+    again = ov.compile_model(ov.convert_model(m), "CPU", {"CACHE_DIR": str(tmp_path)})
+    assert again.stats.from_cache and again.stats.precision == "bf16"
+    assert not np.array_equal(f32([x])[0], bf16([x])[0])
