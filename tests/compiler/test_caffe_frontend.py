@@ -26,6 +26,15 @@ def _ovcc_run(model_path, inputs: dict[str, np.ndarray], names: list[str], **kw)
     return [results[n] for n in names]
 
 
+def _openvino_run(model: ov.Model, folder, inputs: dict[str, np.ndarray], names: list[str]) -> list[np.ndarray]:
+    """Our IR of `model`, run by OpenVINO."""
+    import openvino
+
+    ov.save_model(model, folder / "ir.xml", compress_to_fp16=False)
+    results = openvino.Core().compile_model(str(folder / "ir.xml"), "CPU", OV_F32)(inputs)
+    return [results[n] for n in names]
+
+
 def _check(got, want, rtol=RTOL, atol=ATOL):
     for g, w in zip(got, want):
         scale = float(np.abs(w).max()) or 1.0
@@ -141,7 +150,7 @@ def _weights(rng, spec: dict) -> dict:
 
 
 @pytest.mark.parametrize("case", LAYER_CASES, ids=[c[0] for c in LAYER_CASES])
-def test_layer_matches_opencv(case, tmp_path):
+def test_layer_matches_opencv_and_its_ir_runs_in_openvino(case, tmp_path):
     name, shapes, layers, wspec, outs = case
     rng = np.random.default_rng(zlib.crc32(name.encode()))
     weights = _weights(rng, wspec) if wspec else None  # a weightless net converts from its prototxt alone
@@ -149,4 +158,201 @@ def test_layer_matches_opencv(case, tmp_path):
     inputs = {n: rand(rng, *s) for n, s in shapes.items()}
     layer_names, blobs = zip(*[(o.split("=")[0], o.split("=")[-1]) for o in outs])
     want = opencv_run(proto, model, inputs, list(layer_names))
-    _check(_ovcc_run(model or proto, inputs, list(blobs)), want)
+    converted = ov.convert_model(str(model or proto))
+    results = ov.compile_model(converted, "CPU", OV_F32)(inputs)
+    _check([results[b] for b in blobs], want)
+    _check(_openvino_run(converted, tmp_path, inputs, list(blobs)), want)
+
+
+# --- classic topologies, against OpenCV, and our IR in OpenVINO ---------------------------------
+def _conv(name, bottom, n, k, extra="", top=None):
+    return (f'layer {{ name: "{name}" type: "Convolution" bottom: "{bottom}" top: "{top or name}" '
+            f'param {{ lr_mult: 1 decay_mult: 1 }} convolution_param {{ num_output: {n} kernel_size: {k} {extra} '
+            'weight_filler { type: "xavier" } } }\n')
+
+
+def _relu(name, blob):
+    return f'layer {{ name: "{name}" type: "ReLU" bottom: "{blob}" top: "{blob}" }}\n'
+
+
+def _bn_scale(prefix, blob):
+    return (f'layer {{ name: "bn{prefix}" type: "BatchNorm" bottom: "{blob}" top: "{blob}" '
+            'batch_norm_param { use_global_stats: true } }\n'
+            f'layer {{ name: "scale{prefix}" type: "Scale" bottom: "{blob}" top: "{blob}" '
+            'scale_param { bias_term: true } }\n')
+
+
+LENET = '''name: "LeNet"
+layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 2 dim: 1 dim: 16 dim: 16 } } }
+''' + _conv("conv1", "data", 4, 5) + '''
+layer { name: "pool1" type: "Pooling" bottom: "conv1" top: "pool1" pooling_param { pool: MAX kernel_size: 2 stride: 2 } }
+''' + _conv("conv2", "pool1", 6, 3) + '''
+layer { name: "pool2" type: "Pooling" bottom: "conv2" top: "pool2" pooling_param { pool: AVE kernel_size: 3 stride: 2 pad: 1 } }
+layer { name: "ip1" type: "InnerProduct" bottom: "pool2" top: "ip1" inner_product_param { num_output: 10 } }
+layer { name: "relu1" type: "ReLU" bottom: "ip1" top: "ip1" }
+layer { name: "ip2" type: "InnerProduct" bottom: "ip1" top: "ip2" inner_product_param { num_output: 5 } }
+layer { name: "prob" type: "Softmax" bottom: "ip2" top: "prob" }
+'''
+LENET_WEIGHTS = {"conv1": [(4, 1, 5, 5), (4,)], "conv2": [(6, 4, 3, 3), (6,)], "ip1": [(10, 54), (10,)],
+                 "ip2": [(5, 10), (5,)]}
+
+VGG = 'name: "VGG-style"\ninput: "data"\ninput_dim: 1\ninput_dim: 3\ninput_dim: 16\ninput_dim: 16\n' + (
+    _conv("conv1_1", "data", 8, 3, "pad: 1") + _relu("relu1_1", "conv1_1")
+    + _conv("conv1_2", "conv1_1", 8, 3, "pad: 1") + _relu("relu1_2", "conv1_2")
+    + 'layer { name: "pool1" type: "Pooling" bottom: "conv1_2" top: "pool1" '
+      'pooling_param { pool: MAX kernel_size: 2 stride: 2 } }\n'
+    + 'layer { name: "conv2_1" type: "Convolution" bottom: "pool1" top: "conv2_1" convolution_param { '
+      'num_output: 8 kernel_h: 3 kernel_w: 3 pad_h: 1 pad_w: 1 } }\n' + _relu("relu2_1", "conv2_1")
+    + 'layer { name: "pool2" type: "Pooling" bottom: "conv2_1" top: "pool2" '
+      'pooling_param { pool: MAX kernel_size: 2 stride: 2 } }\n'
+    + 'layer { name: "fc6" type: "InnerProduct" bottom: "pool2" top: "fc6" inner_product_param { num_output: 16 } }\n'
+    + _relu("relu6", "fc6")
+    + 'layer { name: "drop6" type: "Dropout" bottom: "fc6" top: "fc6" dropout_param { dropout_ratio: 0.5 } }\n'
+    + 'layer { name: "fc7" type: "InnerProduct" bottom: "fc6" top: "fc7" inner_product_param { num_output: 10 } }\n'
+    + 'layer { name: "prob" type: "Softmax" bottom: "fc7" top: "prob" }\n')
+VGG_WEIGHTS = {"conv1_1": [(8, 3, 3, 3), (8,)], "conv1_2": [(8, 8, 3, 3), (8,)], "conv2_1": [(8, 8, 3, 3), (8,)],
+               "fc6": [(16, 128), (16,)], "fc7": [(10, 16), (10,)]}
+
+RESNET = 'name: "ResNet block"\ninput: "data"\ninput_shape { dim: 1 dim: 3 dim: 32 dim: 32 }\n' + (
+    _conv("conv1", "data", 8, 7, "pad: 3 stride: 2 bias_term: false") + _bn_scale("_conv1", "conv1")
+    + _relu("conv1_relu", "conv1")
+    + 'layer { name: "pool1" type: "Pooling" bottom: "conv1" top: "pool1" '
+      'pooling_param { pool: MAX kernel_size: 3 stride: 2 } }\n'
+    + _conv("res2a_branch1", "pool1", 16, 1, "bias_term: false") + _bn_scale("2a_branch1", "res2a_branch1")
+    + _conv("res2a_branch2a", "pool1", 4, 1, "bias_term: false") + _bn_scale("2a_branch2a", "res2a_branch2a")
+    + _relu("res2a_branch2a_relu", "res2a_branch2a")
+    + _conv("res2a_branch2b", "res2a_branch2a", 4, 3, "pad: 1 bias_term: false")
+    + _bn_scale("2a_branch2b", "res2a_branch2b") + _relu("res2a_branch2b_relu", "res2a_branch2b")
+    + _conv("res2a_branch2c", "res2a_branch2b", 16, 1, "bias_term: false") + _bn_scale("2a_branch2c", "res2a_branch2c")
+    + 'layer { name: "res2a" type: "Eltwise" bottom: "res2a_branch1" bottom: "res2a_branch2c" top: "res2a" }\n'
+    + _relu("res2a_relu", "res2a"))
+RESNET_WEIGHTS = {"conv1": [(8, 3, 7, 7)], "bn_conv1": "bn8", "scale_conv1": [(8,), (8,)],
+                  "res2a_branch1": [(16, 8, 1, 1)], "bn2a_branch1": "bn16", "scale2a_branch1": [(16,), (16,)],
+                  "res2a_branch2a": [(4, 8, 1, 1)], "bn2a_branch2a": "bn4", "scale2a_branch2a": [(4,), (4,)],
+                  "res2a_branch2b": [(4, 4, 3, 3)], "bn2a_branch2b": "bn4", "scale2a_branch2b": [(4,), (4,)],
+                  "res2a_branch2c": [(16, 4, 1, 1)], "bn2a_branch2c": "bn16", "scale2a_branch2c": [(16,), (16,)]}
+
+SQUEEZENET = 'name: "SqueezeNet fire"\nlayer { name: "data" type: "Input" top: "data" input_param { shape { ' \
+    'dim: 1 dim: 3 dim: 25 dim: 25 } } }\n' + (
+        _conv("conv1", "data", 8, 3, "stride: 2") + _relu("relu_conv1", "conv1")
+        # 12 -> ceil(9 / 2) + 1 = 6 windows: Caffe's ceil rounding
+        + 'layer { name: "pool1" type: "Pooling" bottom: "conv1" top: "pool1" '
+          'pooling_param { pool: MAX kernel_size: 3 stride: 2 } }\n'
+        + _conv("fire2/squeeze1x1", "pool1", 4, 1) + _relu("fire2/relu_squeeze1x1", "fire2/squeeze1x1")
+        + _conv("fire2/expand1x1", "fire2/squeeze1x1", 8, 1) + _relu("fire2/relu_expand1x1", "fire2/expand1x1")
+        + _conv("fire2/expand3x3", "fire2/squeeze1x1", 8, 3, "pad: 1")
+        + _relu("fire2/relu_expand3x3", "fire2/expand3x3")
+        + 'layer { name: "fire2/concat" type: "Concat" bottom: "fire2/expand1x1" bottom: "fire2/expand3x3" '
+          'top: "fire2/concat" }\n'
+        + 'layer { name: "drop9" type: "Dropout" bottom: "fire2/concat" top: "fire2/concat" '
+          'dropout_param { dropout_ratio: 0.5 } }\n'
+        + _conv("conv10", "fire2/concat", 5, 1) + _relu("relu_conv10", "conv10")
+        + 'layer { name: "pool10" type: "Pooling" bottom: "conv10" top: "pool10" '
+          'pooling_param { pool: AVE global_pooling: true } }\n'
+        + 'layer { name: "prob" type: "Softmax" bottom: "pool10" top: "prob" }\n')
+SQUEEZENET_WEIGHTS = {"conv1": [(8, 3, 3, 3), (8,)], "fire2/squeeze1x1": [(4, 8, 1, 1), (4,)],
+                      "fire2/expand1x1": [(8, 4, 1, 1), (8,)], "fire2/expand3x3": [(8, 4, 3, 3), (8,)],
+                      "conv10": [(5, 16, 1, 1), (5,)]}
+
+
+def _v1_conv(name, bottom, n, k, extra=""):
+    return (f'layers {{ name: "{name}" type: CONVOLUTION bottom: "{bottom}" top: "{name}" blobs_lr: 1 blobs_lr: 2 '
+            f'weight_decay: 1 convolution_param {{ num_output: {n} kernel_size: {k} {extra} }} }}\n'
+            f'layers {{ name: "{name}_relu" type: RELU bottom: "{name}" top: "{name}" }}\n')
+
+
+GOOGLENET_V1 = 'name: "GoogLeNet inception (V1 layers)"\ninput: "data"\n' + "".join(
+    f"input_dim: {d}\n" for d in (1, 3, 20, 20)) + (
+    _v1_conv("conv1/7x7_s2", "data", 8, 7, "pad: 3 stride: 2")
+    + 'layers { name: "pool1/3x3_s2" type: POOLING bottom: "conv1/7x7_s2" top: "pool1/3x3_s2" '
+      'pooling_param { pool: MAX kernel_size: 3 stride: 2 } }\n'
+    + 'layers { name: "pool1/norm1" type: LRN bottom: "pool1/3x3_s2" top: "pool1/norm1" '
+      'lrn_param { local_size: 5 alpha: 0.1 beta: 0.75 } }\n'
+    + _v1_conv("inception_3a/1x1", "pool1/norm1", 4, 1)
+    + _v1_conv("inception_3a/3x3_reduce", "pool1/norm1", 4, 1)
+    + _v1_conv("inception_3a/3x3", "inception_3a/3x3_reduce", 6, 3, "pad: 1")
+    + _v1_conv("inception_3a/5x5_reduce", "pool1/norm1", 2, 1)
+    + _v1_conv("inception_3a/5x5", "inception_3a/5x5_reduce", 3, 5, "pad: 2")
+    + 'layers { name: "inception_3a/pool" type: POOLING bottom: "pool1/norm1" top: "inception_3a/pool" '
+      'pooling_param { pool: MAX kernel_size: 3 stride: 1 pad: 1 } }\n'
+    + _v1_conv("inception_3a/pool_proj", "inception_3a/pool", 3, 1)
+    + 'layers { name: "inception_3a/output" type: CONCAT bottom: "inception_3a/1x1" bottom: "inception_3a/3x3" '
+      'bottom: "inception_3a/5x5" bottom: "inception_3a/pool_proj" top: "inception_3a/output" }\n')
+GOOGLENET_WEIGHTS = {"conv1/7x7_s2": [(8, 3, 7, 7), (8,)], "inception_3a/1x1": [(4, 8, 1, 1), (4,)],
+                     "inception_3a/3x3_reduce": [(4, 8, 1, 1), (4,)], "inception_3a/3x3": [(6, 4, 3, 3), (6,)],
+                     "inception_3a/5x5_reduce": [(2, 8, 1, 1), (2,)], "inception_3a/5x5": [(3, 2, 5, 5), (3,)],
+                     "inception_3a/pool_proj": [(3, 8, 1, 1), (3,)]}
+
+
+def _mbox(src, n_loc, n_conf):
+    out = ""
+    for kind, n in (("loc", n_loc), ("conf", n_conf)):
+        base = f"{src}_mbox_{kind}"
+        out += (_conv(base, src, n, 3, "pad: 1")
+                + f'layer {{ name: "{base}_perm" type: "Permute" bottom: "{base}" top: "{base}_perm" '
+                  'permute_param { order: 0 order: 2 order: 3 order: 1 } }\n'
+                + f'layer {{ name: "{base}_flat" type: "Flatten" bottom: "{base}_perm" top: "{base}_flat" '
+                  'flatten_param { axis: 1 } }\n')
+    return out
+
+
+SSD_HEAD = 'name: "SSD head"\nlayer { name: "data" type: "Input" top: "data" input_param { shape { ' \
+    'dim: 1 dim: 3 dim: 16 dim: 16 } } }\n' + (
+        _conv("conv4_3", "data", 8, 3, "pad: 1") + _relu("relu4_3", "conv4_3")
+        + 'layer { name: "conv4_3_norm" type: "Normalize" bottom: "conv4_3" top: "conv4_3_norm" '
+          'norm_param { across_spatial: false scale_filler { type: "constant" value: 20 } channel_shared: false } }\n'
+        + _mbox("conv4_3_norm", 8, 6)
+        + 'layer { name: "pool5" type: "Pooling" bottom: "conv4_3" top: "pool5" '
+          'pooling_param { pool: MAX kernel_size: 2 stride: 2 } }\n'
+        + _conv("fc7", "pool5", 8, 3, "pad: 1") + _relu("relu7", "fc7") + _mbox("fc7", 12, 9)
+        + 'layer { name: "mbox_loc" type: "Concat" bottom: "conv4_3_norm_mbox_loc_flat" bottom: "fc7_mbox_loc_flat" '
+          'top: "mbox_loc" concat_param { axis: 1 } }\n'
+        + 'layer { name: "mbox_conf" type: "Concat" bottom: "conv4_3_norm_mbox_conf_flat" '
+          'bottom: "fc7_mbox_conf_flat" top: "mbox_conf" concat_param { axis: 1 } }\n'
+        + 'layer { name: "mbox_conf_reshape" type: "Reshape" bottom: "mbox_conf" top: "mbox_conf_reshape" '
+          'reshape_param { shape { dim: 0 dim: -1 dim: 3 } } }\n'
+        + 'layer { name: "mbox_conf_softmax" type: "Softmax" bottom: "mbox_conf_reshape" top: "mbox_conf_softmax" '
+          'softmax_param { axis: 2 } }\n'
+        + 'layer { name: "mbox_conf_flatten" type: "Flatten" bottom: "mbox_conf_softmax" top: "mbox_conf_flatten" '
+          'flatten_param { axis: 1 } }\n')
+SSD_WEIGHTS = {"conv4_3": [(8, 3, 3, 3), (8,)], "conv4_3_norm": [(8,)],
+               "conv4_3_norm_mbox_loc": [(8, 8, 3, 3), (8,)], "conv4_3_norm_mbox_conf": [(6, 8, 3, 3), (6,)],
+               "fc7": [(8, 8, 3, 3), (8,)], "fc7_mbox_loc": [(12, 8, 3, 3), (12,)],
+               "fc7_mbox_conf": [(9, 8, 3, 3), (9,)]}
+
+# (id, prototxt, weights, input shape, outputs in Caffe's order ("layer" or "layer=its top blob"), V1 caffemodel)
+TOPOLOGIES = [
+    ("lenet", LENET, LENET_WEIGHTS, (2, 1, 16, 16), ["prob"], False),
+    ("vgg", VGG, VGG_WEIGHTS, (1, 3, 16, 16), ["prob"], False),
+    ("resnet_block", RESNET, RESNET_WEIGHTS, (1, 3, 32, 32), ["res2a_relu=res2a"], False),
+    ("squeezenet_fire", SQUEEZENET, SQUEEZENET_WEIGHTS, (1, 3, 25, 25), ["prob"], False),
+    ("googlenet_inception_v1", GOOGLENET_V1, GOOGLENET_WEIGHTS, (1, 3, 20, 20), ["inception_3a/output"], True),
+    ("ssd_head", SSD_HEAD, SSD_WEIGHTS, (1, 3, 16, 16), ["mbox_conf_flatten", "mbox_loc"], False),
+]
+
+
+def _topology_weights(rng, spec):
+    out = {}
+    for name, shapes in spec.items():
+        if isinstance(shapes, str):  # "bnC": BatchNorm's stored sums and their normalizer
+            c, factor = int(shapes[2:]), np.float32(rng.uniform(0.5, 8.0))
+            out[name] = [rand(rng, c, scale=0.3) * factor, rng.uniform(0.5, 2.0, c).astype(np.float32) * factor,
+                         np.array([factor], np.float32)]
+        else:
+            out[name] = [rand(rng, *s, scale=0.4) for s in shapes]
+    return out
+
+
+@pytest.mark.parametrize("case", TOPOLOGIES, ids=[c[0] for c in TOPOLOGIES])
+def test_topology_matches_opencv_and_its_ir_runs_in_openvino(case, tmp_path):
+    name, prototxt, wspec, shape, outs, v1 = case
+    rng = np.random.default_rng(zlib.crc32(name.encode()))
+    proto, model = write_net(tmp_path, prototxt, _topology_weights(rng, wspec), v1=v1)
+    x = rand(rng, *shape)
+    layers, blobs = zip(*[(o.split("=")[0], o.split("=")[-1]) for o in outs])
+    want = opencv_run(proto, model, {"data": x}, list(layers))
+    converted = ov.convert_model(str(model))
+    assert [o.any_name for o in converted.outputs] == list(blobs)
+    results = ov.compile_model(converted, "CPU", OV_F32)([x])
+    _check([results[b] for b in blobs], want)
+    _check(_openvino_run(converted, tmp_path, {"data": x}, list(blobs)), want)

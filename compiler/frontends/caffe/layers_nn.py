@@ -168,7 +168,26 @@ def _pooling(ctx: CaffeContext, layer, ins):
     if p.pool == MAX:
         return [ctx.b.op("MaxPool", [x], dilations=[1, 1], index_element_type=np.int64, axis=0,
                          **attrs).outputs[0]]
-    return [ctx.b.out("AvgPool", [x], exclude_pad=False, **attrs)]
+    spatial = ctx.shape(x)[2:]
+    if None in spatial or not p.ceil_mode:
+        return [ctx.b.out("AvgPool", [x], exclude_pad=False, **attrs)]
+    # Windows that ceil rounding lets run past the padding divide by their part inside it;
+    # OpenVINO's CPU plugin divides those by the whole kernel, so the padding becomes data (a Pad)
+    # and the overhang a padding that does not count.
+    over = [max(0, (_caffe_pool_out(d, k, s, pd) - 1) * s + k - d - 2 * pd)
+            for d, k, s, pd in zip(spatial, kernel, stride, pad)]
+    if not any(over):
+        return [ctx.b.out("AvgPool", [x], exclude_pad=False, **{**attrs, "rounding_type": "floor"})]
+    if any(pad):
+        x = ctx.b.out("Pad", [x, ctx.i64([0, 0, *pad]), ctx.i64([0, 0, *pad]), ctx.const(np.float32(0))],
+                      pad_mode="constant")
+    return [ctx.b.out("AvgPool", [x], exclude_pad=True, **{**attrs, "pads_begin": [0, 0], "pads_end": over,
+                                                          "rounding_type": "floor"})]
+
+
+def _caffe_pool_out(d: int, k: int, s: int, pad: int) -> int:
+    out = -(-(d + 2 * pad - k) // s) + 1
+    return out - 1 if pad and (out - 1) * s >= d + pad else out
 
 
 @LAYERS.register("BatchNorm")
