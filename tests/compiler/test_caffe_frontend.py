@@ -130,6 +130,20 @@ LAYER_CASES = [
     ("batch_norm_factor", {"x": (2, 4, 3, 3)},
      'layer { name: "y" type: "BatchNorm" bottom: "x" top: "y" batch_norm_param { eps: 0.001 } }',
      {"y": "batchnorm"}, ["y"]),
+    ("interp_zoom_and_size", {"x": (1, 2, 4, 5)},
+     'layer { name: "z" type: "Interp" bottom: "x" top: "z" interp_param { zoom_factor: 3 } }\n'
+     'layer { name: "s" type: "Interp" bottom: "x" top: "s" interp_param { height: 7 width: 3 } }', {}, ["z", "s"]),
+    ("normalize", {"x": (2, 3, 4, 5)},
+     'layer { name: "a" type: "Normalize" bottom: "x" top: "a" norm_param { across_spatial: false '
+     'channel_shared: false } }\n'
+     'layer { name: "b" type: "Normalize" bottom: "x" top: "b" norm_param { eps: 0.01 } }',
+     {"a": [(3,)], "b": [(1,)]}, ["a", "b"]),
+    ("lrn_within_channel", {"x": (1, 3, 6, 5)},
+     'layer { name: "y" type: "LRN" bottom: "x" top: "y" lrn_param { local_size: 3 alpha: 0.5 '
+     'norm_region: WITHIN_CHANNEL } }', {}, ["y"]),
+    ("dropout_scaled_at_test", {"x": (2, 3)},  # Faster R-CNN's fork, whose field OpenCV reads too
+     'layer { name: "y" type: "Dropout" bottom: "x" top: "y" dropout_param { dropout_ratio: 0.2 '
+     'scale_train: false } }', {}, ["y"]),
     ("dropout_in_place", {"x": (2, 6)},
      'layer { name: "ip" type: "InnerProduct" bottom: "x" top: "ip" inner_product_param { num_output: 3 } }\n'
      'layer { name: "drop" type: "Dropout" bottom: "ip" top: "ip" dropout_param { dropout_ratio: 0.3 } }\n'
@@ -356,3 +370,135 @@ def test_topology_matches_opencv_and_its_ir_runs_in_openvino(case, tmp_path):
     results = ov.compile_model(converted, "CPU", OV_F32)([x])
     _check([results[b] for b in blobs], want)
     _check(_openvino_run(converted, tmp_path, {"data": x}, list(blobs)), want)
+
+
+# --- where OpenCV departs from Caffe: numpy from Caffe's formulas ------------------------------
+def _convert_run(tmp_path, prototxt: str, weights: dict | None, inputs: dict, names: list[str], **kw):
+    proto, model = write_net(tmp_path, _inputs_decl({n: x.shape for n, x in inputs.items()}) + prototxt, weights)
+    converted = ov.convert_model(str(model or proto), **kw)
+    results = ov.compile_model(converted, "CPU", OV_F32)(inputs)
+    got = [results[n] for n in names]
+    _check(_openvino_run(converted, tmp_path, inputs, names), got)
+    return got
+
+
+def test_inner_product_transpose_follows_caffe(tmp_path):
+    # OpenCV ignores `transpose`; Caffe then stores W as [K, N] and computes x W
+    rng = np.random.default_rng(1)
+    x, w, b = rand(rng, 2, 3, 4), rand(rng, 12, 5), rand(rng, 5)
+    (y,) = _convert_run(tmp_path, 'layer { name: "y" type: "InnerProduct" bottom: "x" top: "y" '
+                        'inner_product_param { num_output: 5 transpose: true } }', {"y": [w, b]}, {"x": x}, ["y"])
+    _check([y], [x.reshape(2, 12) @ w + b])
+
+
+def _caffe_lrn_across(x, n, alpha, beta, k):
+    pre = (n - 1) // 2
+    sq = np.pad(x.astype(np.float64) ** 2, [(0, 0), (pre, n - 1 - pre), (0, 0), (0, 0)])
+    return x / (k + alpha / n * sum(sq[:, i:i + x.shape[1]] for i in range(n))) ** beta
+
+
+def _caffe_lrn_within(x, n, alpha, beta):
+    # Caffe: x * (1 + alpha * AVE-pool(x^2, n x n, pad (n-1)/2))^-beta, each window counted n^2
+    pre = (n - 1) // 2
+    sq = np.pad(x.astype(np.float64) ** 2, [(0, 0), (0, 0), (pre, pre), (pre, pre)])
+    h, w = x.shape[2:]
+    pooled = sum(sq[:, :, i:i + h, j:j + w] for i in range(n) for j in range(n)) / n ** 2
+    return x * (1 + alpha * pooled) ** -beta
+
+
+def test_lrn_k_follows_caffe(tmp_path):
+    # OpenCV drops k; WITHIN_CHANNEL never reads it in Caffe
+    x = rand(np.random.default_rng(2), 1, 6, 5, 5)
+    got = _convert_run(tmp_path, 'layer { name: "a" type: "LRN" bottom: "x" top: "a" lrn_param { local_size: 5 '
+                       'alpha: 0.4 beta: 0.6 k: 2.5 } }\n'
+                       'layer { name: "w" type: "LRN" bottom: "x" top: "w" lrn_param { local_size: 3 alpha: 0.4 '
+                       'beta: 0.6 k: 2.5 norm_region: WITHIN_CHANNEL } }', None, {"x": x}, ["a", "w"])
+    _check(got, [_caffe_lrn_across(x, 5, 0.4, 0.6, 2.5), _caffe_lrn_within(x, 3, 0.4, 0.6)])
+
+
+def test_permute_appends_the_axes_order_leaves_out(tmp_path):
+    # OpenCV needs every axis listed; SSD's Permute puts the missing ones after, in order
+    x = rand(np.random.default_rng(3), 2, 3, 4, 5)
+    (y,) = _convert_run(tmp_path, 'layer { name: "y" type: "Permute" bottom: "x" top: "y" '
+                        'permute_param { order: 2 order: 0 } }', None, {"x": x}, ["y"])
+    _check([y], [x.transpose(2, 0, 1, 3)])
+
+
+def test_bias_layer(tmp_path):
+    # OpenCV has no Bias layer
+    rng = np.random.default_rng(4)
+    x, b, learned = rand(rng, 2, 3, 4, 5), rand(rng, 4, 5), rand(rng, 3, 4)
+    got = _convert_run(tmp_path, 'layer { name: "b1" type: "Bias" bottom: "x" top: "b1" bias_param { num_axes: 2 } }\n'
+                       'layer { name: "b2" type: "Bias" bottom: "x" bottom: "b" top: "b2" bias_param { axis: -2 } }',
+                       {"b1": [learned]}, {"x": x, "b": b}, ["b1", "b2"])
+    _check(got, [x + learned[None, :, :, None], x + b])
+
+
+def test_scalar_blobs_as_caffe_stores_them(tmp_path):
+    # a shared PReLU slope and Normalize scale are 0-d blobs in Caffe's files (OpenCV fails on them)
+    rng = np.random.default_rng(5)
+    x = rand(rng, 2, 3, 4, 4)
+    slope, scale = np.array(0.3, np.float32), np.array(2.5, np.float32)
+    got = _convert_run(tmp_path, 'layer { name: "p" type: "PReLU" bottom: "x" top: "p" prelu_param { '
+                       'channel_shared: true } }\n'
+                       'layer { name: "n" type: "Normalize" bottom: "x" top: "n" }', {"p": [slope], "n": [scale]},
+                       {"x": x}, ["p", "n"])
+    norm = np.sqrt((x.astype(np.float64) ** 2).sum(axis=(1, 2, 3), keepdims=True) + 1e-10)
+    _check(got, [np.where(x > 0, x, 0.3 * x), x / norm * 2.5])
+
+
+def _align_corners_resize(x, h, w):
+    """Caffe's caffe_cpu_interp2: bilinear with the corner pixels of input and output aligned."""
+    hi, wi = x.shape[2:]
+    ry = (hi - 1) / (h - 1) if h > 1 else 0.0
+    rx = (wi - 1) / (w - 1) if w > 1 else 0.0
+    out = np.zeros(x.shape[:2] + (h, w), np.float64)
+    for i in range(h):
+        y0 = int(ry * i)
+        ly, y1 = ry * i - y0, min(y0 + 1, hi - 1)
+        for j in range(w):
+            x0 = int(rx * j)
+            lx, x1 = rx * j - x0, min(x0 + 1, wi - 1)
+            out[:, :, i, j] = ((1 - ly) * ((1 - lx) * x[:, :, y0, x0] + lx * x[:, :, y0, x1])
+                               + ly * ((1 - lx) * x[:, :, y1, x0] + lx * x[:, :, y1, x1]))
+    return out
+
+
+def test_interp_shrink_and_crop_follow_caffe(tmp_path):
+    # OpenCV fails on shrink_factor and ignores pad_beg/pad_end; Caffe crops -pad_beg (on both axes)
+    # and -pad_end, then sizes the output by shrink first and zoom second
+    x = rand(np.random.default_rng(6), 1, 2, 9, 8)
+    got = _convert_run(tmp_path, 'layer { name: "s" type: "Interp" bottom: "x" top: "s" interp_param { '
+                       'shrink_factor: 2 } }\n'
+                       'layer { name: "c" type: "Interp" bottom: "x" top: "c" interp_param { shrink_factor: 2 '
+                       'zoom_factor: 3 pad_beg: -1 pad_end: -2 } }', None, {"x": x}, ["s", "c"])
+    crop = x[:, :, 1:7, 1:6]  # 6 x 5 -> shrink (6-1)//2+1 = 3, (5-1)//2+1 = 3 -> zoom 3 + 2*2 = 7
+    _check(got, [_align_corners_resize(x, 5, 4), _align_corners_resize(crop, 7, 7)])
+
+
+def test_batch_norm_without_global_stats_uses_the_batch(tmp_path):
+    # OpenCV crashes on a BatchNorm with use_global_stats false (and no blobs)
+    x = rand(np.random.default_rng(7), 3, 4, 2, 3)
+    (y,) = _convert_run(tmp_path, 'layer { name: "y" type: "BatchNorm" bottom: "x" top: "y" batch_norm_param { '
+                        'use_global_stats: false eps: 0.01 } }', None, {"x": x}, ["y"])
+    mean = x.mean(axis=(0, 2, 3), keepdims=True)
+    _check([y], [(x - mean) / np.sqrt(((x - mean) ** 2).mean(axis=(0, 2, 3), keepdims=True) + 0.01)])
+
+
+def test_deprecated_slice_dim_and_concat_dim(tmp_path):
+    # OpenCV ignores these aliases of `axis` (Caffe reads them first)
+    x = rand(np.random.default_rng(8), 2, 6, 3)
+    got = _convert_run(tmp_path, 'layer { name: "s" type: "Slice" bottom: "x" top: "a" top: "b" slice_param { '
+                       'slice_dim: 2 slice_point: 1 } }\n'
+                       'layer { name: "c" type: "Concat" bottom: "b" bottom: "a" top: "c" concat_param { '
+                       'concat_dim: 2 } }', None, {"x": x}, ["c"])
+    _check(got, [np.concatenate([x[:, :, 1:], x[:, :, :1]], axis=2)])
+
+
+def test_reshape_after_the_last_axis(tmp_path):
+    # axis -1 with num_axes 0 inserts the shape after the last axis (OpenCV fails on it)
+    x = rand(np.random.default_rng(9), 2, 3)
+    (y,) = _convert_run(tmp_path, 'layer { name: "y" type: "Reshape" bottom: "x" top: "y" reshape_param { '
+                        'shape { dim: 1 dim: 1 } axis: -1 num_axes: 0 } }', None, {"x": x}, ["y"])
+    assert y.shape == (2, 3, 1, 1)
+    _check([y], [x.reshape(2, 3, 1, 1)])

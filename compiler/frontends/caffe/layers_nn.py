@@ -272,7 +272,14 @@ def _lrn(ctx: CaffeContext, layer, ins):
         axes, bias = [2, 3], 1.0
     else:
         axes, bias = [1], float(p.k)
-    return [ctx.b.out("LRN", [x, ctx.i64(axes)], alpha=float(p.alpha), beta=float(p.beta), bias=bias, size=size)]
+    if bias <= 0:
+        raise ctx.error(layer, f"k must be positive, got {bias}")
+    # x / (k + a/n S)^b = k^-b x / (1 + (a/k)/n S)^b: OpenVINO's CPU plugin computes LRN right
+    # only for a bias of 1
+    y = ctx.b.out("LRN", [x, ctx.i64(axes)], alpha=float(p.alpha) / bias, beta=float(p.beta), bias=1.0, size=size)
+    if bias != 1.0:
+        y = ctx.b.out("Multiply", [y, ctx.const(np.float32(bias ** -float(p.beta)))])
+    return [y]
 
 
 @LAYERS.register("Normalize")
