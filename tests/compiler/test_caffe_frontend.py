@@ -41,6 +41,10 @@ def _check(got, want, rtol=RTOL, atol=ATOL):
         np.testing.assert_allclose(g, w, rtol=rtol, atol=atol * max(scale, 1.0))
 
 
+# (name, kernel, stride, pad) on a 9x8 input: sizes where Caffe's ceil rounding and its correction matter
+POOLS = [(f"{pool}_k{k}s{st}p{pd}", k, st, pd) for pool in ("max", "ave")
+         for k, st, pd in [(2, 2, 0), (3, 2, 0), (3, 2, 1), (2, 2, 1), (3, 3, 1), (4, 3, 2), (5, 2, 2), (3, 1, 1)]]
+
 # --- one layer at a time, against OpenCV ---------------------------------------------------
 # (id, input shapes, layers, weights {layer: [blob shapes]}, outputs: "layer" or "layer=its top blob")
 LAYER_CASES = [
@@ -76,6 +80,9 @@ LAYER_CASES = [
     ("ave_pool_ceil_overhang", {"x": (1, 2, 6, 9)},
      'layer { name: "y" type: "Pooling" bottom: "x" top: "y" pooling_param { pool: AVE kernel_h: 3 kernel_w: 2 '
      'stride_h: 2 stride_w: 2 } }', {}, ["y"]),
+    ("pool_geometries", {"x": (1, 2, 9, 8)}, "".join(
+        f'layer {{ name: "{n}" type: "Pooling" bottom: "x" top: "{n}" pooling_param {{ pool: {n[:3].upper()} '
+        f'kernel_size: {k} stride: {st} pad: {pd} }} }}\n' for n, k, st, pd in POOLS), {}, [n for n, *_ in POOLS]),
     ("global_pools", {"x": (2, 3, 5, 4)},
      'layer { name: "a" type: "Pooling" bottom: "x" top: "a" pooling_param { pool: AVE global_pooling: true } }\n'
      'layer { name: "m" type: "Pooling" bottom: "x" top: "m" pooling_param { pool: MAX global_pooling: true } }',
@@ -199,9 +206,11 @@ def _bn_scale(prefix, blob):
 LENET = '''name: "LeNet"
 layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 2 dim: 1 dim: 16 dim: 16 } } }
 ''' + _conv("conv1", "data", 4, 5) + '''
-layer { name: "pool1" type: "Pooling" bottom: "conv1" top: "pool1" pooling_param { pool: MAX kernel_size: 2 stride: 2 } }
+layer { name: "pool1" type: "Pooling" bottom: "conv1" top: "pool1"
+        pooling_param { pool: MAX kernel_size: 2 stride: 2 } }
 ''' + _conv("conv2", "pool1", 6, 3) + '''
-layer { name: "pool2" type: "Pooling" bottom: "conv2" top: "pool2" pooling_param { pool: AVE kernel_size: 3 stride: 2 pad: 1 } }
+layer { name: "pool2" type: "Pooling" bottom: "conv2" top: "pool2"
+        pooling_param { pool: AVE kernel_size: 3 stride: 2 pad: 1 } }
 layer { name: "ip1" type: "InnerProduct" bottom: "pool2" top: "ip1" inner_product_param { num_output: 10 } }
 layer { name: "relu1" type: "ReLU" bottom: "ip1" top: "ip1" }
 layer { name: "ip2" type: "InnerProduct" bottom: "ip1" top: "ip2" inner_product_param { num_output: 5 } }
@@ -502,3 +511,187 @@ def test_reshape_after_the_last_axis(tmp_path):
                         'shape { dim: 1 dim: 1 } axis: -1 num_axes: 0 } }', None, {"x": x}, ["y"])
     assert y.shape == (2, 3, 1, 1)
     _check([y], [x.reshape(2, 3, 1, 1)])
+
+
+# --- the net as Caffe builds it for inference ----------------------------------------------------
+def test_layers_outside_the_test_phase_are_skipped(tmp_path):
+    """Caffe's FilterNet for the TEST phase (OpenCV keeps every layer, so it runs the filtered net)."""
+    rng = np.random.default_rng(10)
+    kept = ('layer { name: "ip" type: "InnerProduct" bottom: "x" top: "ip" inner_product_param { num_output: 3 } }\n'
+            'layer { name: "prob" type: "Softmax" bottom: "ip" top: "prob" include { phase: TEST } }\n')
+    skipped = ('layer { name: "loss" type: "SoftmaxWithLoss" bottom: "ip" bottom: "label" top: "loss" '
+               'include { phase: TRAIN } }\n'
+               'layer { name: "acc" type: "Accuracy" bottom: "ip" bottom: "label" top: "acc" '
+               'exclude { phase: TEST } }\n'
+               'layer { name: "dbg" type: "Python" bottom: "ip" top: "dbg" include { stage: "debug" } }\n'
+               'layer { name: "deep" type: "Power" bottom: "ip" top: "deep" include { min_level: 1 } }\n')
+    weights = {"ip": [rand(rng, 3, 4), rand(rng, 3)]}
+    x = rand(rng, 2, 4)
+    decl = _inputs_decl({"x": (2, 4)})
+    proto, model = write_net(tmp_path / "all", decl + kept + skipped, weights)
+    cv_proto, cv_model = write_net(tmp_path / "test", decl + kept, weights)
+    converted = ov.convert_model(str(model))
+    assert [o.any_name for o in converted.outputs] == ["prob"]
+    _check([ov.compile_model(converted, "CPU", OV_F32)([x])[0]], opencv_run(cv_proto, cv_model, {"x": x}, ["prob"]))
+    # a net state with that stage and level keeps those layers (and they are refused or run)
+    with pytest.raises(ov.UnsupportedOpsError, match=r"Python \(dbg\)"):
+        write_net(tmp_path / "staged", 'state { stage: "debug" level: 1 }\n' + decl + kept + skipped, weights)
+        ov.convert_model(str(tmp_path / "staged" / "net.caffemodel"))
+
+
+def test_outputs_are_the_unconsumed_blobs_in_caffes_order_and_can_be_chosen(tmp_path):
+    rng = np.random.default_rng(11)
+    prototxt = ('layer { name: "z_branch" type: "TanH" bottom: "x" top: "zz" }\n'
+                'layer { name: "a_branch" type: "Sigmoid" bottom: "x" top: "aa" }\n'
+                'layer { name: "relu" type: "ReLU" bottom: "aa" top: "aa" }\n'
+                'layer { name: "mid" type: "AbsVal" bottom: "x" top: "mid" }\n'
+                'layer { name: "silence" type: "Silence" bottom: "mid" }\n')
+    proto, _ = write_net(tmp_path, _inputs_decl({"x": (2, 3)}) + prototxt)
+    x = rand(rng, 2, 3)
+    model = ov.convert_model(str(proto))
+    assert [o.any_name for o in model.outputs] == ["aa", "zz"]  # by name, as Caffe's std::set keeps them
+    compiled = ov.compile_model(model, "CPU", OV_F32)
+    _check([compiled([x])["aa"], compiled([x])["zz"]], [np.maximum(1 / (1 + np.exp(-x)), 0), np.tanh(x)])
+    picked = ov.convert_model(str(proto), output="mid")
+    assert [o.any_name for o in picked.outputs] == ["mid"]
+    _check([ov.compile_model(picked, "CPU", OV_F32)([x])[0]], [np.abs(x)])
+
+
+def test_input_declarations_and_shape_overrides(tmp_path):
+    """`input` + `input_dim`, `input` + `input_shape` and Input layers declare inputs; convert_model's
+    `input=` gives them other shapes (a dynamic batch included)."""
+    rng = np.random.default_rng(12)
+    body = ('layer { name: "more" type: "Input" top: "y" top: "z" input_param { shape { dim: 2 dim: 5 } } }\n'
+            'layer { name: "sum" type: "Eltwise" bottom: "y" bottom: "z" top: "sum" }\n'
+            'layer { name: "fc" type: "InnerProduct" bottom: "x" top: "fc" inner_product_param { num_output: 5 } }\n'
+            'layer { name: "out" type: "Eltwise" bottom: "fc" bottom: "sum" top: "out" }\n')
+    w, b = rand(rng, 5, 12), rand(rng, 5)
+    proto, model = write_net(tmp_path, 'input: "x"\ninput_dim: 2\ninput_dim: 3\ninput_dim: 2\ninput_dim: 2\n' + body,
+                             {"fc": [w, b]})
+    m = ov.convert_model(str(model))
+    assert [(i.any_name, list(i.partial_shape)) for i in m.inputs] == [("x", [2, 3, 2, 2]), ("y", [2, 5]),
+                                                                       ("z", [2, 5])]
+    dyn = ov.convert_model(str(model), input={"x": [-1, 3, 2, 2], "y": [-1, 5], "z": [-1, 5]})
+    assert list(dyn.inputs[0].partial_shape) == [None, 3, 2, 2]
+    x, y, z = rand(rng, 4, 3, 2, 2), rand(rng, 4, 5), rand(rng, 4, 5)
+    got = ov.compile_model(dyn, "CPU", OV_F32)({"x": x, "y": y, "z": z})[0]
+    _check([got], [x.reshape(4, 12) @ w.T + b + y + z])
+    with pytest.raises(ov.InputError, match="'nope' is not an input"):
+        ov.convert_model(str(model), input={"nope": [1, 2]})
+
+
+def test_legacy_4d_blobs_and_v1_caffemodel_with_a_current_prototxt(tmp_path):
+    # old Caffe stored every blob as num/channels/height/width (a bias as 1x1x1xN)
+    rng = np.random.default_rng(13)
+    w, b = rand(rng, 4, 2, 3, 3), rand(rng, 4)
+    x = rand(rng, 1, 2, 5, 5)
+    prototxt = _inputs_decl({"x": (1, 2, 5, 5)}) + _conv("c", "x", 4, 3) + \
+        'layer { name: "ip" type: "InnerProduct" bottom: "c" top: "ip" inner_product_param { num_output: 2 } }\n'
+    wi, bi = rand(rng, 2, 36), rand(rng, 2)
+    proto, model = write_net(tmp_path, prototxt, {"c": [w, b], "ip": [wi, bi]}, v1=True, legacy_4d=True)
+    want = opencv_run(proto, model, {"x": x}, ["ip"])
+    _check(_ovcc_run(model, {"x": x}, ["ip"]), want)
+
+
+# --- files and the API ---------------------------------------------------------------------------
+TINY = _inputs_decl({"data": (1, 2, 4, 4)}) + _conv("conv", "data", 3, 3, "pad: 1") + _relu("relu", "conv")
+
+
+def _tiny_weights():
+    rng = np.random.default_rng(14)
+    return {"conv": [rand(rng, 3, 2, 3, 3), rand(rng, 3)]}
+
+
+@pytest.mark.parametrize("proto_name,model_name", [
+    ("net.prototxt", "net.caffemodel"), ("deploy.prototxt", "bvlc_net.caffemodel"),
+    ("ResNet-50-deploy.prototxt", "ResNet-50-model.caffemodel"),
+    ("res10_deploy.prototxt", "res10_iter_140000.caffemodel"),
+])
+def test_the_prototxt_is_found_beside_the_caffemodel(tmp_path, proto_name, model_name):
+    (tmp_path / proto_name).write_text(TINY)
+    from tests.compiler.caffe_nets import caffemodel_bytes
+
+    (tmp_path / model_name).write_bytes(caffemodel_bytes(_tiny_weights()))
+    (tmp_path / "train_val.prototxt").write_text("garbage that must not be read")
+    assert ov.convert_model(str(tmp_path / model_name)).outputs[0].any_name == "conv"
+
+
+def test_input_proto_names_the_description_in_the_api_and_the_driver(tmp_path):
+    from compiler.cli import main
+
+    proto, model = write_net(tmp_path / "a", TINY, _tiny_weights())
+    elsewhere = tmp_path / "b" / "weights.caffemodel"
+    elsewhere.parent.mkdir()
+    elsewhere.write_bytes(model.read_bytes())
+    with pytest.raises(ov.ModelFileError, match="no network description found beside it"):
+        ov.convert_model(str(elsewhere))
+    x = rand(np.random.default_rng(15), 1, 2, 4, 4)
+    want = opencv_run(proto, model, {"data": x}, ["relu"])
+    _check(_ovcc_run(elsewhere, {"data": x}, ["conv"], input_proto=str(proto)), want)
+    xml = tmp_path / "out.xml"
+    assert main([str(elsewhere), "--input_proto", str(proto), "--output_model", str(xml),
+                 "--compress_to_fp16=False"]) == 0
+    _check(_openvino_run(ov.read_model(xml), tmp_path, {"data": x}, ["conv"]), want)
+
+
+def test_unsupported_layers_are_listed_in_one_error(tmp_path):
+    prototxt = _inputs_decl({"data": (1, 3, 8, 8)}) + (
+        'layer { name: "pb1" type: "PriorBox" bottom: "data" bottom: "data" top: "pb1" }\n'
+        'layer { name: "pb2" type: "PriorBox" bottom: "data" bottom: "data" top: "pb2" }\n'
+        'layer { name: "py" type: "Python" bottom: "data" top: "py" }\n'
+        'layer { name: "det" type: "DetectionOutput" bottom: "pb1" bottom: "pb2" bottom: "py" top: "det" }\n'
+        'layer { name: "ok" type: "ReLU" bottom: "data" top: "ok" }\n')
+    proto, _ = write_net(tmp_path, prototxt)
+    with pytest.raises(ov.UnsupportedOpsError) as e:
+        ov.convert_model(str(proto))
+    assert e.value.ops == {"PriorBox": ["pb1", "pb2"], "Python": ["py"], "DetectionOutput": ["det"]}
+    assert "\n" not in str(e.value)
+
+
+def test_a_prototxt_alone_converts_only_without_weighted_layers(tmp_path):
+    proto, _ = write_net(tmp_path, TINY + 'layer { name: "bn" type: "BatchNorm" bottom: "conv" top: "bn" }\n')
+    with pytest.raises(ov.ModelFileError, match=r"layers conv \(Convolution\), bn \(BatchNorm\) need trained weights"):
+        ov.convert_model(str(proto))
+
+
+def _one_line_error(path, match: str, **kw):
+    with pytest.raises(ov.ModelFileError) as e:
+        ov.convert_model(str(path), **kw)
+    msg = str(e.value)
+    assert "\n" not in msg and match in msg, msg
+    return msg
+
+
+def test_bad_files_fail_with_one_line_naming_the_file(tmp_path):
+    proto, model = write_net(tmp_path, TINY, _tiny_weights())
+    data = model.read_bytes()
+    model.write_bytes(data[:len(data) // 2])
+    assert str(model) in _one_line_error(model, "truncated or malformed caffemodel")
+    model.write_bytes(b"")
+    _one_line_error(model, "is empty")
+    model.write_bytes(np.random.default_rng(0).bytes(300))
+    _one_line_error(model, "caffemodel")
+
+    w = _tiny_weights()
+    w["conv"][0] = w["conv"][0][:, :1]  # a filter for 1 input channel, the layer gets 2
+    write_net(tmp_path, TINY, w)
+    _one_line_error(model, "layer 'conv' (Convolution) blob 0 has shape [3,1,3,3], the layer needs [3,2,3,3]")
+    write_net(tmp_path, TINY, {"conv": _tiny_weights()["conv"][:1]})
+    _one_line_error(model, "layer 'conv' (Convolution) has 1 blobs, it needs at least 2")
+    write_net(tmp_path, TINY, {"other": _tiny_weights()["conv"]})
+    _one_line_error(model, "holds no weights for layers conv (Convolution)")
+
+    write_net(tmp_path, TINY, _tiny_weights())
+    proto.write_text('layer { name: "conv" type: "Convolution" bottom: "data" top: "conv" convolution_param { '
+                     'num_output: 3 kernel_size: 3 ')  # cut short
+    assert str(proto) in _one_line_error(model, "not a valid Caffe prototxt")
+    proto.write_bytes(b"\x08\x96\x01\xff\xfe binary")
+    _one_line_error(model, "not a Caffe prototxt")
+    proto.write_text("this is { not: a network")
+    _one_line_error(model, "not a valid Caffe prototxt")
+    proto.write_text("name: \"empty\"\n")
+    _one_line_error(model, "no layers")
+    proto.unlink()
+    _one_line_error(model, "no network description found")
+    _one_line_error(model, "no such Caffe prototxt", input_proto=str(tmp_path / "missing.prototxt"))
+    _one_line_error(tmp_path / "missing.caffemodel", "no such file")

@@ -232,16 +232,18 @@ def read_caffemodel(path: Path) -> dict[str, list]:
     from google.protobuf.message import DecodeError
 
     data = _read_bytes(path, "Caffe model")
+    if not data:
+        raise ModelFileError(f"{path}: the caffemodel is empty")
     net = weights_message()()
     try:
         net.ParseFromString(data)
     except (DecodeError, RuntimeError, ValueError) as e:
         raise ModelFileError(f"{path}: truncated or malformed caffemodel ({_one_line(e) or 'cannot decode'})") from None
     weights: dict[str, list] = {}
-    for layer in list(net.layer) + list(net.layers):
-        if layer.blobs:
-            weights.setdefault(layer.name, list(layer.blobs))
-    if data and not net.layer and not net.layers:
+    for layer in list(net.layers) + list(net.layer):
+        if layer.blobs:  # as Caffe copies them: a later layer of the same name wins
+            weights[layer.name] = list(layer.blobs)
+    if not net.layer and not net.layers:
         raise ModelFileError(f"{path}: not a caffemodel (no layers in it)")
     return weights
 
