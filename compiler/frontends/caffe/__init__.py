@@ -53,7 +53,9 @@ def convert_caffe(path: str | os.PathLike, inputs: Sequence[InputSpec] = (), out
     """Convert a Caffe model given by its .caffemodel (the prototxt found beside it or named by
     `input_proto`) or by a weightless .prototxt."""
     p = Path(path)
-    if p.suffix.lower() == ".prototxt" and input_proto is None:
+    if p.suffix.lower() == ".prototxt":
+        if input_proto is not None:
+            raise ModelFileError(f"{p}: input_proto names the description of a .caffemodel, and this is a prototxt")
         proto, weights_path = p, None
     else:
         weights_path = p
@@ -61,7 +63,7 @@ def convert_caffe(path: str | os.PathLike, inputs: Sequence[InputSpec] = (), out
         if not proto.is_file():
             raise ModelFileError(f"{proto}: no such Caffe prototxt (the network description of {p})")
     net = read_prototxt(proto)
-    weights = read_caffemodel(weights_path) if weights_path is not None else {}
+    weights = read_caffemodel(weights_path) if weights_path is not None else None
     try:
         return _convert(net, weights, inputs, outputs, str(proto), str(weights_path or proto))
     except OvccError:
@@ -116,7 +118,7 @@ def _input_layer_tops(layer: Any, where: str) -> list[tuple[str, list[int]]]:
     return [(top, shapes[0] if len(shapes) == 1 else shapes[i]) for i, top in enumerate(layer.top)]
 
 
-def _convert(net: Any, weights: dict, inputs: Sequence[InputSpec], outputs: Sequence[str], where: str,
+def _convert(net: Any, weights: dict | None, inputs: Sequence[InputSpec], outputs: Sequence[str], where: str,
              weights_where: str) -> ModuleOp:
     layers = inference_layers(net)
     missing: dict[str, list[str]] = {}
@@ -126,16 +128,16 @@ def _convert(net: Any, weights: dict, inputs: Sequence[InputSpec], outputs: Sequ
     if missing:
         raise UnsupportedOpsError("Caffe", where, missing)
     unweighted = [f"{layer.name} ({layer.type})" for layer in layers if needs_weights(layer)
-                  and not weights.get(layer.name) and not layer.blobs]
+                  and not (weights or {}).get(layer.name) and not layer.blobs]
     if unweighted:
         listed = ", ".join(unweighted[:6]) + (", ..." if len(unweighted) > 6 else "")
-        if weights_where == where:
+        if weights is None:
             raise ModelFileError(f"{where}: layers {listed} need trained weights: convert the .caffemodel (with this "
                                  "prototxt beside it or named by input_proto)")
         raise ModelFileError(f"{weights_where}: holds no weights for layers {listed} (a truncated file, or the "
                              f"weights of another network than {where}?)")
 
-    ctx = CaffeContext(where, weights, weights_where)
+    ctx = CaffeContext(where, weights or {}, weights_where)
     declared = _legacy_inputs(net, where)
     for layer in layers:
         if layer.type == "Input":
