@@ -436,11 +436,22 @@ def test_permute_appends_the_axes_order_leaves_out(tmp_path):
 def test_bias_layer(tmp_path):
     # OpenCV has no Bias layer
     rng = np.random.default_rng(4)
-    x, b, learned = rand(rng, 2, 3, 4, 5), rand(rng, 4, 5), rand(rng, 3, 4)
+    x, b, learned, bias = rand(rng, 2, 3, 4, 5), rand(rng, 4, 5), rand(rng, 3, 4), rand(rng, 4, 5)
     got = _convert_run(tmp_path, 'layer { name: "b1" type: "Bias" bottom: "x" top: "b1" bias_param { num_axes: 2 } }\n'
-                       'layer { name: "b2" type: "Bias" bottom: "x" bottom: "b" top: "b2" bias_param { axis: -2 } }',
-                       {"b1": [learned]}, {"x": x, "b": b}, ["b1", "b2"])
-    _check(got, [x + learned[None, :, :, None], x + b])
+                       'layer { name: "b2" type: "Bias" bottom: "x" bottom: "b" top: "b2" bias_param { axis: -2 } }\n'
+                       # a Scale whose factor is a bottom keeps its bias as its first blob
+                       'layer { name: "s" type: "Scale" bottom: "x" bottom: "b" top: "s" scale_param { axis: 2 '
+                       'bias_term: true } }', {"b1": [learned], "s": [bias]}, {"x": x, "b": b}, ["b1", "b2", "s"])
+    _check(got, [x + learned[None, :, :, None], x + b, x * b + bias])
+
+
+def test_batch_norm_without_statistics_yet(tmp_path):
+    # a factor of 0 (no moving average yet) zeroes mean and variance, as Caffe's 1 / factor does
+    x = rand(np.random.default_rng(16), 2, 3, 2, 2)
+    stats = [np.full(3, 5.0, np.float32), np.full(3, 7.0, np.float32), np.zeros(1, np.float32)]
+    (y,) = _convert_run(tmp_path, 'layer { name: "y" type: "BatchNorm" bottom: "x" top: "y" }', {"y": stats},
+                        {"x": x}, ["y"])
+    _check([y], [x / np.sqrt(np.float32(1e-5))])
 
 
 def test_scalar_blobs_as_caffe_stores_them(tmp_path):
@@ -695,3 +706,17 @@ def test_bad_files_fail_with_one_line_naming_the_file(tmp_path):
     _one_line_error(model, "no network description found")
     _one_line_error(model, "no such Caffe prototxt", input_proto=str(tmp_path / "missing.prototxt"))
     _one_line_error(tmp_path / "missing.caffemodel", "no such file")
+
+
+def test_an_input_named_after_an_inner_blob_cuts_the_net_there(tmp_path):
+    rng = np.random.default_rng(17)
+    proto, model = write_net(tmp_path, LENET, _topology_weights(rng, LENET_WEIGHTS))
+    x = rand(rng, 2, 1, 16, 16)
+    pool1, prob = opencv_run(proto, model, {"data": x}, ["pool1", "prob"])
+    cut = ov.convert_model(str(model), input={"pool1": [2, 4, 6, 6]})
+    assert [i.any_name for i in cut.inputs] == ["pool1"]  # "data" feeds nothing the outputs need
+    _check([ov.compile_model(cut, "CPU", OV_F32)([pool1])["prob"]], [prob])
+    # with an in-place layer, the name belongs to the blob's last version: ip1 after its ReLU
+    (ip1,) = opencv_run(proto, model, {"data": x}, ["relu1"])
+    cut = ov.convert_model(str(model), input="ip1[2,10]", output="prob")
+    _check([ov.compile_model(cut, "CPU", OV_F32)([ip1])[0]], [prob])

@@ -26,6 +26,7 @@ from compiler.frontends.inputs import InputSpec
 from dialects.errors import ConversionError, InputError, ModelFileError, OvccError, UnsupportedOpsError
 
 TEST = 1  # caffe.Phase
+INPUT = "Input"  # a layer that only declares inputs
 
 
 def find_prototxt(caffemodel: Path) -> Path:
@@ -118,12 +119,59 @@ def _input_layer_tops(layer: Any, where: str) -> list[tuple[str, list[int]]]:
     return [(top, shapes[0] if len(shapes) == 1 else shapes[i]) for i, top in enumerate(layer.top)]
 
 
+Version = tuple[str, int]  # a blob and how many layers wrote it before (in-place layers rewrite it)
+
+
+def _blob_versions(layers: list, declared: list[str], where: str) -> tuple[list, dict[str, Version], set[str]]:
+    """Each layer with the blob versions it reads and writes, the last version of every blob, and
+    the blobs no layer reads after they were written (Caffe's net outputs)."""
+    current: dict[str, Version] = {name: (name, 0) for name in declared}
+    available = set(declared)
+    steps = []
+    for layer in layers:
+        if layer.type == INPUT:
+            continue
+        ins = []
+        for name in layer.bottom:
+            if name not in current:
+                raise ConversionError(f"{where}: layer {layer.name!r} reads blob {name!r}, which no layer or input "
+                                      "produces before it")
+            ins.append(current[name])
+            available.discard(name)
+        outs = []
+        for name in layer.top:
+            current[name] = (name, current[name][1] + 1 if name in current else 0)
+            outs.append(current[name])
+            available.add(name)
+        steps.append((layer, ins, outs))
+    return steps, current, available
+
+
+def _needed(steps: list, wanted: list[Version], given: set[Version]) -> tuple[set[int], set[Version]]:
+    """The steps the wanted versions depend on, stopping at the given ones; and the versions
+    reached that no step produces (inputs)."""
+    producer = {v: i for i, (_, _, outs) in enumerate(steps) for v in outs}
+    needed: set[int] = set()
+    reached: set[Version] = set()
+    stack = list(wanted)
+    while stack:
+        v = stack.pop()
+        if v in reached:
+            continue
+        reached.add(v)
+        i = producer.get(v)
+        if v not in given and i is not None and i not in needed:
+            needed.add(i)
+            stack.extend(steps[i][1])
+    return needed, {v for v in reached if v in given or v not in producer}
+
+
 def _convert(net: Any, weights: dict | None, inputs: Sequence[InputSpec], outputs: Sequence[str], where: str,
              weights_where: str) -> ModuleOp:
     layers = inference_layers(net)
     missing: dict[str, list[str]] = {}
     for layer in layers:
-        if layer.type not in LAYERS:
+        if layer.type not in LAYERS and layer.type != INPUT:
             missing.setdefault(layer.type, []).append(layer.name)
     if missing:
         raise UnsupportedOpsError("Caffe", where, missing)
@@ -137,69 +185,76 @@ def _convert(net: Any, weights: dict | None, inputs: Sequence[InputSpec], output
         raise ModelFileError(f"{weights_where}: holds no weights for layers {listed} (a truncated file, or the "
                              f"weights of another network than {where}?)")
 
-    ctx = CaffeContext(where, weights or {}, weights_where)
     declared = _legacy_inputs(net, where)
     for layer in layers:
-        if layer.type == "Input":
+        if layer.type == INPUT:
             declared += _input_layer_tops(layer, where)
-    _add_inputs(ctx, declared, inputs)
+    steps, current, available = _blob_versions(layers, [name for name, _ in declared], where)
+    unknown = [o for o in outputs if o not in current]
+    if unknown:
+        raise ConversionError(f"{where}: output {unknown[0]!r} is not a blob of the network")
+    out_names = list(outputs) or sorted(available)  # in name order, as Caffe keeps them (a std::set)
+    # an input named after an inner blob cuts the net there: its last version becomes an input
+    cuts = {s.name: s for s in inputs if s.name and s.name in current and s.name not in dict(declared)}
+    given = {(n, 0) for n, _ in declared} | {current[n] for n in cuts}
+    needed, reached = _needed(steps, [current[n] for n in out_names], given)
+    if not cuts and not outputs:
+        reached |= {(n, 0) for n, _ in declared}  # Caffe's inputs stay, used or not
 
-    available = {name for name, _ in declared}  # Caffe's net outputs: the blobs no later layer reads
-    for layer in layers:
-        if layer.type == "Input":
+    ctx = CaffeContext(where, weights or {}, weights_where)
+    values = _add_inputs(ctx, [(n, shape) for n, shape in declared if (n, 0) in reached], declared,
+                         [s for s in inputs if s.name not in cuts])
+    for name, spec in cuts.items():
+        if spec.value is not None:
+            values[current[name]] = ctx.const(spec.value)
+        else:
+            shape, dtype = spec.resolve(name, None, np.dtype(np.float32))
+            values[current[name]] = ctx.b.add_input([name], shape, dtype)
+    for i, (layer, ins, outs) in enumerate(steps):
+        if i not in needed:
             continue
-        ins = []
-        for name in layer.bottom:
-            if name not in ctx.blobs:
-                raise ConversionError(f"{where}: layer {layer.name!r} reads blob {name!r}, which no layer or input "
-                                      "produces before it")
-            ins.append(ctx.blobs[name])
-            available.discard(name)
         before = ctx.b.block.last_op
         try:
-            results = LAYERS[layer.type](ctx, layer, ins)
+            results = LAYERS[layer.type](ctx, layer, [values[v] for v in ins])
         except ConversionError as e:
             if str(e).startswith(where):
                 raise
             raise ctx.error(layer, str(e)) from e
         name_ops_since(ctx.b, before, layer.name)
-        if len(results) != len(layer.top):
-            raise ctx.error(layer, f"has {len(layer.top)} tops, the layer computes {len(results)}")
-        for top, v in zip(layer.top, results):
-            ctx.blobs[top] = v
-            available.add(top)
-
-    for name, v in ctx.blobs.items():  # each blob's name goes to its last value (in-place layers)
-        add_tensor_name(v, name)
-    if outputs:
-        unknown = [o for o in outputs if o not in ctx.blobs]
-        if unknown:
-            raise ConversionError(f"{where}: output {unknown[0]!r} is not a blob of the network")
-        out_names = list(outputs)
-    else:
-        out_names = sorted(available)  # in name order, as Caffe keeps them (a std::set)
-    return ctx.b.finish([(ctx.blobs[n], [n]) for n in out_names])
+        if len(results) != len(outs):
+            raise ctx.error(layer, f"has {len(outs)} tops, the layer computes {len(results)}")
+        for v, r in zip(outs, results):
+            values.setdefault(v, r)  # a cut keeps its input
+    for name, v in current.items():  # each blob's name goes to its last version
+        if v in values:
+            add_tensor_name(values[v], name)
+    return ctx.b.finish([(values[current[n]], [n]) for n in out_names])
 
 
-def _add_inputs(ctx: CaffeContext, declared: list[tuple[str, list[int]]], specs: Sequence[InputSpec]) -> None:
+def _add_inputs(ctx: CaffeContext, kept: list[tuple[str, list[int]]], declared: list[tuple[str, list[int]]],
+                specs: Sequence[InputSpec]) -> dict[Version, Any]:
+    """The model inputs for the declared inputs in `kept`, with the shapes and types `specs` give."""
     named = {s.name: s for s in specs if s.name}
     unnamed = [s for s in specs if not s.name]
     if unnamed and len(unnamed) != len(declared):
         raise InputError(f"{ctx.where}: {len(unnamed)} unnamed input shapes given for {len(declared)} inputs")
-    unknown = [n for n in named if n not in {d for d, _ in declared}]
+    unknown = [n for n in named if n not in dict(declared)]
     if unknown:
-        raise InputError(f"{ctx.where}: {unknown[0]!r} is not an input of the network (inputs: "
+        raise InputError(f"{ctx.where}: {unknown[0]!r} is not an input or a blob of the network (inputs: "
                          f"{', '.join(d for d, _ in declared)})")
-    for i, (name, shape) in enumerate(declared):
-        spec = named.get(name) or (unnamed[i] if unnamed else None)
+    position = {name: i for i, (name, _) in enumerate(declared)}
+    values = {}
+    for name, shape in kept:
+        spec = named.get(name) or (unnamed[position[name]] if unnamed else None)
         if spec is not None and spec.value is not None:
-            ctx.blobs[name] = ctx.const(spec.value)
+            values[(name, 0)] = ctx.const(spec.value)
             continue
         dims: list = [int(d) for d in shape]
         dtype = np.dtype(np.float32)
         if spec is not None:
             dims, dtype = spec.resolve(name, dims, dtype)
-        ctx.blobs[name] = ctx.b.add_input([name], dims, dtype)
+        values[(name, 0)] = ctx.b.add_input([name], dims, dtype)
+    return values
 
 
 __all__ = ["convert_caffe", "find_prototxt", "inference_layers"]

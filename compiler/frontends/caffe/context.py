@@ -46,7 +46,6 @@ class CaffeContext(FrontendContext):
         self.where = where
         self.weights = weights
         self.weights_where = weights_where
-        self.blobs: dict[str, SSAValue] = {}
 
     def error(self, layer: Any, msg: str) -> ConversionError:
         return ConversionError(f"{self.where}: layer {layer.name!r} ({layer.type}): {msg}")

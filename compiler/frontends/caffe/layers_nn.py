@@ -155,6 +155,8 @@ def _pooling(ctx: CaffeContext, layer, ins):
     if p.global_pooling:
         if p.HasField("kernel_size") or p.HasField("kernel_h") or p.HasField("kernel_w"):
             raise ctx.error(layer, "global pooling takes no kernel size")
+        if p.pad or p.pad_h or p.pad_w or p.stride != 1 or p.stride_h > 1 or p.stride_w > 1:
+            raise ctx.error(layer, "global pooling takes no padding and stride 1 only")
         return [ctx.b.out("ReduceMax" if p.pool == MAX else "ReduceMean", [x, ctx.i64([2, 3])], keep_dims=True)]
     kernel, stride, pad = _pool_window(ctx, layer, p)
     rounding = "ceil_torch" if p.ceil_mode else "floor"

@@ -1,4 +1,4 @@
-"""Caffe's layers that move data without computing on it: Input, Concat, Slice, Split, Flatten,
+"""Caffe's layers that move data without computing on it: Concat, Slice, Split, Flatten,
 Reshape, Crop, Permute (SSD's fork), Dropout and Silence."""
 
 from __future__ import annotations
@@ -8,11 +8,6 @@ import math
 import numpy as np
 
 from compiler.frontends.caffe.context import LAYERS, CaffeContext
-
-
-@LAYERS.register("Input")
-def _input(ctx: CaffeContext, layer, ins):
-    return [ctx.blobs[top] for top in layer.top]  # added as model inputs before any layer runs
 
 
 @LAYERS.register("Silence")
