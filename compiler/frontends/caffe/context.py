@@ -54,9 +54,6 @@ class CaffeContext(FrontendContext):
     def _blob_protos(self, layer: Any) -> list:
         return self.weights.get(layer.name) or list(layer.blobs)  # a prototxt may hold blobs itself
 
-    def blob_count(self, layer: Any) -> int:
-        return len(self._blob_protos(layer))
-
     def blob(self, layer: Any, i: int, shape: Sequence[int]) -> np.ndarray:
         """Blob `i` of `layer` as a float32 array of `shape`. A blob of the legacy 4-D shape
         (num, channels, height, width) with the right number of values is reshaped, as Caffe
@@ -75,7 +72,7 @@ class CaffeContext(FrontendContext):
         if stored != want and not legacy and not squeezed:
             raise ModelFileError(f"{self.weights_where}: layer {layer.name!r} ({layer.type}) blob {i} has shape "
                                  f"{format_shape(stored)}, the layer needs {format_shape(want)}")
-        if values.size != int(np.prod(stored, dtype=np.int64)):
+        if not legacy and values.size != int(np.prod(stored, dtype=np.int64)):
             raise ModelFileError(f"{self.weights_where}: layer {layer.name!r} blob {i} holds {values.size} values "
                                  f"for shape {format_shape(stored)}")
         return values.reshape(want)
