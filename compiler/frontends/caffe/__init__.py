@@ -23,7 +23,7 @@ from compiler.frontends.caffe import layers_math, layers_nn, layers_tensor  # no
 from compiler.frontends.caffe.context import LAYERS, CaffeContext, needs_weights
 from compiler.frontends.caffe.schema import read_caffemodel, read_prototxt
 from compiler.frontends.inputs import InputSpec
-from dialects.errors import ConversionError, InputError, ModelFileError, OvccError, UnsupportedOpsError
+from dialects.errors import ConversionError, InputError, InternalError, ModelFileError, OvccError, UnsupportedOpsError
 
 TEST = 1  # caffe.Phase
 INPUT = "Input"  # a layer that only declares inputs
@@ -69,8 +69,8 @@ def convert_caffe(path: str | os.PathLike, inputs: Sequence[InputSpec] = (), out
         return _convert(net, weights, inputs, outputs, str(proto), str(weights_path or proto))
     except OvccError:
         raise
-    except (ValueError, KeyError, IndexError, TypeError) as e:
-        raise ConversionError(f"{proto}: conversion failed: {type(e).__name__}: {e}") from e
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError) as e:  # a converter's bug
+        raise InternalError(f"{proto}: conversion failed: {type(e).__name__}: {e}") from e
 
 
 def _meets(rule: Any, level: int, stages: set[str]) -> bool:
