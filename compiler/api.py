@@ -69,8 +69,8 @@ def convert_model(input_model: Any, *, example_input: Any = None, input: Any = N
     if isinstance(input_model, Model):
         return input_model
     raise OvccError(f"convert_model: cannot convert an object of type {type(input_model).__module__}."
-                    f"{type(input_model).__name__} (supported: paths to .onnx/.xml/.pb/.tflite/.pt2/.pt files "
-                    "or SavedModel directories, onnx.ModelProto, torch.nn.Module, torch.export.ExportedProgram, "
+                    f"{type(input_model).__name__} (supported: paths to .onnx/.xml/.pb/.tflite/.pt2/.pt/.caffemodel "
+                    "files or SavedModel directories, onnx.ModelProto, torch.nn.Module, torch.export.ExportedProgram, "
                     "torch.jit.ScriptModule, tf.keras.Model, tf.Module)")
 
 
@@ -93,12 +93,16 @@ def _convert_path(path: Path, specs, outs, example_input, kwargs) -> Model:
         from compiler.frontends.torch import convert_torch
 
         return Model(convert_torch(path, example_input, specs, outs), path.stem)
+    if suffix in (".caffemodel", ".prototxt"):
+        from compiler.frontends.caffe import convert_caffe
+
+        return Model(convert_caffe(path, specs, outs, kwargs.get("input_proto")), path.stem)
     if suffix in (".pb", ".pbtxt", ".tflite", ".keras", ".h5") or path.is_dir():
         from compiler.frontends.tensorflow import convert_tensorflow
 
         return Model(convert_tensorflow(path, specs, outs, example_input, **kwargs), path.stem)
-    raise ModelFileError(f"{path}: unknown model format (expected .onnx, .xml, .pb, .pbtxt, .tflite, .pt2, .pt, or a "
-                         "SavedModel directory)")
+    raise ModelFileError(f"{path}: unknown model format (expected .onnx, .xml, .pb, .pbtxt, .tflite, .pt2, .pt, "
+                         ".caffemodel, .prototxt, or a SavedModel directory)")
 
 
 def read_model(model: str | os.PathLike, weights: str | os.PathLike | None = None) -> Model:

@@ -33,8 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="ovcc", description="ovcc: model compiler for CPU inference (OpenVINO-compatible).",
         epilog="Exit codes: 0 ok, 1 bad input/unsupported model, 2 bad command line, 3 internal error.")
-    p.add_argument("input_model", help="model file: .onnx, .xml (OpenVINO IR), .pb, .tflite, .pt2, or a "
-                                       "SavedModel directory")
+    p.add_argument("input_model", help="model file: .onnx, .xml (OpenVINO IR), .pb, .tflite, .pt2, .caffemodel "
+                                       "(or a weightless .prototxt), or a SavedModel directory")
     conv = p.add_argument_group("conversion (as OpenVINO's ovc)")
     conv.add_argument("--output_model", "-o", metavar="PATH",
                       help="where to write the IR (.xml, the .bin goes beside it); default: the input's name "
@@ -43,6 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help='input names, shapes and types, e.g. "x[1,3,224,224]" or "x[?,128]{i64},mask[?,128]"; '
                            "naming an inner tensor cuts the graph there")
     conv.add_argument("--output", metavar="NAMES", help="comma-separated output tensor names (cuts the graph)")
+    conv.add_argument("--input_proto", metavar="PATH", help="Caffe: the network description (.prototxt) of the "
+                      ".caffemodel given (default: found beside it, e.g. NAME.prototxt or deploy.prototxt)")
     conv.add_argument("--signature", metavar="NAME", help="SavedModel signature to convert (default: "
                       "serving_default, or the only one)")
     conv.add_argument("--compress_to_fp16", type=_bool, default=True, metavar="{True,False}",
@@ -102,6 +104,8 @@ def _run(args: argparse.Namespace) -> int:
             print(f"{name:<28}{doc}")
         return 0
     extra = {"signature": args.signature} if args.signature else {}
+    if args.input_proto:
+        extra["input_proto"] = args.input_proto
     model = ov.convert_model(args.input_model, input=args.input, output=args.output, **extra)
     stats = PipelineStats() if args.stats else None
     spec = args.pass_pipeline or PIPELINES["O" + args.opt]

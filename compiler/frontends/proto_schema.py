@@ -6,8 +6,11 @@ A schema maps message names to their fields, `(name, number, type, label)`, wher
 scalar type name ("int32", "float", "string", "bytes", "bool", ...), the name of another
 message or enum of the same schema; `label` is "optional" (the default), "repeated" or
 "packed" (a repeated scalar stored packed, as proto3 does and as `[packed = true]` asks).
-Enums map their names to `{value name: number}`. Only the fields a frontend reads need to be
-declared: unknown fields are skipped by the parser."""
+Enums map their names to `{value name: number}`; an enum named "Message.Enum" is declared inside
+that message, as proto files nest enums whose value names would otherwise clash (Caffe's
+PoolingParameter.PoolMethod and EltwiseParameter.EltwiseOp both have a value MAX); fields name it
+by that dotted name. Only the fields a frontend reads need to be declared: unknown fields are
+skipped by the parser."""
 
 from __future__ import annotations
 
@@ -31,12 +34,16 @@ def build_messages(package: str, messages: Mapping[str, Sequence[Field]],
     enums = enums or {}
     fdp = descriptor_pb2.FileDescriptorProto(name=f"{package.replace('.', '/')}.ovcc.proto", package=package,
                                              syntax="proto2")
+    protos = {mname: fdp.message_type.add(name=mname) for mname in messages}
     for ename, values in enums.items():
-        e = fdp.enum_type.add(name=ename)
+        owner, _, short = ename.rpartition(".")
+        if owner and owner not in protos:
+            raise ValueError(f"schema {package}: enum {ename!r} is nested in an undeclared message")
+        e = protos[owner].enum_type.add(name=short) if owner else fdp.enum_type.add(name=ename)
         for vname, num in values.items():
             e.value.add(name=vname, number=num)
     for mname, fields in messages.items():
-        m = fdp.message_type.add(name=mname)
+        m = protos[mname]
         for spec in fields:
             name, number, typ = spec[:3]
             label = spec[3] if len(spec) > 3 else "optional"

@@ -22,3 +22,13 @@ def test_packed_fields_enums_defaults_and_text_format():
     assert list(b.dims) == [2, 3] and b.kind == 1 and b.scale == 0.5
     t = text_format.Parse("dims: 4 dims: 5 kind: A", m())
     assert list(t.dims) == [4, 5] and t.kind == 0
+
+
+def test_nested_enums_keep_their_value_names_apart():
+    # Caffe's PoolingParameter.PoolMethod and EltwiseParameter.EltwiseOp both name a value MAX
+    m = build_messages("t.nested", {"Pool": [("pool", 1, "Pool.Method", "optional", "AVE")],
+                                    "Eltwise": [("op", 1, "Eltwise.Op", "optional", "SUM")]},
+                       {"Pool.Method": {"MAX": 0, "AVE": 1}, "Eltwise.Op": {"PROD": 0, "SUM": 1, "MAX": 2}})
+    assert m["Pool"]().pool == 1 and m["Eltwise"]().op == 1
+    assert text_format.Parse("op: MAX", m["Eltwise"]()).op == 2
+    assert text_format.Parse("pool: MAX", m["Pool"]()).pool == 0
