@@ -12,7 +12,6 @@ import ctypes
 import threading
 import time
 from collections import OrderedDict
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,19 +20,10 @@ import numpy as np
 
 from dialects.errors import CompileError, InternalError, OvccError
 from runtime.compiled import CompiledModelBase, ports_of
+from runtime.pool import runner
 
 GRAPH_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p)
-_POOL: ThreadPoolExecutor | None = None
-_POOL_LOCK = threading.Lock()
 _PARALLEL = threading.Lock()  # held by the one inference that uses the worker threads
-
-
-def _pool(n: int) -> ThreadPoolExecutor:
-    global _POOL
-    with _POOL_LOCK:
-        if _POOL is None or _POOL._max_workers < n:  # noqa: SLF001
-            _POOL = ThreadPoolExecutor(max_workers=n, thread_name_prefix="ovcc")
-        return _POOL
 
 
 @dataclass
@@ -84,6 +74,7 @@ class Executable:
         self.max_threads = max_threads
         self.stats = stats
         self.fn = GRAPH_FN(library.symbols["ovcc_graph"])
+        self.fn_ptr = library.symbols["ovcc_graph"]
         self.const_ptrs = {i: s.array.ctypes.data for i, s in enumerate(program.slots) if s.kind == "const"}
         self.inputs = {s.index: i for i, s in enumerate(program.slots) if s.kind == "input"}
         self.outputs = {s.index: i for i, s in enumerate(program.slots) if s.kind == "output"}
@@ -111,11 +102,7 @@ class Executable:
             bar = req.barrier.ctypes.data
             if nthreads > 1 and self.any_parallel and self.worth_threads and _PARALLEL.acquire(blocking=False):
                 try:
-                    futures = [_pool(nthreads - 1).submit(self.fn, table, t, nthreads, bar)
-                               for t in range(1, nthreads)]
-                    self.fn(table, 0, nthreads, bar)
-                    for f in futures:
-                        f.result()
+                    runner(nthreads)(self.fn_ptr, table, nthreads, bar)
                 finally:
                     _PARALLEL.release()
             else:

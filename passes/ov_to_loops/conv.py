@@ -21,10 +21,13 @@ from passes.ov_to_loops.epilogue import Epilogue, apply_epilogue_vec, lower_anch
 from passes.ov_to_loops.kb import KB
 from passes.ov_to_loops.lower import FUSED, lowering
 from passes.ov_to_loops.microkernel import (
+    ScratchBlock,
     amx_begin,
-    amx_block,
+    amx_compute,
     amx_end,
+    amx_pipelined,
     dequantized,
+    for_rows,
     gemm_for,
     load_bf16,
     microkernel,
@@ -75,6 +78,24 @@ def _row_chunks(units: int, mb: int) -> int:
     while units * n_mc < 8 and mb // (n_mc * 2) >= 2:
         n_mc *= 2
     return n_mc
+
+
+def _b_rows(kb: KB, xb, kt, x_base, p0, ncols, plane, pointwise: bool, nvec: int):
+    """row(k) of a convolution's B for the tile of columns p0..p0+16*nvec: input rows (1x1,
+    masked past the last column) or rows of the padded phase grid through the offset table
+    (whole vectors: the grid has slack after it)."""
+    if pointwise:
+        masks = [kb.mask(kb.imax(kb.imin(kb.sub(ncols, c * 16), 16), 0), 16) for c in range(nvec)]
+
+        def row(k):
+            at = kb.add(kb.add(x_base, kb.mul(k, plane)), p0)
+            return [kb.vload_masked(xb, kb.add(at, c * 16), masks[c], 16) for c in range(nvec)]
+        return row
+
+    def row(k):
+        at = kb.add(kb.add(x_base, kb.load_index(kt, k)), p0)
+        return [kb.vload(xb, kb.add(at, c * 16), 16) for c in range(nvec)]
+    return row
 
 
 class Params:
@@ -134,7 +155,20 @@ def _conv_gemm(ctx, label, x_v, wflat, ep, output, x_shape, out_shape, k, stride
         grid_w = wph
     grid_cols = hout * grid_w
     nt = -(-grid_cols // nr)
-    n_mc = _row_chunks(n * g * nt, mb)
+    if gm.bf16:
+        # weights stationary: a unit runs a chunk of filter blocks (up to 512 KiB of packed
+        # weights, which stay in L2) over a chunk of tiles; enough units for the threads
+        bpc = max(1, min(mb, (512 << 10) // (mr * kp * 2)))
+        n_mc = -(-mb // bpc)
+        n_tc = min(nt, max(1, -(-8 // (n * g * n_mc))))
+        tpc = -(-nt // n_tc)
+    else:
+        n_mc = _row_chunks(n * g * nt, mb)
+        bpc, n_tc, tpc = -(-mb // n_mc), nt, 1
+    # several chunks of filter blocks would each pack the same panels: pack them all once first
+    prepacked = gm.bf16 and n_mc > 1
+    panels = _pack_panels(ctx, x_buf, koff, (n * g, cin_g, in_plane, grid_cols, nt), kdim, kp, nr, pointwise) \
+        if prepacked else None
     strides4 = ep.strides()
     vec_epilogue = pointwise and all((st[2] == 0 and st[3] == 0) or (st[3] == 1 and st[2] == wout) for st in strides4)
     # the padded grid's columns are not the output's, but when no epilogue input varies over
@@ -142,16 +176,17 @@ def _conv_gemm(ctx, label, x_v, wflat, ep, output, x_shape, out_shape, k, stride
     grid_epilogue = not pointwise and all(st[2] == 0 and st[3] == 0 for st in strides4)
     P = Params()
     i_nmc, i_nt, i_g, i_cin, i_cout, i_coutg, i_mb, i_kdim, i_plane, i_cols, i_bpc, i_oplane, i_gw, i_wout, i_kp = (
-        P.add(x) for x in (n_mc, nt, g, cin, cout, cout_g, mb, kdim, in_plane, grid_cols, -(-mb // n_mc),
+        P.add(x) for x in (n_mc, nt, g, cin, cout, cout_g, mb, kdim, in_plane, grid_cols, bpc,
                            hout * wout, grid_w, wout, kp))
+    i_ntc, i_tpc = P.add(n_tc), P.add(tpc)
     ep_st = [P.add(x) for st in strides4 for x in st]
     pattern = [tuple(x == 0 for x in st) + ((st[3] == 1),) for st in strides4]
     full_rows = cout_g % mr == 0
-    key = (f"convgemm|{'pw' if pointwise else 'pad'}|{gm.key()}|{full_rows}|{vec_epilogue}{grid_epilogue}|"
+    key = (f"convgemm|{'pw' if pointwise else 'pad'}|{gm.key()}|{prepacked}|{full_rows}|{vec_epilogue}{grid_epilogue}|"
            f"{ep.dag.key()}|"
            f"{pattern}|{[dtype_of(e.type).str for e in ep.inputs]}")
     if gm.bf16:  # the tile's B panel (kp/2 x nr words), AMX's C block, the epilogue's block
-        scratch = kp // 2 * nr + (32 * 32 if gm.isa == "amx" else 0) + mr * nr + 64
+        scratch = (0 if prepacked else kp * nr) + (2 * 32 * 32 if gm.isa == "amx" else 0) + mr * nr + 64
     else:
         scratch = (kdim * nr if pointwise else 0) + mr * nr + 64
 
@@ -169,11 +204,42 @@ def _conv_gemm(ctx, label, x_v, wflat, ep, output, x_shape, out_shape, k, stride
         est = [[prm(ep_st[4 * e + d]) for d in range(4)] for e in range(len(ep.inputs))]
         cin_g_ = kb.div(cin_, g_)
         c_tile = kb.add(soff, kb.mul(kdim_, nr) if pointwise else 0)
+        panel_buf = sc
         if gm.bf16:
             kp_ = prm(i_kp)
             panel = soff
-            c_amx = kb.add(soff, kb.mul(kb.div(kp_, 2), nr))
-            c_tile = kb.add(c_amx, 32 * 32 if gm.isa == "amx" else 0)
+            panel_words = kb.mul(kb.div(kp_, 2), nr)
+            c_amx = soff if prepacked else kb.add(soff, kb.mul(panel_words, 2))
+            c_tile = kb.add(c_amx, 2 * 32 * 32 if gm.isa == "amx" else 0)
+
+        def bf16_unit(u):  # u = ((n, g), block chunk, tile chunk)
+            ntc_, tpc_ = prm(i_ntc), prm(i_tpc)
+            tc = kb.rem(u, ntc_)
+            rest = kb.div(u, ntc_)
+            mc = kb.rem(rest, n_mc_)
+            ng = kb.div(rest, n_mc_)
+            gi = kb.rem(ng, g_)
+            ni = kb.div(ng, g_)
+            x_base = kb.mul(kb.add(kb.mul(ni, cin_), kb.mul(gi, cin_g_)), plane_)
+            t_lo = kb.mul(tc, tpc_)
+            t_hi = kb.imin(kb.add(t_lo, tpc_), nt_)
+
+            def pack(t):  # tile t's panel into the half of the double buffer for its parity
+                p0 = kb.mul(t, nr)
+                row = _b_rows(kb, xb, kt, x_base, p0, kb.imin(nr, kb.sub(cols_, p0)), plane_, pointwise, nr // 16)
+                at = kb.add(soff, kb.mul(kb.rem(t, 2), panel_words))
+                pack_rows_bf16(kb, row, nr // 16, kdim_, kp_, sc, lambda p, c: kb.add(at, kb.add(kb.mul(p, nr), c * 16)))
+
+            def tile(t):
+                # the next tile's panel is packed before this one's tiles load theirs: AMX loads of
+                # data that vector stores have just written wait for those stores to retire
+                if not prepacked:
+                    kb.if_(kb.icmp("slt", kb.add(t, 1), t_hi), lambda: pack(kb.add(t, 1)))
+                p0 = kb.mul(t, nr)
+                bf16_blocks(gi, ni, p0, kb.imin(nr, kb.sub(cols_, p0)), x_base, mc, t)
+            if not prepacked:
+                kb.if_(kb.icmp("slt", t_lo, t_hi), lambda: pack(t_lo))
+            kb.for_(t_lo, t_hi, tile)
 
         def unit(u):
             mc = kb.rem(u, n_mc_)
@@ -196,8 +262,6 @@ def _conv_gemm(ctx, label, x_v, wflat, ep, output, x_shape, out_shape, k, stride
                 lo_b = kb.mul(mc, bpc_)
                 kb.for_(lo_b, kb.imin(kb.add(lo_b, bpc_), mb_), block)
 
-            if gm.bf16:
-                return bf16_blocks(gi, ni, p0, ncols, x_base, mc)
             if pointwise:
                 def direct(k, c):
                     return kb.vload(xb, kb.add(kb.add(x_base, kb.mul(k, plane_)), kb.add(p0, c * v)), v)
@@ -223,59 +287,60 @@ def _conv_gemm(ctx, label, x_v, wflat, ep, output, x_shape, out_shape, k, stride
                     return kb.vload(xb, kb.add(kb.add(x_base, kb.load_index(kt, k)), kb.add(p0, c * v)), v)
                 run_blocks(shifted)
 
-        def bf16_blocks(gi, ni, p0, ncols, x_base, mc):
-            """Pack this tile's columns of B (rounded to bf16) once, then run every block of
-            filter rows over them."""
+        def bf16_blocks(gi, ni, p0, ncols, x_base, mc, t):
+            """Every block of the unit's chunk of filter rows over tile t's columns of B, as bf16
+            pairs (packed by the unit, or by the pack step before the convolution)."""
             nvec = nr // 16
-            if pointwise:
-                masks = [kb.mask(kb.imax(kb.imin(kb.sub(ncols, c * 16), 16), 0), 16) for c in range(nvec)]
-
-                def row(k):
-                    at = kb.add(kb.add(x_base, kb.mul(k, plane_)), p0)
-                    return [kb.vload_masked(xb, kb.add(at, c * 16), masks[c], 16) for c in range(nvec)]
+            nonlocal panel_buf, panel
+            if prepacked:
+                panel_buf = kb.args["panels"]
+                tile = kb.add(kb.mul(kb.add(kb.mul(ni, g_), gi), nt_), t)
+                panel = kb.mul(tile, panel_words)
             else:
-                def row(k):  # the padded grid has slack after it: whole vectors stay in bounds
-                    at = kb.add(kb.add(x_base, kb.load_index(kt, k)), p0)
-                    return [kb.vload(xb, kb.add(at, c * 16), 16) for c in range(nvec)]
-            pack_rows_bf16(kb, row, nvec, kdim_, kp_, sc, lambda p, c: kb.add(panel, kb.add(kb.mul(p, nr), c * 16)))
+                panel = kb.add(soff, kb.mul(kb.rem(t, 2), panel_words))
 
-            def block(mbi):
-                blk = kb.add(kb.mul(gi, mb_), mbi)
-                if gm.isa == "amx":
-                    a_base = kb.mul(kb.mul(blk, kb.div(kp_, 32)), 512)
-                    acc = amx_block(kb, kb.div(kp_, 32),
-                                    lambda ks, i: (wb, kb.add(a_base, kb.add(kb.mul(ks, 512), i * 256)), 64),
-                                    lambda ks, j: (sc, kb.add(panel, kb.add(kb.mul(ks, 16 * nr), j * 16)), nr * 4),
-                                    sc, c_amx)
-                else:
-                    a_base = kb.mul(kb.mul(blk, kb.div(kp_, 2)), mr)
-                    acc = microkernel_bf16(
-                        kb, mr, nvec, 0, kb.div(kp_, 2),
-                        lambda r, p: kb.load(wb, kb.add(a_base, kb.add(kb.mul(p, mr), r))),
-                        lambda p, c: load_bf16(kb, sc, kb.add(panel, kb.add(kb.mul(p, nr), c * 16))))
+            def a_base(mbi, per_pair_row):
+                return kb.mul(kb.mul(kb.add(kb.mul(gi, mb_), mbi), kb.div(kp_, per_pair_row)),
+                              512 if per_pair_row == 32 else mr)
+
+            def store(mbi, acc):
                 row0 = kb.add(kb.mul(gi, coutg_), kb.mul(mbi, mr))
                 store_block(kb, acc, kb.sub(coutg_, kb.mul(mbi, mr)), row0, ni, p0, ncols)
             lo_b = kb.mul(mc, bpc_)
-            kb.for_(lo_b, kb.imin(kb.add(lo_b, bpc_), mb_), block)
+            hi_b = kb.imin(kb.add(lo_b, bpc_), mb_)
+            if gm.isa == "amx":
+                def compute(mbi):
+                    base = a_base(mbi, 32)
+                    amx_compute(kb, kb.div(kp_, 32),
+                                lambda ks, i: (wb, kb.add(base, kb.add(kb.mul(ks, 512), i * 256)), 64),
+                                lambda ks, j: (panel_buf, kb.add(panel, kb.add(kb.mul(ks, 16 * nr), j * 16)), nr * 4))
+                amx_pipelined(kb, lo_b, hi_b, compute, sc, c_amx, store)
+                return
+
+            def block(mbi):
+                base = a_base(mbi, 2)
+                acc = microkernel_bf16(
+                    kb, mr, nvec, 0, kb.div(kp_, 2),
+                    lambda r, p: kb.load(wb, kb.add(base, kb.add(kb.mul(p, mr), r))),
+                    lambda p, c: load_bf16(kb, panel_buf, kb.add(panel, kb.add(kb.mul(p, nr), c * 16))))
+                store(mbi, acc)
+            kb.for_(lo_b, hi_b, block)
 
         def store_block(kb, acc, rows_left, row0, ni, p0, ncols):
+            """C's block (registers or scratch) through the epilogue into the output."""
             nvec = nr // v
+            nrows = mr if full_rows else kb.imin(rows_left, mr)
             if vec_epilogue:
-                for r in range(mr):
-                    def store_row(r=r):
-                        row = kb.add(row0, r)
-                        obase = kb.mul(kb.add(kb.mul(ni, cout_), row), oplane_)
-                        for c in range(nvec):
-                            nvalid = kb.imax(kb.imin(kb.sub(ncols, c * v), v), 0)
-                            p = kb.add(p0, c * v)
-                            flat = [[st[0], st[1], 0 if pat[2] else 1] for st, pat in zip(est, pattern)]
-                            val = apply_epilogue_vec(kb, ep, acc[r * nvec + c], eps, [ni, row, p], nvalid, v,
-                                                      flat)
-                            kb.vstore_masked(val, ob, kb.add(obase, p), kb.mask(nvalid, v))
-                    if full_rows:
-                        store_row()
-                    else:
-                        kb.if_(kb.icmp("slt", r, rows_left), store_row)
+                def store_row(r, vec):
+                    row = kb.add(row0, r)
+                    obase = kb.mul(kb.add(kb.mul(ni, cout_), row), oplane_)
+                    for c in range(nvec):
+                        nvalid = kb.imax(kb.imin(kb.sub(ncols, c * v), v), 0)
+                        p = kb.add(p0, c * v)
+                        flat = [[st[0], st[1], 0 if pat[2] else 1] for st, pat in zip(est, pattern)]
+                        val = apply_epilogue_vec(kb, ep, vec(c), eps, [ni, row, p], nvalid, v, flat)
+                        kb.vstore_masked(val, ob, kb.add(obase, p), kb.mask(nvalid, v))
+                for_rows(kb, acc, mr, nrows, store_row)
                 return
             if grid_epilogue:
                 for c in range(nvec):
@@ -283,30 +348,30 @@ def _conv_gemm(ctx, label, x_v, wflat, ep, output, x_shape, out_shape, k, stride
                     p = kb.add(p0, c * v)
                     oh, ow0 = kb.div(p, gw_), kb.rem(p, gw_)
                     nseg = kb.div(kb.add(kb.add(ow0, nvalid), kb.sub(gw_, 1)), gw_)
-                    for r in range(mr):
-                        def store_row(r=r, c=c, p=p, oh=oh, ow0=ow0, nseg=nseg, nvalid=nvalid):
-                            row = kb.add(row0, r)
-                            obase = kb.mul(kb.add(kb.mul(ni, cout_), row), oplane_)
-                            flat = [[st[0], st[1], 0] for st in est]
-                            val = apply_epilogue_vec(kb, ep, acc[r * nvec + c], eps, [ni, row, p], nvalid, v, flat)
 
-                            def segment(sg):  # lanes [ls, ls + wout) are output row oh + sg
-                                ls = kb.sub(kb.mul(sg, gw_), ow0)
-                                lo, hi = kb.imax(ls, 0), kb.imin(kb.add(ls, wout_), nvalid)
-                                lanes = kb.emit_and(kb.mask(hi, v), kb.emit(arith.XOrIOp(
-                                    kb.mask(lo, v), kb.splat(True, v, np.bool_))))
-                                at = kb.sub(kb.add(obase, kb.mul(kb.add(oh, sg), wout_)), ls)
-                                kb.vstore_masked(val, ob, at, lanes)
-                            kb.for_(0, nseg, segment)
-                        if full_rows:
-                            store_row()
-                        else:
-                            kb.if_(kb.icmp("slt", r, rows_left), store_row)
+                    def store_row(r, vec, c=c, p=p, oh=oh, ow0=ow0, nseg=nseg, nvalid=nvalid):
+                        row = kb.add(row0, r)
+                        obase = kb.mul(kb.add(kb.mul(ni, cout_), row), oplane_)
+                        flat = [[st[0], st[1], 0] for st in est]
+                        val = apply_epilogue_vec(kb, ep, vec(c), eps, [ni, row, p], nvalid, v, flat)
+
+                        def segment(sg):  # lanes [ls, ls + wout) are output row oh + sg
+                            ls = kb.sub(kb.mul(sg, gw_), ow0)
+                            lo, hi = kb.imax(ls, 0), kb.imin(kb.add(ls, wout_), nvalid)
+                            lanes = kb.emit_and(kb.mask(hi, v), kb.emit(arith.XOrIOp(
+                                kb.mask(lo, v), kb.splat(True, v, np.bool_))))
+                            at = kb.sub(kb.add(obase, kb.mul(kb.add(oh, sg), wout_)), ls)
+                            kb.vstore_masked(val, ob, at, lanes)
+                        kb.for_(0, nseg, segment)
+                    for_rows(kb, acc, mr, nrows, store_row)
                 return
-            for r in range(mr):
-                for c in range(nvec):
-                    kb.vstore(acc[r * nvec + c], sc, kb.add(c_tile, r * nr + c * v))
-            nrows = mr if full_rows else kb.imin(rows_left, mr)
+            if isinstance(acc, ScratchBlock):  # already in memory, rows `ld` floats apart
+                block, ld = acc.at, acc.ld
+            else:
+                block, ld = c_tile, nr
+                for r in range(mr):
+                    for c in range(nvec):
+                        kb.vstore(acc[r * nvec + c], sc, kb.add(c_tile, r * nr + c * v))
 
             def col(j):  # the position of column j, once for all rows
                 gc = kb.add(p0, j)
@@ -316,7 +381,7 @@ def _conv_gemm(ctx, label, x_v, wflat, ep, output, x_shape, out_shape, k, stride
                 def put():
                     def row(r):
                         ch = kb.add(row0, r)
-                        val = kb.load(sc, kb.add(c_tile, kb.add(kb.mul(r, nr), j)))
+                        val = kb.load(sc, kb.add(block, kb.add(kb.mul(r, ld), j)))
                         ins = [kb.load(b, kb.lin([ni, ch, oh, ow], st)) for b, st in zip(eps, est)]
                         (res,) = ep.dag.eval(kb, ins, val)
                         kb.store(res, ob, kb.add(kb.mul(kb.add(kb.mul(ni, cout_), ch), oplane_),
@@ -325,7 +390,7 @@ def _conv_gemm(ctx, label, x_v, wflat, ep, output, x_shape, out_shape, k, stride
                 kb.if_(ok, put)
             kb.for_(0, ncols, col)
 
-        kb.for_(kb.args["lo"], kb.args["hi"], unit)
+        kb.for_(kb.args["lo"], kb.args["hi"], bf16_unit if gm.bf16 else unit)
         if gm.isa == "amx":
             amx_end(kb)
 
@@ -335,15 +400,48 @@ def _conv_gemm(ctx, label, x_v, wflat, ep, output, x_shape, out_shape, k, stride
     if koff is not None:
         args.append(("koff", np.dtype(np.int64), None))
         bufs.append(ctx.const_buf(koff))
+    if panels is not None:
+        args.append(("panels", F32, None))
+        bufs.append(panels)
     for i, e in enumerate(ep.inputs):
         args.append((f"e{i}", dtype_of(e.type), None))
         bufs.append(ctx.buf(e))
     out_buf = ctx.buf(output)
     args.append(("out", dtype_of(output.type), None))
     bufs.append(out_buf)
-    extent = n * g * nt * n_mc
+    extent = n * g * n_tc * n_mc
     ctx.step(Kernel(key, args, build, scratch), bufs, extent, float(n * cout * hout * wout * kdim), [out_buf],
              label)
+
+
+def _pack_panels(ctx: LowerCtx, x: Buf, koff, dims, kdim: int, kp: int, nr: int, pointwise: bool) -> Buf:
+    """All of a convolution's B as bf16 VNNI panels, [n*g][tiles][kp/2][nr] words: every tile's
+    columns (rounded to bf16) packed once, in parallel, for the chunks of filter blocks to share."""
+    ng, cin_g, plane, cols, nt = dims
+    words = kp // 2 * nr
+    out = ctx.scratch_value(np.dtype(np.float32), ng * nt * words)
+    key = f"packb|{'pw' if pointwise else 'pad'}|{dims}|{kdim},{kp},{nr}"
+
+    def build(kb: KB) -> None:
+        xb, ob, kt = kb.args["x"], kb.args["out"], kb.args.get("koff")
+
+        def tile(u):
+            gi, t = kb.div(u, nt), kb.rem(u, nt)
+            p0 = kb.mul(t, nr)
+            row = _b_rows(kb, xb, kt, kb.mul(kb.mul(gi, cin_g), plane), p0, kb.imin(nr, kb.sub(cols, p0)), plane,
+                          pointwise, nr // 16)
+            base = kb.mul(u, words)
+            pack_rows_bf16(kb, row, nr // 16, kdim, kp, ob, lambda p, c: kb.add(base, kb.add(kb.mul(p, nr), c * 16)))
+        kb.for_(kb.args["lo"], kb.args["hi"], tile)
+
+    args, bufs = [("x", F32, x.size)], [x]
+    if koff is not None:
+        args.append(("koff", np.dtype(np.int64), len(koff)))
+        bufs.append(ctx.const_buf(koff))
+    args.append(("out", F32, out.size))
+    bufs.append(out)
+    ctx.step(Kernel(key, args, build), bufs, ng * nt, float(ng * nt * kp * nr), [out], "pack-bf16")
+    return out
 
 
 def phase_input(ctx: LowerCtx, x: Buf, shape, pb, stride, phase_hw, size: int) -> Buf:

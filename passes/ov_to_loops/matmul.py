@@ -20,9 +20,11 @@ from passes.ov_to_loops.kb import KB
 from passes.ov_to_loops.lower import FUSED, lowering
 from passes.ov_to_loops.microkernel import (
     amx_begin,
-    amx_block,
+    amx_compute,
     amx_end,
+    amx_pipelined,
     dequantized,
+    for_rows,
     gemm_for,
     load_bf16,
     microkernel,
@@ -93,7 +95,7 @@ def lower_matmul(ctx: LowerCtx, mm: OvOp, ep: Epilogue, output: SSAValue, inputs
     vec_ep = all(st[-1] in (0, 1) for st in ep_strides)
     pack_elems = group * kw * nr if packed is None else 0
     a_words = mr * kp // 2 if gm.bf16 else 0  # this block's rows of A as bf16 pairs
-    c_words = 32 * 32 if amx else 0
+    c_words = 2 * 32 * 32 if amx else 0  # two C blocks: one stored while the other computes
     scratch = pack_elems + a_words + c_words + nr + 64
     key = f"mm{a_shape}{b_shape}{ta}{tb}{batch}|{gm.key()}|{packed is not None}|{n_mc},{group}|{ep.key()}"
 
@@ -130,21 +132,35 @@ def lower_matmul(ctx: LowerCtx, mm: OvOp, ep: Epilogue, output: SSAValue, inputs
                     def a_elem(r, k):
                         return kb.load(ab, kb.add(a_base, kb.add(kb.mul(kb.add(m0, r), lda_m), kb.mul(k, lda_k))))
 
-                    def panel(pi):
+                    def b_at(pi):
+                        if packed is not None:
+                            return bb_, kb.mul(kb.add(kb.mul(bsel, nb), pi), kw * nr)
+                        return sc, kb.add(soff, kb.mul(kb.sub(pi, p_lo), kw * nr))
+
+                    def put(pi, acc):
                         n0 = kb.mul(pi, nr)
                         ncols = kb.imin(nr, kb.sub(N, n0))
-                        if packed is not None:
-                            buf, base = bb_, kb.mul(kb.add(kb.mul(bsel, nb), pi), kw * nr)
-                        else:
-                            buf, base = sc, kb.add(soff, kb.mul(kb.sub(pi, p_lo), kw * nr))
-                        if amx:
-                            def a_tile(ks, i):  # rows 16i.. of the packed block, 32 bf16 from k step ks
-                                return sc, kb.add(a_area, kb.add(i * 16 * (kp // 2), kb.mul(ks, 16))), kp * 2
 
-                            def b_tile(ks, j, buf=buf, base=base):
-                                return buf, kb.add(base, kb.add(kb.mul(ks, 16 * nr), j * 16)), nr * 4
-                            acc = amx_block(kb, kp // 32, a_tile, b_tile, sc, c_area)
-                        elif gm.bf16:
+                        def put_row(r, vec):
+                            for c in range(nr // v):
+                                nvalid = kb.imax(kb.imin(kb.sub(ncols, c * v), v), 0)
+                                store(kb, vec(c), [*bidx, kb.add(m0, r), kb.add(n0, c * v)], nvalid)
+                        # AMX blocks are whole: rows past M of the last one are not stored
+                        for_rows(kb, acc, rows, kb.imin(kb.sub(M, m0), rows) if amx and M % mr else rows, put_row)
+
+                    if amx:
+                        def compute(pi):
+                            buf, base = b_at(pi)
+                            amx_compute(
+                                kb, kp // 32,  # A: rows 16i.. of the packed block, 32 bf16 from k step ks
+                                lambda ks, i: (sc, kb.add(a_area, kb.add(i * 16 * (kp // 2), kb.mul(ks, 16))), kp * 2),
+                                lambda ks, j: (buf, kb.add(base, kb.add(kb.mul(ks, 16 * nr), j * 16)), nr * 4))
+                        amx_pipelined(kb, p_lo, p_hi, compute, sc, c_area, put)
+                        return
+
+                    def panel(pi):
+                        buf, base = b_at(pi)
+                        if gm.bf16:
                             acc = microkernel_bf16(
                                 kb, rows, nr // 16, 0, kp // 2,
                                 lambda r, p: kb.load(sc, kb.add(a_area, kb.add(r * (kp // 2), p))),
@@ -152,16 +168,7 @@ def lower_matmul(ctx: LowerCtx, mm: OvOp, ep: Epilogue, output: SSAValue, inputs
                         else:
                             acc = microkernel(kb, rows, nr // v, v, 0, K, a_elem,
                                               lambda k, c: kb.vload(buf, kb.add(base, kb.add(kb.mul(k, nr), c * v)), v))
-                        for r in range(rows):
-                            def put_row(r=r):
-                                for c in range(nr // v):
-                                    nvalid = kb.imax(kb.imin(kb.sub(ncols, c * v), v), 0)
-                                    store(kb, acc[r * (nr // v) + c], [*bidx, kb.add(m0, r), kb.add(n0, c * v)],
-                                          nvalid)
-                            if amx and M % mr:  # rows past M of the last block are not stored
-                                kb.if_(kb.icmp("slt", kb.add(m0, r), M), put_row)
-                            else:
-                                put_row()
+                        put(pi, acc)
                     kb.for_(p_lo, p_hi, panel)
                 return run
 

@@ -225,11 +225,40 @@ def amx_end(kb: KB) -> None:
     kb.b.insert(TileReleaseOp())
 
 
-def amx_block(kb: KB, nks, a_tile: Callable, b_tile: Callable, c_buf: SSAValue, c_at) -> list[SSAValue]:
-    """A 32 x 32 block of C = sum over k steps of A(32 x 32 bf16) x B(32 x 32 bf16) in tiles:
+@dataclass
+class ScratchBlock:
+    """A block of C stored in scratch, row-major with `ld` floats per row (AMX's result): its
+    vectors are loaded where the epilogue needs them, so a store loop can run over rows."""
+
+    buf: SSAValue
+    at: object
+    ld: int
+
+    def vec(self, kb: KB, r, c: int, v: int = 16) -> SSAValue:
+        return kb.vload(self.buf, kb.add(self.at, kb.add(kb.mul(r, self.ld), c * v)), v)
+
+
+def for_rows(kb: KB, acc, mr: int, rows, body: Callable) -> None:
+    """body(r, vec(c)) for each row r < rows (a Python int or a run-time value <= mr) of a
+    block: unrolled over the registers of a register block, a loop over a ScratchBlock."""
+    if isinstance(acc, ScratchBlock):
+        kb.for_(0, rows, lambda r: body(r, lambda c: acc.vec(kb, r, c)))
+        return
+    nvec = len(acc) // mr
+    for r in range(mr):
+        def one(r=r):
+            body(r, lambda c: acc[r * nvec + c])
+        if isinstance(rows, int):
+            if r < rows:
+                one()
+        else:
+            kb.if_(kb.icmp("slt", r, rows), one)
+
+
+def amx_compute(kb: KB, nks, a_tile: Callable, b_tile: Callable) -> None:
+    """A 32 x 32 block of C in tiles 0-3 = sum over k steps of A(32 x 32 bf16) x B(32 x 32 bf16):
     `a_tile(ks, i)` / `b_tile(ks, j)` give (buffer, word index, row stride in bytes) of A's tile
-    i (rows 16i..16i+15) and B's tile j (columns 16j..16j+15) at k step ks. C goes through
-    `c_buf` at word `c_at` (32 x 32 f32) and comes back as 64 vectors, row by row."""
+    i (rows 16i..16i+15) and B's tile j (columns 16j..16j+15) at k step ks."""
     for t in range(4):
         kb.b.insert(TileZeroOp(t))
 
@@ -244,7 +273,28 @@ def amx_block(kb: KB, nks, a_tile: Callable, b_tile: Callable, c_buf: SSAValue, 
             for j in range(2):
                 kb.b.insert(TileDotOp("bf16", 2 * i + j, 4 + i, 6 + j))
     kb.for_(0, nks, step)
+
+
+def amx_store(kb: KB, c_buf: SSAValue, c_at) -> ScratchBlock:
+    """Tiles 0-3 (a 32 x 32 f32 block of C) into `c_buf` at word `c_at`."""
     for i in range(2):
         for j in range(2):
             kb.b.insert(TileStoreOp(2 * i + j, c_buf, kb.v(kb.add(c_at, i * 16 * 32 + j * 16)), kb.v(128)))
-    return [kb.vload(c_buf, kb.add(c_at, r * 32 + c * 16), 16) for r in range(32) for c in range(2)]
+    return ScratchBlock(c_buf, c_at, 32)
+
+
+def amx_pipelined(kb: KB, lo, hi, compute: Callable, c_buf: SSAValue, c_at, epilogue: Callable) -> None:
+    """for i in [lo, hi): compute(i) into tiles, then epilogue(i, block): each block's epilogue
+    (vector work) runs while the tiles compute the next block. C blocks alternate between two
+    32 x 32 buffers at `c_at`; the epilogue of block i is emitted after the tile instructions of
+    block i + 1, so that the core overlaps them."""
+    def at(i):
+        return kb.add(c_at, kb.mul(kb.rem(i, 2), 32 * 32))
+
+    def step(i):
+        compute(i)
+        kb.if_(kb.icmp("sgt", i, lo), lambda: epilogue(kb.sub(i, 1), ScratchBlock(c_buf, at(kb.sub(i, 1)), 32)))
+        amx_store(kb, c_buf, at(i))
+    kb.for_(lo, hi, step)
+    last = kb.sub(hi, 1)
+    kb.if_(kb.icmp("sgt", hi, lo), lambda: epilogue(last, ScratchBlock(c_buf, at(last), 32)))
