@@ -635,9 +635,11 @@ class FrameOracle:
         if k == "Offset":
             return self.desc(a[0], t + a[1])
         if k in ("Append", "Sum"):
-            parts = [self.desc(x, t) for x in a]
-            if any(p is None for p in parts):
-                return None
+            parts = []
+            for x in a:  # stop at the first part that is not computable
+                parts.append(self.desc(x, t))
+                if parts[-1] is None:
+                    return None
             return np.concatenate(parts) if k == "Append" else np.sum(parts, 0)
         if k == "Scale":
             v = self.desc(a[1], t)
@@ -652,11 +654,18 @@ class FrameOracle:
         raise ValueError(k)
 
     def desc_dim(self, d: D) -> int:
-        for t in range(-50, 200):  # some frame where it is computable tells the dimension
-            v = self.desc(d, t)
-            if v is not None:
-                return len(v)
-        raise ValueError(f"{d.text()} is computable nowhere")
+        """The dimension of an IfDefined() argument (inputs and dim-range nodes here)."""
+        k, a = d.kind, d.args
+        if k == "node":
+            if a[0] in self.inputs:
+                return self.inputs[a[0]].shape[1]
+            line = self.kinds[a[0]]
+            if line[0] == "dim-range-node":
+                return line[4]
+            raise ValueError(f"no dimension known for {a[0]}")
+        if k == "Append":
+            return sum(self.desc_dim(x) for x in a)
+        return self.desc_dim(a[0])
 
     def output(self, name: str, frames: int) -> tuple[int, np.ndarray]:
         """(first frame, rows) of output `name` over window frames 0 .. frames-1."""

@@ -138,6 +138,8 @@ class Graph:
             ins, d = component_dims(comp)
             self.dims[name] = d  # a recurrence reads this node's output before its input is known
             got = self.expr_dim(node.expr, stack + (name,))
+            if comp.kind == "TdnnComponent":  # its input arrives spliced at its time offsets
+                got //= len(comp.ints("TimeOffsets"))
             if got != ins:
                 raise ModelFileError(f"{self.where}: dimensions do not chain: node {name!r} gets {got} values "
                                      f"per frame but component {comp.name!r} ({comp.kind}) takes {ins}")
