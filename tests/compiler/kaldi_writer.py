@@ -345,16 +345,18 @@ def permute(column_map):
 @dataclass
 class LstmNonlinearity(Comp):
     params: np.ndarray  # 3 x C: w_ic, w_fc, w_oc
+    use_dropout: bool = False  # then 3 more inputs: scales of the i, f and o gates
 
     def forward(self, x):
         c = self.params.shape[1]
         i_in, f_in, g_in, o_in, c_prev = (x[:, k * c:(k + 1) * c] for k in range(5))
+        i_s, f_s, o_s = (x[:, 5 * c + k:5 * c + k + 1] for k in range(3)) if self.use_dropout else (1, 1, 1)
         w_ic, w_fc, w_oc = self.params.astype(np.float64)
         i = sigmoid(i_in + w_ic * c_prev)
         f = sigmoid(f_in + w_fc * c_prev)
-        c_t = f * c_prev + i * np.tanh(g_in)
+        c_t = f * f_s * c_prev + i * i_s * np.tanh(g_in)
         o = sigmoid(o_in + w_oc * c_t)
-        return np.concatenate([c_t, o * np.tanh(c_t)], 1)
+        return np.concatenate([c_t, o * o_s * np.tanh(c_t)], 1)
 
     def write(self, w):
         c = self.params.shape[1]
@@ -362,7 +364,8 @@ class LstmNonlinearity(Comp):
         w.field("<LearningRate>", "float", 1e-3).field("<Params>", "matrix", self.params)
         w.field("<ValueAvg>", "matrix", np.zeros((5, c))).field("<DerivAvg>", "matrix", np.zeros((5, c)))
         w.field("<SelfRepairConfig>", "vector", np.full(10, 0.1)).field("<SelfRepairProb>", "vector", np.zeros(5))
-        w.field("<UseDropout>", "bool", False).field("<Count>", "float", 0).token("</LstmNonlinearityComponent>")
+        w.field("<UseDropout>", "bool", self.use_dropout).field("<Count>", "float", 0)
+        w.token("</LstmNonlinearityComponent>")
 
 
 @dataclass

@@ -107,6 +107,12 @@ def _components(rng):
         "per-element-offset": per_element_offset(d, rand(rng, 4)),
         "permute": permute([3, 0, 7, 1, 6, 2, 5, 4]),
         "lstm-nonlinearity": LstmNonlinearity(rand(rng, 3, 2)),  # 5 x 2 inputs
+        "lstm-nonlinearity-dropout-scales": LstmNonlinearity(rand(rng, 3, 1), use_dropout=True),  # 5 + 3
+        "nnet2-soft-hinge": Nonlinear("SoftHingeComponent", d, nnet2=True),
+        "nnet2-pnorm-p3": pnorm(d, 2, p=3.0),
+        "nnet2-maxout": Simple("MaxoutComponent", [("<InputDim>", "int", d), ("<OutputDim>", "int", 4)],
+                               lambda x: x.reshape(len(x), 4, 2).max(2)),
+        "nnet2-scale": Simple("ScaleComponent", [("<Dim>", "int", d), ("<Scale>", "float", -1.5)], lambda x: -1.5 * x),
     }
 
 
@@ -117,7 +123,7 @@ COMPONENT_NAMES = list(_components(np.random.default_rng(0)))
 def test_each_component_computes_its_formula(name, tmp_path):
     rng = np.random.default_rng(abs(hash(name)) % 1000)
     comp = _components(rng)[name]
-    dim = 10 if name == "lstm-nonlinearity" else 8
+    dim = {"lstm-nonlinearity": 10}.get(name, 8)
     net = Net3({"input": dim}, [("component-node", "c", "c", "input"), ("output-node", "output", "c")], {"c": comp})
     path = write(tmp_path, "m.raw", net.file(binary=True))
     x = rand(rng, 3, dim, scale=1.0)

@@ -21,7 +21,15 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from compiler.frontends.kaldi.components import Component, read_body
-from compiler.frontends.kaldi.descriptors import DescriptorError, Expr, Ref, parse_config_line, parse_descriptor
+from compiler.frontends.kaldi.descriptors import (
+    DescriptorError,
+    DimRange,
+    Expr,
+    Ref,
+    parse_config_line,
+    parse_descriptor,
+)
+from compiler.frontends.kaldi.ops import component_dims
 from compiler.frontends.kaldi.stream import KaldiStream
 from dialects.errors import ModelFileError
 
@@ -155,16 +163,9 @@ def _read_nnet2(s: KaldiStream, parsed: Container[str]) -> Network:
     s.expect("</Nnet>")
     if not s.at_end():
         net.priors = s.vector("the priors")
-    if not net.skipped:
-        dims = _first_input_dim(comps[0])
-        _chain(net, comps, dims)
+    if comps and not net.skipped:
+        _chain(net, comps, component_dims(comps[0])[0])
     return net
-
-
-def _first_input_dim(c: Component) -> int:
-    from compiler.frontends.kaldi.ops import component_dims
-
-    return component_dims(c)[0]
 
 
 def _read_components(s: KaldiStream, net: Network, n: int, parsed: Container[str], named: bool) -> list[Component]:
@@ -246,8 +247,6 @@ def _config_node(net: Network, line: str) -> None:
         elif first == "output-node":
             net.add(Node(name, "output", expr=parse_descriptor(need("input"))))
         elif first == "dim-range-node":
-            from compiler.frontends.kaldi.descriptors import DimRange
-
             src = need("input-node")
             expr = DimRange(Ref(src), _natural(need("dim-offset"), line), _positive(need("dim"), line))
             net.add(Node(name, "expr", expr=expr))

@@ -18,7 +18,7 @@ import numpy as np
 from compiler.frontends.kaldi.components import Component
 from compiler.frontends.kaldi.descriptors import Ref
 from compiler.frontends.kaldi.nnet import Network, Node
-from compiler.frontends.kaldi.ops import bias_of, with_bias
+from compiler.frontends.kaldi.ops import bias_of, component_dims, with_bias
 from compiler.frontends.kaldi.stream import KaldiStream
 from dialects.errors import ConversionError, ModelFileError
 
@@ -39,8 +39,6 @@ def read_counts(path: str | Path) -> np.ndarray:
             counts = np.array(data.decode("ascii").split(), dtype=np.float64)
         except (UnicodeDecodeError, ValueError):
             raise ModelFileError(f"{p}: not a counts file (expected [ c0 c1 ... ])") from None
-    if not s.binary and s.peek_char() == "" and counts.size == 0:
-        raise ModelFileError(f"{p}: the counts file holds no counts")
     if counts.size == 0 or not np.all(np.isfinite(counts)) or np.any(counts < 0):
         raise ModelFileError(f"{p}: counts must be a non-empty vector of non-negative numbers")
     return counts.astype(np.float64)
@@ -115,8 +113,6 @@ def subtract_priors(net: Network, outputs: list[str], counts: str | Path) -> Non
 
 
 def _dim_of(net: Network, name: str) -> int | None:
-    from compiler.frontends.kaldi.ops import component_dims
-
     node = net.nodes[name]
     if node.kind == "component":
         return component_dims(net.components[node.component])[1]
