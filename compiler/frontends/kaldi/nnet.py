@@ -43,7 +43,8 @@ NNET1_MARKERS = {m.lower(): m for m in (
     "Softmax", "HiddenSoftmax", "BlockSoftmax", "Sigmoid", "Tanh", "ParametricRelu", "Dropout",
     "LengthNormComponent", "Splice", "Copy", "AddShift", "Rescale", "KlHmm", "AveragePoolingComponent",
     "AveragePooling2DComponent", "MaxPoolingComponent", "MaxPooling2DComponent", "FramePoolingComponent",
-    "ParallelComponent", "MultiBasisComponent", "SentenceAveragingComponent", "SimpleSentenceAveragingComponent")}
+    "ParallelComponent", "MultiBasisComponent", "SentenceAveragingComponent", "SimpleSentenceAveragingComponent",
+    "Rbm", "Fsmn", "DeepFsmn", "UniFsmn", "UniDeepFsmn")}
 
 
 @dataclass

@@ -111,8 +111,7 @@ class Graph:
         for name in net.nodes:
             self.dim_of(name, ())
         self.groups = strongly_connected(net)  # dependencies first
-        self.group_of = {n: g for g in self.groups for n in g}
-        self.recurrences = {id(g): self.recurrence(g) for g in self.groups if self.is_recurrent(g)}
+        self.recurrences = {g: self.recurrence(g) for g in self.groups if self.is_recurrent(g)}
         self.frames: dict[str, Frames] = {}
 
     # --- structure ----------------------------------------------------------------------------
@@ -235,7 +234,7 @@ class Graph:
         self.frames = {}
         inside = Frames(0, window)
         for group in self.groups:
-            if id(group) in self.recurrences:
+            if group in self.recurrences:
                 for n in group:
                     self.frames[n] = EVERYWHERE
                 common = inside
@@ -275,7 +274,7 @@ class Graph:
         for o in outputs:
             need[o] = self.frames[o]
         for group in reversed(self.groups):
-            if id(group) in self.recurrences:
+            if group in self.recurrences:
                 if any(not need[n].empty for n in group):
                     for n in group:  # the state runs from the first frame
                         need[n] = self.frames[n]
@@ -360,6 +359,17 @@ class KaldiContext(FrontendContext):
         self.net = graph.net
         self.b = GraphBuilder()
         self.blocks: dict[str, list[tuple[int, SSAValue]]] = {}
+        self._weights: dict[tuple, SSAValue] = {}
+
+    def const(self, value, dtype=None) -> SSAValue:
+        """Constants shared by content: an unrolled recurrence uses its weights once per block."""
+        arr = np.asarray(value, dtype=dtype)
+        if arr.size <= 16:
+            return self.b.const(arr)
+        key = (arr.dtype.str, arr.shape, arr.tobytes())
+        if key not in self._weights:
+            self._weights[key] = self.b.const(arr)
+        return self._weights[key]
 
     # --- helpers the component converters use ---------------------------------------------------
     def affine(self, x: SSAValue, w: np.ndarray, bias: np.ndarray | None) -> SSAValue:
@@ -445,7 +455,7 @@ class KaldiContext(FrontendContext):
     def run(self, need: dict[str, Frames]) -> None:
         g = self.graph
         for group in g.groups:
-            if id(group) in g.recurrences:
+            if group in g.recurrences:
                 self.unroll(group, need)
                 continue
             node = self.net.nodes[group[0]]
@@ -457,7 +467,7 @@ class KaldiContext(FrontendContext):
             name_ops_since(self.b, before, node.name)
 
     def unroll(self, group: tuple[str, ...], need: dict[str, Frames]) -> None:
-        step, order = self.graph.recurrences[id(group)]
+        step, order = self.graph.recurrences[group]
         f = need[group[0]]
         if f.empty:
             return
