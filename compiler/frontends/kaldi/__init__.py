@@ -10,8 +10,9 @@ context:
 - with left context L (frames before, e.g. 2 for Splice -2..2) and right context R, `output`
   is [T - L - R, output_dim], row j being the network's output at window frame L + j;
 - IfDefined() parts make frames outside the window zero (and widen the outputs accordingly);
-- by default T = L + R + 1: one output frame. `input="input[T,dim]"` chooses T; T must be a
-  number (the slices are static). `context(path)` returns L, R and the default T;
+- by default T = L + R + 1: one output frame (with several outputs, the largest such T).
+  `input="input[T,dim]"` chooses T; T must be a number (the slices are static).
+  `context(path, output)` returns L, R and L + R + 1;
 - Kaldi's own tools (nnet-forward, nnet3-compute) pad an utterance by repeating its first
   and last frames L and R times; pad the window the same way to reproduce their outputs;
 - an input read only through ReplaceIndex(x, t, 0) (an iVector) is [1, dim];
