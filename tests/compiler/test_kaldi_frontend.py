@@ -214,6 +214,15 @@ def test_nnet3_context_and_default_window(tmp_path):
         ov.convert_model(path, input="input[9,6]")
     only = ov.convert_model(path, input="input[9,5]", output="output-xent")
     assert [p.any_name for p in only.outputs] == ["output-xent"]
+    inner = ov.convert_model(path, input="input[9,5]", output="tdnn1.batchnorm,output")
+    assert [(p.any_name, tuple(p.shape)) for p in inner.outputs] == [("tdnn1.batchnorm", (7, 10)), ("output", (5, 4))]
+    x, ivector = rand(rng, 9, 5, scale=1.0), rand(rng, 1, 3, scale=1.0)
+    first, want = FrameOracle(tdnn_network(np.random.default_rng(2)), {"input": x, "ivector": ivector}).output(
+        "tdnn1.batchnorm", 9)
+    assert first == 1
+    close(run(inner, [x, ivector])[0], want)
+    with pytest.raises(ConversionError, match="no node named 'tdnn9' to output"):
+        ov.convert_model(path, output="tdnn9")
 
 
 def lstm_network(rng, delay=-3, cell=3, proj=2):

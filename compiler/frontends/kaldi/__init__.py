@@ -20,7 +20,8 @@ context:
   state, so each call is independent (no state across calls).
 
 nnet1/nnet2 models have one input `input` and one output `output`; nnet3 models keep their
-node names. `counts=` (a counts file, or "" for the priors in a .mdl) and
+node names. `output=` may also name inner nodes (bottleneck features); nnet1/nnet2 nodes are
+named after their components (`AffineTransform_3`). `counts=` (a counts file, or "" for the priors in a .mdl) and
 `remove_output_softmax=True` edit the output layer as the Model Optimizer's --counts and
 --remove_output_softmax did (see `outputs`). Supported components are listed in
 `ops.SUPPORTED`; any other component, and the descriptors Failover/Switch/Round, are
@@ -37,13 +38,14 @@ from xdsl.dialects.builtin import ModuleOp
 
 from compiler.frontends.inputs import InputSpec
 from compiler.frontends.kaldi.descriptors import Expr, Ref, ReplaceIndex
-from compiler.frontends.kaldi.nnet import Network, is_kaldi, read_network
+from compiler.frontends.kaldi.nnet import Network, Node, is_kaldi, read_network
 from compiler.frontends.kaldi.ops import SUPPORTED
 from compiler.frontends.kaldi.outputs import remove_output_softmax, subtract_priors
 from compiler.frontends.kaldi.window import OPEN, Graph, KaldiContext, expand_time_components, refused
 from dialects.errors import ConversionError, InputError, ModelFileError, UnsupportedOpsError
 
 SUFFIXES = (".nnet", ".mdl", ".raw")
+INNER_OUTPUT = ":output"  # output nodes made for inner nodes (":" is not allowed in Kaldi names)
 
 
 @dataclass(frozen=True)
@@ -83,10 +85,14 @@ def load(path: str | Path, outputs: Sequence[str] = (), counts: str | Path | Non
     if not net.outputs:
         raise ModelFileError(f"{where}: the network has no output node")
     names = [o.name for o in net.outputs]
-    chosen = list(outputs) or names
-    unknown = [o for o in chosen if o not in names]
-    if unknown:
-        raise ConversionError(f"{where}: no output named {', '.join(unknown)} (outputs: {', '.join(names)})")
+    chosen = []
+    for o in list(outputs) or names:
+        if o not in names:  # an inner node (bottleneck features): an output node reading it
+            if o not in net.nodes or net.nodes[o].kind == "input":
+                raise ConversionError(f"{where}: no node named {o!r} to output (outputs: {', '.join(names)})")
+            net.add(Node(o + INNER_OUTPUT, "output", expr=Ref(o)))
+            o += INNER_OUTPUT
+        chosen.append(o)
     if remove_softmax:
         remove_output_softmax(net, chosen)
     if counts is not None:
@@ -160,7 +166,7 @@ def convert_kaldi(path: str | Path, specs: Sequence[InputSpec] = (), outputs: Se
             arg = ctx.b.add_input([node.name], [window, node.dim], np.float32)
             ctx.blocks[node.name] = [(0, arg)]
     ctx.run(need)
-    return ctx.b.finish([(ctx.node_rows(o, graph.frames[o]), [o]) for o in chosen])
+    return ctx.b.finish([(ctx.node_rows(o, graph.frames[o]), [o.removesuffix(INNER_OUTPUT)]) for o in chosen])
 
 
 def _window(net: Network, specs: Sequence[InputSpec], constant: set[str], default: int) -> int:
