@@ -101,8 +101,13 @@ def _convert_path(path: Path, specs, outs, example_input, kwargs) -> Model:
         from compiler.frontends.tensorflow import convert_tensorflow
 
         return Model(convert_tensorflow(path, specs, outs, example_input, **kwargs), path.stem)
+    from compiler.frontends import kaldi
+
+    if suffix in kaldi.SUFFIXES or kaldi.looks_like_kaldi(path):
+        return Model(kaldi.convert_kaldi(path, specs, outs, kwargs.get("counts"),
+                                         bool(kwargs.get("remove_output_softmax"))), path.stem)
     raise ModelFileError(f"{path}: unknown model format (expected .onnx, .xml, .pb, .pbtxt, .tflite, .pt2, .pt, "
-                         ".caffemodel, .prototxt, or a SavedModel directory)")
+                         ".caffemodel, .prototxt, a Kaldi .nnet/.mdl/.raw, or a SavedModel directory)")
 
 
 def read_model(model: str | os.PathLike, weights: str | os.PathLike | None = None) -> Model:

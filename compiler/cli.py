@@ -34,7 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="ovcc", description="ovcc: model compiler for CPU inference (OpenVINO-compatible).",
         epilog="Exit codes: 0 ok, 1 bad input/unsupported model, 2 bad command line, 3 internal error.")
     p.add_argument("input_model", help="model file: .onnx, .xml (OpenVINO IR), .pb, .tflite, .pt2, .caffemodel "
-                                       "(or a weightless .prototxt), or a SavedModel directory")
+                                       "(or a weightless .prototxt), a Kaldi .nnet/.mdl/.raw, or a SavedModel "
+                                       "directory")
     conv = p.add_argument_group("conversion (as OpenVINO's ovc)")
     conv.add_argument("--output_model", "-o", metavar="PATH",
                       help="where to write the IR (.xml, the .bin goes beside it); default: the input's name "
@@ -47,6 +48,11 @@ def build_parser() -> argparse.ArgumentParser:
                       ".caffemodel given (default: found beside it, e.g. NAME.prototxt or deploy.prototxt)")
     conv.add_argument("--signature", metavar="NAME", help="SavedModel signature to convert (default: "
                       "serving_default, or the only one)")
+    conv.add_argument("--counts", nargs="?", const="", metavar="FILE",
+                      help="Kaldi: subtract log-priors from the last layer's bias: a counts file, or \"\" (or no "
+                           "value) for the priors stored in the .mdl")
+    conv.add_argument("--remove_output_softmax", action="store_true",
+                      help="Kaldi: drop the Softmax/LogSoftmax that computes the output")
     conv.add_argument("--compress_to_fp16", type=_bool, default=True, metavar="{True,False}",
                       help="store float weights as f16 in the IR (default True, as ovc)")
     comp = p.add_argument_group("compiler driver")
@@ -106,6 +112,10 @@ def _run(args: argparse.Namespace) -> int:
     extra = {"signature": args.signature} if args.signature else {}
     if args.input_proto:
         extra["input_proto"] = args.input_proto
+    if args.counts is not None:
+        extra["counts"] = args.counts
+    if args.remove_output_softmax:
+        extra["remove_output_softmax"] = True
     model = ov.convert_model(args.input_model, input=args.input, output=args.output, **extra)
     stats = PipelineStats() if args.stats else None
     spec = args.pass_pipeline or PIPELINES["O" + args.opt]
