@@ -228,7 +228,8 @@ def _conv_gemm(ctx, label, x_v, wflat, ep, output, x_shape, out_shape, k, stride
                 p0 = kb.mul(t, nr)
                 row = _b_rows(kb, xb, kt, x_base, p0, kb.imin(nr, kb.sub(cols_, p0)), plane_, pointwise, nr // 16)
                 at = kb.add(soff, kb.mul(kb.rem(t, 2), panel_words))
-                pack_rows_bf16(kb, row, nr // 16, kdim_, kp_, sc, lambda p, c: kb.add(at, kb.add(kb.mul(p, nr), c * 16)))
+                pack_rows_bf16(kb, row, nr // 16, kdim_, kp_, sc,
+                               lambda p, c: kb.add(at, kb.add(kb.mul(p, nr), c * 16)))
 
             def tile(t):
                 # the next tile's panel is packed before this one's tiles load theirs: AMX loads of

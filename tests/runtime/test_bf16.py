@@ -94,9 +94,10 @@ def test_refused_amx_permission_falls_back_and_says_why(monkeypatch):
     assert c.stats.bf16_isa == "avx512bf16" and "errno 22" in c.stats.note
 
 
+# 512 -> 96 3x3: several chunks of filter blocks, panels packed before the kernel
 CONVS = [(16, 32, 1, 1, 0, 8, 1), (13, 37, 3, 1, 1, 9, 1), (8, 40, 3, 2, 1, 11, 1), (64, 64, 3, 1, 1, 14, 1),
          (32, 48, 3, 1, 1, 7, 2), (3, 17, 7, 2, 3, 20, 1), (48, 33, 1, 1, 0, 13, 1),
-         (512, 96, 3, 1, 1, 6, 1), (1024, 80, 1, 1, 0, 5, 1)]  # 512 -> 96 3x3: several chunks of filter blocks, panels packed first
+         (512, 96, 3, 1, 1, 6, 1), (1024, 80, 1, 1, 0, 5, 1)]
 
 
 @pytest.mark.parametrize("isa", [pytest.param(i, marks=needs(i)) for i in ("amx", "avx512bf16")])
