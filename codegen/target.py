@@ -47,6 +47,16 @@ class Target:
             out.append("avx512bf16")
         return out
 
+    def int8_isas(self) -> list[str]:
+        """The int8 kernel families this CPU runs, best first: "amx" (AMX-INT8 tiles), "vnni"
+        (AVX512-VNNI vpdpbusd)."""
+        out = []
+        if self.has("amx-tile", "amx-int8", "avx512vnni") and amx_permitted():
+            out.append("amx")
+        if self.has("avx512vnni", "avx512bw"):
+            out.append("vnni")
+        return out
+
     def key(self) -> str:
         return f"{self.triple}|{self.cpu}|{self.features}|llvmlite {llvmlite.__version__}"
 

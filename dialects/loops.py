@@ -7,7 +7,8 @@ slot of it plus a byte offset into a typed buffer, and `loops.barrier` synchroni
 that run the graph together.
 
 Low-precision dot products, which no generic op expresses: `loops.dot_bf16` (AVX512-BF16's
-pairwise bf16 dot product into f32 lanes) and the AMX tile ops. AMX tiles are named by number
+pairwise bf16 dot product into f32 lanes), `loops.dot_u8s8` (AVX512-VNNI's u8 x s8 dot
+product of byte quadruples into i32 lanes) and the AMX tile ops. AMX tiles are named by number
 (0-7), as the instructions name them: a kernel configures the tiles it uses
 (`loops.tile_config`), loads, multiplies and stores them, and releases them."""
 
@@ -80,6 +81,22 @@ class DotBF16Op(IRDLOperation):
     """acc[i] + a[2i] * b[2i] + a[2i+1] * b[2i+1]: 16 f32 lanes from 32 bf16 pairs (vdpbf16ps)."""
 
     name = "loops.dot_bf16"
+    acc = operand_def(VectorType)
+    a = operand_def(VectorType)
+    b = operand_def(VectorType)
+    result = result_def(VectorType)
+    assembly_format = "$acc `,` $a `,` $b attr-dict `:` type($acc) `,` type($a) `,` type($b) `->` type($result)"
+
+    def __init__(self, acc: SSAValue, a: SSAValue, b: SSAValue):
+        super().__init__(operands=[acc, a, b], result_types=[acc.type])
+
+
+@irdl_op_definition
+class DotU8S8Op(IRDLOperation):
+    """acc[i] + sum of the four products of bytes 4i..4i+3, u8 of `a` times s8 of `b` (vpdpbusd:
+    16 i32 lanes from 64 byte pairs, exact)."""
+
+    name = "loops.dot_u8s8"
     acc = operand_def(VectorType)
     a = operand_def(VectorType)
     b = operand_def(VectorType)
@@ -173,5 +190,5 @@ class TileReleaseOp(IRDLOperation):
         super().__init__()
 
 
-LOOPS = Dialect("loops", [ViewOp, BarrierOp, CyclesOp, RemFOp, DotBF16Op, TileConfigOp, TileZeroOp, TileLoadOp,
+LOOPS = Dialect("loops", [ViewOp, BarrierOp, CyclesOp, RemFOp, DotBF16Op, DotU8S8Op, TileConfigOp, TileZeroOp, TileLoadOp,
                           TileStoreOp, TileDotOp, TileReleaseOp], [])

@@ -34,7 +34,7 @@ PIPELINES: dict[str, str] = {
 # What native code generation needs whatever the optimization level (a legalization); the
 # first part runs before the optimization pipeline.
 CODEGEN_FIRST = "widen-half"
-CODEGEN = "widen-half,decompose,infer-shapes"
+CODEGEN = "widen-half,decompose,infer-shapes,fold-constants{all=true}"
 
 
 def registry() -> dict[str, Callable[[], type[ModulePass]]]:

@@ -3,7 +3,12 @@ interpreter), and every shape computation whose value is known statically (Shape
 static tensor, partial shapes that became complete), replacing them by `ov.Const`.
 
 Types are re-inferred op by op on the way, so one forward walk folds whole shape subgraphs
-(ShapeOf -> Gather -> Concat -> Reshape) and ConstantOfShape-style weight generators."""
+(ShapeOf -> Gather -> Concat -> Reshape) and ConstantOfShape-style weight generators.
+
+Weight decompression is kept: a Convert of an 8-bit integer constant to a float type stays, as
+OpenVINO keeps it (compressed weights in IR; int8 weights that the integer kernels read as
+integers). With `all=true` (the CPU pipeline, before lowering) those fold too, except the ones a
+Convolution or MatMul takes over (passes.quantized)."""
 
 from __future__ import annotations
 
@@ -16,12 +21,20 @@ from xdsl.ir import Block
 from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint, Rewriter
 
-from dialects.ov import Const, OvOp, constant_of, fully_known, is_static, shape_of
+from dialects.ov import Const, OvOp, constant_of, dtype_of, fully_known, is_static, shape_of
 from passes.common import functions, refine_types, sync_function_type
 from passes.dce import dce_block
 from runtime.interpreter import evaluate
 
 MAX_FOLDED_BYTES = 1 << 30  # never materialize a folded tensor larger than this
+
+
+def is_decompression(op: OvOp) -> bool:
+    """A Convert of an 8-bit integer constant to a float type (kept: compressed weights)."""
+    if op.IR_TYPE != "Convert" or dtype_of(op.outputs[0].type).kind != "f":
+        return False
+    c = constant_of(op.inputs[0])
+    return c is not None and c.dtype.kind in "iu" and c.dtype.itemsize == 1
 
 
 def _fold(op: OvOp) -> list[np.ndarray] | None:
@@ -44,10 +57,16 @@ def _fold(op: OvOp) -> list[np.ndarray] | None:
     return evaluate(op, vals)
 
 
-def fold_block(block: Block) -> int:
+def fold_block(block: Block, fold_all: bool = False) -> int:
     folded = 0
+    if fold_all:
+        from passes.quantized import reserved
+
+        keep = reserved(block)
     for op in list(block.ops):
         if not isinstance(op, OvOp):
+            continue
+        if is_decompression(op) and (not fold_all or id(op) in keep):
             continue
         refine_types(op)
         values = _fold(op)
@@ -68,9 +87,10 @@ def fold_block(block: Block) -> int:
 @dataclass(frozen=True)
 class FoldConstants(ModulePass):
     name = "fold-constants"
+    all: bool = False  # also fold weight decompressions that no integer kernel takes over
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         for fn in functions(op):
-            fold_block(fn.body.block)
+            fold_block(fn.body.block, self.all)
             dce_block(fn.body.block)
             sync_function_type(fn)

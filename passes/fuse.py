@@ -21,6 +21,7 @@ from xdsl.rewriter import InsertPoint, Rewriter
 from dialects.ov import Fused, FusedYield, OvOp, shape_of
 from passes.common import functions
 from passes.ov_to_loops.scalar import SCALAR
+from passes.quantized import reserved
 
 ANCHORS = ("Convolution", "GroupConvolution", "MatMul")
 ELEMENTWISE = frozenset(SCALAR)
@@ -36,14 +37,14 @@ def _joinable(op, value: SSAValue, shape) -> bool:
             and shape_of(op.outputs[0].type) == shape and op.parent is value.owner.parent)
 
 
-def collect(anchor: OvOp, allow_chain: bool = True) -> list[OvOp]:
-    """The anchor and the element-wise chain that only it feeds."""
+def collect(anchor: OvOp, allow_chain: bool = True, keep: frozenset[int] = frozenset()) -> list[OvOp]:
+    """The anchor and the element-wise chain that only it feeds (up to an op in `keep`)."""
     group = [anchor]
     shape = shape_of(anchor.outputs[0].type)
     cur = anchor.outputs[0]
     while allow_chain:
         user = _single_user(cur)
-        if user is None or not _joinable(user, cur, shape):
+        if user is None or not _joinable(user, cur, shape) or id(user) in keep:
             break
         group.append(user)
         cur = user.outputs[0]
@@ -83,11 +84,12 @@ def make_fused(group: list[OvOp], kind: str) -> Fused:
 
 def fuse_block(block: Block, eltwise_chains: bool = True) -> int:
     n = 0
+    keep = reserved(block)  # quantizers and weight decompressions the int8 kernels take over
     for op in list(block.ops):
-        if op.parent is not block or not isinstance(op, OvOp):
+        if op.parent is not block or not isinstance(op, OvOp) or id(op) in keep:
             continue
         if op.IR_TYPE in ANCHORS:
-            group = collect(op)
+            group = collect(op, keep=keep)
             if len(group) > 1:
                 make_fused(group, op.IR_TYPE)
                 n += 1
@@ -95,9 +97,10 @@ def fuse_block(block: Block, eltwise_chains: bool = True) -> int:
             producer = [getattr(v, "op", None) for v in op.inputs]
             # start chains at their first op only
             if any(isinstance(p, OvOp) and p.IR_TYPE in ELEMENTWISE and _single_user(p.outputs[0]) is op
-                   and shape_of(p.outputs[0].type) == shape_of(op.outputs[0].type) for p in producer):
+                   and id(p) not in keep and shape_of(p.outputs[0].type) == shape_of(op.outputs[0].type)
+                   for p in producer):
                 continue
-            group = collect(op)
+            group = collect(op, keep=keep)
             if len(group) > 1:
                 make_fused(group, "eltwise")
                 n += 1

@@ -22,10 +22,11 @@ class ConfigError(OvccError):
 
 
 PROPERTIES = ("INFERENCE_NUM_THREADS", "PERF_COUNT", "CACHE_DIR", "OPTIMIZATION_LEVEL", "INFERENCE_PRECISION_HINT",
-              "EXECUTION_MODE_HINT", "PERFORMANCE_HINT", "NUM_STREAMS", "OVCC_BF16_ISA")
+              "EXECUTION_MODE_HINT", "PERFORMANCE_HINT", "NUM_STREAMS", "OVCC_BF16_ISA", "OVCC_INT8_ISA")
 PERFORMANCE_HINTS = ("LATENCY", "THROUGHPUT", "CUMULATIVE_THROUGHPUT")
 PRECISIONS = {"f32": "f32", "fp32": "f32", "float32": "f32", "bf16": "bf16", "bfloat16": "bf16"}
 BF16_ISAS = ("amx", "avx512bf16")  # OVCC_BF16_ISA: force one bf16 kernel family (tests, comparisons)
+INT8_ISAS = ("amx", "vnni", "none")  # OVCC_INT8_ISA: force one int8 kernel family, or f32 kernels
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class CpuConfig:
     precision_hint: str | None  # as asked ("f32", "bf16"), None: the default
     execution_mode: str  # "PERFORMANCE" | "ACCURACY"
     bf16_isa: str | None  # forced bf16 kernel family, None: the best the CPU has
+    int8_isa: str | None = None  # forced int8 kernel family ("none": f32 kernels), None: the best
     performance_hint: str = "LATENCY"
     num_streams: int | None = None  # None: what the performance hint implies
 
@@ -107,8 +109,11 @@ def parse(config: dict[str, Any] | None) -> CpuConfig:
                 raise ConfigError(f"CPU: NUM_STREAMS must be a whole number or AUTO, not {streams!r}") from None
             if streams < 1:
                 raise ConfigError(f"CPU: NUM_STREAMS must be at least 1, not {streams}")
+    i8 = config.get("OVCC_INT8_ISA") or os.environ.get("OVCC_INT8_ISA") or None
+    if i8 is not None and str(i8).lower() not in INT8_ISAS:
+        raise ConfigError(f"CPU: OVCC_INT8_ISA must be one of {', '.join(INT8_ISAS)}, not {i8!r}")
     return CpuConfig(threads, perf_s in ("true", "1", "yes"), cache_dir, level, precision, mode,
-                     str(isa).lower() if isa else None, perf_hint, streams)
+                     str(isa).lower() if isa else None, str(i8).lower() if i8 else None, perf_hint, streams)
 
 
 __all__ = ["BF16_ISAS", "ConfigError", "CpuConfig", "PROPERTIES", "parse"]

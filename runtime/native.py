@@ -37,6 +37,8 @@ class CompileStats:
     precision: str = "f32"  # what Convolution/MatMul compute in
     bf16_isa: str | None = None
     note: str = ""  # why a precision request runs otherwise (e.g. AMX refused by the kernel)
+    int8_isa: str | None = None  # the int8 kernel family quantized ops may use
+    int8_ops: int = 0  # Convolutions/MatMuls that run on int8 kernels
 
 
 class _Request:
@@ -129,11 +131,25 @@ class Precision:
     name: str  # "f32" | "bf16"
     isa: str | None = None  # the bf16 kernel family ("amx", "avx512bf16")
     note: str = ""  # why a bf16 request runs otherwise
+    int8: str | None = None  # the int8 kernel family of quantized ops ("amx", "vnni"), None: f32 kernels
 
 
 def choose_precision(config) -> Precision:
     """OpenVINO's CPU rule: bf16 by default where the CPU has native bf16 and the execution
-    mode is PERFORMANCE; f32 when asked for, in ACCURACY mode, or without native bf16."""
+    mode is PERFORMANCE; f32 when asked for, in ACCURACY mode, or without native bf16.
+    Quantized Convolutions/MatMuls run on the int8 kernels whatever the precision (as
+    OpenVINO's low-precision transformations do), where the CPU has them."""
+    import dataclasses
+
+    from codegen.target import host
+
+    int8 = host().int8_isas()
+    if config.int8_isa is not None:
+        int8 = [i for i in int8 if i == config.int8_isa]
+    return dataclasses.replace(_float_precision(config), int8=int8[0] if int8 else None)
+
+
+def _float_precision(config) -> Precision:
     from codegen.target import AMX_DENIED, host
 
     if config.execution_mode == "ACCURACY" or config.precision_hint == "f32":
@@ -168,7 +184,7 @@ def compile_program(model, cache_dir: Path | None, max_threads: int, profile: bo
     stats = CompileStats()
     t0 = time.perf_counter()
     run_pipeline(model.module, cpu_pipeline(PIPELINES[opt_level]))
-    program = lower_module(model.module, profile, const_pool, precision.name, precision.isa)
+    program = lower_module(model.module, profile, const_pool, precision.name, precision.isa, precision.int8)
     text = str(program.module)
     stats.seconds_lower = time.perf_counter() - t0
     t0 = time.perf_counter()
@@ -187,6 +203,8 @@ def compile_program(model, cache_dir: Path | None, max_threads: int, profile: bo
     stats.precision = precision.name
     stats.bf16_isa = precision.isa
     stats.note = precision.note
+    stats.int8_isa = precision.int8
+    stats.int8_ops = sum(1 for s in program.steps if any(f"|{i}:" in s.kernel.key for i in ("vnni", "amx8")))
     program.release_ir()
     return Executable(program, library, max_threads, stats, [p.shape for p in model.outputs])
 

@@ -132,7 +132,9 @@ class GraphBuilder:
         except ShapeError as e:
             raise ConversionError(str(e)) from e
         values = [constant_of(v) for v in inputs]
-        if inputs and all(v is not None for v in values) and all(
+        from passes.fold_constants import is_decompression
+
+        if inputs and all(v is not None for v in values) and not is_decompression(op) and all(
                 is_static(shape_of(r.type)) and np.prod(shape_of(r.type), dtype=np.int64) <= EAGER_FOLD_ELEMENTS
                 for r in op.outputs):
             from runtime.interpreter import evaluate

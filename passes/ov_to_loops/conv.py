@@ -14,7 +14,7 @@ import numpy as np
 from xdsl.dialects import arith
 from xdsl.ir import SSAValue
 
-from dialects.ov import OvOp, constant_of, dtype_of, shape_of
+from dialects.ov import OvOp, dtype_of, shape_of
 from dialects.ov.shape_rules import resolve_pads
 from passes.ov_to_loops.elementwise import broadcast_strides
 from passes.ov_to_loops.epilogue import Epilogue, apply_epilogue_vec, lower_anchored
@@ -26,14 +26,20 @@ from passes.ov_to_loops.microkernel import (
     amx_compute,
     amx_end,
     amx_pipelined,
+    dequantize,
     dequantized,
     for_rows,
     gemm_for,
+    gemm_int8,
+    levels,
     load_bf16,
+    load_s8,
     microkernel,
     microkernel_bf16,
+    microkernel_vnni,
     pack_a,
     pack_rows_bf16,
+    pack_rows_u8,
 )
 from passes.ov_to_loops.program import Buf, Kernel, LowerCtx
 
@@ -46,7 +52,11 @@ def lower_conv(ctx: LowerCtx, conv: OvOp, ep: Epilogue, output: SSAValue, inputs
     x_shape = shape_of(x_v.type)
     out_shape = shape_of(conv.outputs[0].type)
     grouped = conv.IR_TYPE == "GroupConvolution"
-    wval = constant_of(w_v)
+    wval = ctx.weight_value(w_v)
+    quant = ctx.int8_plan(conv, w_v)  # (activation quantizer, int8 weights, per-channel scales) or None
+    if quant is not None:
+        x_v = quant[0].x  # the quantizer's input: the kernel packs its levels
+        x_shape = shape_of(x_v.type)
     if len(x_shape) not in (3, 4) or wval is None or dtype_of(x_v.type) != F32:
         return lower_conv_direct(ctx, conv, ep, output, (x_v, w_v))
     a = conv.attr
@@ -68,8 +78,15 @@ def lower_conv(ctx: LowerCtx, conv: OvOp, ep: Epilogue, output: SSAValue, inputs
     if cin_g == 1 and cout_g == 1 and g > 1:
         return lower_depthwise(ctx, x_v, ep, output, wval, strides, dil, pb, x_shape, out_shape)
     pointwise = wval.shape[-2:] == (1, 1) and strides == (1, 1) and not any(pb) and not any(pe)
-    return _conv_gemm(ctx, conv.IR_TYPE, x_v, wval.reshape(g, cout_g, -1), ep, output, x_shape, out_shape,
-                      wval.shape[-2:], strides, dil, pb, g, cout_g, cin_g, pointwise)
+    if quant is not None:
+        act, wq, scale = quant
+        wflat = wq.q.reshape(g, cout_g, -1)
+        quant = (act, (act.d * scale).astype(np.float32),  # per channel: y = mult * (acc - corr)
+                 (act.z * wflat.astype(np.int64).sum(axis=2).reshape(-1)).astype(np.int32))
+    else:
+        wflat = wval.reshape(g, cout_g, -1)
+    return _conv_gemm(ctx, conv.IR_TYPE, x_v, wflat, ep, output, x_shape, out_shape,
+                      wval.shape[-2:], strides, dil, pb, g, cout_g, cin_g, pointwise, quant)
 
 
 def _row_chunks(units: int, mb: int) -> int:
@@ -124,7 +141,7 @@ class Params:
 
 
 def _conv_gemm(ctx, label, x_v, wflat, ep, output, x_shape, out_shape, k, strides, dil, pb, g, cout_g, cin_g,
-               pointwise):
+               pointwise, quant=None):
     """B columns straight from the input (1x1, stride 1, no padding) or from a zero-padded,
     phase-split copy of it through a table of row offsets (any other convolution: with stride s
     the input is split into s x s phase images, in which every filter tap reads a contiguous
@@ -132,8 +149,13 @@ def _conv_gemm(ctx, label, x_v, wflat, ep, output, x_shape, out_shape, k, stride
     n, cin, h, w = x_shape
     kh, kw = k
     _, cout, hout, wout = out_shape
-    gm = gemm_for("f32" if dequantized(x_v) else ctx.precision, ctx.bf16_isa, cout_g)
+    if quant is not None:
+        gm = gemm_int8(ctx.int8_isa, cout_g)
+        act, mult, corr = quant
+    else:
+        gm = gemm_for("f32" if dequantized(x_v) else ctx.precision, ctx.bf16_isa, cout_g)
     mr, nr, v = gm.mr, gm.nr, gm.v
+    low = gm.bf16 or gm.int8  # packed panels of words
     kdim = cin_g * kh * kw
     kp = gm.kpad(kdim)
     mb = -(-cout_g // mr)
@@ -155,10 +177,10 @@ def _conv_gemm(ctx, label, x_v, wflat, ep, output, x_shape, out_shape, k, stride
         grid_w = wph
     grid_cols = hout * grid_w
     nt = -(-grid_cols // nr)
-    if gm.bf16:
+    if low:
         # weights stationary: a unit runs a chunk of filter blocks (up to 512 KiB of packed
         # weights, which stay in L2) over a chunk of tiles; enough units for the threads
-        bpc = max(1, min(mb, (512 << 10) // (mr * kp * 2)))
+        bpc = max(1, min(mb, (512 << 10) // (mr * kp * 4 // gm.per_word)))
         n_mc = -(-mb // bpc)
         n_tc = min(nt, max(1, -(-8 // (n * g * n_mc))))
         tpc = -(-nt // n_tc)
@@ -166,9 +188,9 @@ def _conv_gemm(ctx, label, x_v, wflat, ep, output, x_shape, out_shape, k, stride
         n_mc = _row_chunks(n * g * nt, mb)
         bpc, n_tc, tpc = -(-mb // n_mc), nt, 1
     # several chunks of filter blocks would each pack the same panels: pack them all once first
-    prepacked = gm.bf16 and n_mc > 1
-    panels = _pack_panels(ctx, x_buf, koff, (n * g, cin_g, in_plane, grid_cols, nt), kdim, kp, nr, pointwise) \
-        if prepacked else None
+    prepacked = low and n_mc > 1
+    panels = _pack_panels(ctx, x_buf, koff, (n * g, cin_g, in_plane, grid_cols, nt), kdim, kp, gm, pointwise,
+                          quant[0] if quant else None) if prepacked else None
     strides4 = ep.strides()
     vec_epilogue = pointwise and all((st[2] == 0 and st[3] == 0) or (st[3] == 1 and st[2] == wout) for st in strides4)
     # the padded grid's columns are not the output's, but when no epilogue input varies over
@@ -185,13 +207,14 @@ def _conv_gemm(ctx, label, x_v, wflat, ep, output, x_shape, out_shape, k, stride
     key = (f"convgemm|{'pw' if pointwise else 'pad'}|{gm.key()}|{prepacked}|{full_rows}|{vec_epilogue}{grid_epilogue}|"
            f"{ep.dag.key()}|"
            f"{pattern}|{[dtype_of(e.type).str for e in ep.inputs]}")
-    if gm.bf16:  # the tile's B panel (kp/2 x nr words), AMX's C block, the epilogue's block
-        scratch = (0 if prepacked else kp * nr) + (2 * 32 * 32 if gm.isa == "amx" else 0) + mr * nr + 64
+    if low:  # two tiles' B panels (kp / per_word x nr words each), AMX's C blocks, the epilogue's block
+        scratch = (0 if prepacked else 2 * kp // gm.per_word * nr) + (2 * 32 * 32 if gm.tiles else 0) + \
+            mr * nr + 64
     else:
         scratch = (kdim * nr if pointwise else 0) + mr * nr + 64
 
     def build(kb: KB) -> None:
-        if gm.isa == "amx":
+        if gm.tiles:
             amx_begin(kb)
         prm = P.loader(kb)
         xb, wb, ob = kb.args["x"], kb.args["w"], kb.args["out"]
@@ -205,12 +228,12 @@ def _conv_gemm(ctx, label, x_v, wflat, ep, output, x_shape, out_shape, k, stride
         cin_g_ = kb.div(cin_, g_)
         c_tile = kb.add(soff, kb.mul(kdim_, nr) if pointwise else 0)
         panel_buf = sc
-        if gm.bf16:
+        if low:
             kp_ = prm(i_kp)
             panel = soff
-            panel_words = kb.mul(kb.div(kp_, 2), nr)
+            panel_words = kb.mul(kb.div(kp_, gm.per_word), nr)
             c_amx = soff if prepacked else kb.add(soff, kb.mul(panel_words, 2))
-            c_tile = kb.add(c_amx, 2 * 32 * 32 if gm.isa == "amx" else 0)
+            c_tile = kb.add(c_amx, 2 * 32 * 32 if gm.tiles else 0)
 
         def bf16_unit(u):  # u = ((n, g), block chunk, tile chunk)
             ntc_, tpc_ = prm(i_ntc), prm(i_tpc)
@@ -228,8 +251,8 @@ def _conv_gemm(ctx, label, x_v, wflat, ep, output, x_shape, out_shape, k, stride
                 p0 = kb.mul(t, nr)
                 row = _b_rows(kb, xb, kt, x_base, p0, kb.imin(nr, kb.sub(cols_, p0)), plane_, pointwise, nr // 16)
                 at = kb.add(soff, kb.mul(kb.rem(t, 2), panel_words))
-                pack_rows_bf16(kb, row, nr // 16, kdim_, kp_, sc,
-                               lambda p, c: kb.add(at, kb.add(kb.mul(p, nr), c * 16)))
+                _pack_panel(kb, gm, row, kdim_, kp_, sc, lambda p, c: kb.add(at, kb.add(kb.mul(p, nr), c * 16)),
+                            quant[0] if quant else None)
 
             def tile(t):
                 # the next tile's panel is packed before this one's tiles load theirs: AMX loads of
@@ -290,7 +313,7 @@ def _conv_gemm(ctx, label, x_v, wflat, ep, output, x_shape, out_shape, k, stride
 
         def bf16_blocks(gi, ni, p0, ncols, x_base, mc, t):
             """Every block of the unit's chunk of filter rows over tile t's columns of B, as bf16
-            pairs (packed by the unit, or by the pack step before the convolution)."""
+            pairs or u8 quads (packed by the unit, or by the pack step before the convolution)."""
             nvec = nr // 16
             nonlocal panel_buf, panel
             if prepacked:
@@ -299,38 +322,57 @@ def _conv_gemm(ctx, label, x_v, wflat, ep, output, x_shape, out_shape, k, stride
                 panel = kb.mul(tile, panel_words)
             else:
                 panel = kb.add(soff, kb.mul(kb.rem(t, 2), panel_words))
+            kq = kb.div(kp_, gm.per_word)  # rows of the panel: pairs or quads of K
 
-            def a_base(mbi, per_pair_row):
-                return kb.mul(kb.mul(kb.add(kb.mul(gi, mb_), mbi), kb.div(kp_, per_pair_row)),
-                              512 if per_pair_row == 32 else mr)
+            def a_base(mbi):  # tiles: [K/KU][32 rows][16 words] a block; else [K/per_word][MR]
+                blk = kb.add(kb.mul(gi, mb_), mbi)
+                return kb.mul(kb.mul(blk, kb.div(kp_, gm.ku)), 512) if gm.tiles else kb.mul(kb.mul(blk, kq), mr)
 
             def store(mbi, acc):
                 row0 = kb.add(kb.mul(gi, coutg_), kb.mul(mbi, mr))
                 store_block(kb, acc, kb.sub(coutg_, kb.mul(mbi, mr)), row0, ni, p0, ncols)
             lo_b = kb.mul(mc, bpc_)
             hi_b = kb.imin(kb.add(lo_b, bpc_), mb_)
-            if gm.isa == "amx":
+            if gm.tiles:
                 def compute(mbi):
-                    base = a_base(mbi, 32)
-                    amx_compute(kb, kb.div(kp_, 32),
+                    base = a_base(mbi)
+                    amx_compute(kb, kb.div(kp_, gm.ku),
                                 lambda ks, i: (wb, kb.add(base, kb.add(kb.mul(ks, 512), i * 256)), 64),
-                                lambda ks, j: (panel_buf, kb.add(panel, kb.add(kb.mul(ks, 16 * nr), j * 16)), nr * 4))
+                                lambda ks, j: (panel_buf, kb.add(panel, kb.add(kb.mul(ks, 16 * nr), j * 16)), nr * 4),
+                                "sud" if gm.int8 else "bf16")
                 amx_pipelined(kb, lo_b, hi_b, compute, sc, c_amx, store)
                 return
 
             def block(mbi):
-                base = a_base(mbi, 2)
-                acc = microkernel_bf16(
-                    kb, mr, nvec, 0, kb.div(kp_, 2),
-                    lambda r, p: kb.load(wb, kb.add(base, kb.add(kb.mul(p, mr), r))),
-                    lambda p, c: load_bf16(kb, panel_buf, kb.add(panel, kb.add(kb.mul(p, nr), c * 16))))
+                base = a_base(mbi)
+
+                def a_word(r, p):
+                    return kb.load(wb, kb.add(base, kb.add(kb.mul(p, mr), r)))
+
+                def b_at(p, c):
+                    return kb.add(panel, kb.add(kb.mul(p, nr), c * 16))
+                if gm.int8:
+                    acc = microkernel_vnni(kb, mr, nvec, 0, kq, a_word, lambda p, c: load_s8(kb, panel_buf, b_at(p, c)),
+                                           a_unsigned=False)
+                else:
+                    acc = microkernel_bf16(kb, mr, nvec, 0, kq, a_word,
+                                           lambda p, c: load_bf16(kb, panel_buf, b_at(p, c)))
                 store(mbi, acc)
             kb.for_(lo_b, hi_b, block)
 
         def store_block(kb, acc, rows_left, row0, ni, p0, ncols):
-            """C's block (registers or scratch) through the epilogue into the output."""
+            """C's block (registers or scratch) through the epilogue into the output; int8 sums
+            become values first: mult[ch] * (acc - corr[ch])."""
             nvec = nr // v
             nrows = mr if full_rows else kb.imin(rows_left, mr)
+            rows = (lambda body: for_rows(kb, acc, mr, nrows, lambda r, vec: body(r, lambda c: deq(r, vec(c))))) \
+                if gm.int8 else (lambda body: for_rows(kb, acc, mr, nrows, body))
+
+            def deq(r, raw):
+                ch = kb.add(row0, r)
+                corr = kb.broadcast(kb.load(kb.args["corr"], ch), v)
+                mult = kb.broadcast(kb.load(kb.args["mult"], ch), v)
+                return dequantize(kb, raw, corr, mult)
             if vec_epilogue:
                 def store_row(r, vec):
                     row = kb.add(row0, r)
@@ -341,7 +383,7 @@ def _conv_gemm(ctx, label, x_v, wflat, ep, output, x_shape, out_shape, k, stride
                         flat = [[st[0], st[1], 0 if pat[2] else 1] for st, pat in zip(est, pattern)]
                         val = apply_epilogue_vec(kb, ep, vec(c), eps, [ni, row, p], nvalid, v, flat)
                         kb.vstore_masked(val, ob, kb.add(obase, p), kb.mask(nvalid, v))
-                for_rows(kb, acc, mr, nrows, store_row)
+                rows(store_row)
                 return
             if grid_epilogue:
                 for c in range(nvec):
@@ -364,15 +406,21 @@ def _conv_gemm(ctx, label, x_v, wflat, ep, output, x_shape, out_shape, k, stride
                             at = kb.sub(kb.add(obase, kb.mul(kb.add(oh, sg), wout_)), ls)
                             kb.vstore_masked(val, ob, at, lanes)
                         kb.for_(0, nseg, segment)
-                    for_rows(kb, acc, mr, nrows, store_row)
+                    rows(store_row)
                 return
             if isinstance(acc, ScratchBlock):  # already in memory, rows `ld` floats apart
                 block, ld = acc.at, acc.ld
+                if gm.int8:  # the sums as values, in place
+                    def to_values(r, vec):
+                        for c in range(nvec):
+                            kb.vstore(vec(c), sc, kb.add(block, kb.add(kb.mul(r, ld), c * v)))
+                    rows(to_values)
             else:
                 block, ld = c_tile, nr
                 for r in range(mr):
                     for c in range(nvec):
-                        kb.vstore(acc[r * nvec + c], sc, kb.add(c_tile, r * nr + c * v))
+                        a = deq(r, acc[r * nvec + c]) if gm.int8 else acc[r * nvec + c]
+                        kb.vstore(a, sc, kb.add(c_tile, r * nr + c * v))
 
             def col(j):  # the position of column j, once for all rows
                 gc = kb.add(p0, j)
@@ -391,8 +439,8 @@ def _conv_gemm(ctx, label, x_v, wflat, ep, output, x_shape, out_shape, k, stride
                 kb.if_(ok, put)
             kb.for_(0, ncols, col)
 
-        kb.for_(kb.args["lo"], kb.args["hi"], bf16_unit if gm.bf16 else unit)
-        if gm.isa == "amx":
+        kb.for_(kb.args["lo"], kb.args["hi"], bf16_unit if low else unit)
+        if gm.tiles:
             amx_end(kb)
 
     pbuf = ctx.const_buf(np.array(P.values, np.int64))
@@ -401,6 +449,9 @@ def _conv_gemm(ctx, label, x_v, wflat, ep, output, x_shape, out_shape, k, stride
     if koff is not None:
         args.append(("koff", np.dtype(np.int64), None))
         bufs.append(ctx.const_buf(koff))
+    if quant is not None:
+        args += [("mult", F32, None), ("corr", np.dtype(np.int32), None)]
+        bufs += [ctx.const_buf(mult), ctx.const_buf(corr)]
     if panels is not None:
         args.append(("panels", F32, None))
         bufs.append(panels)
@@ -415,13 +466,23 @@ def _conv_gemm(ctx, label, x_v, wflat, ep, output, x_shape, out_shape, k, stride
              label)
 
 
-def _pack_panels(ctx: LowerCtx, x: Buf, koff, dims, kdim: int, kp: int, nr: int, pointwise: bool) -> Buf:
-    """All of a convolution's B as bf16 VNNI panels, [n*g][tiles][kp/2][nr] words: every tile's
-    columns (rounded to bf16) packed once, in parallel, for the chunks of filter blocks to share."""
+def _pack_panel(kb: KB, gm, row, k, kp, dst, at, act) -> None:
+    """One tile's rows of B as a panel of words: bf16 pairs, or the u8 levels of the activation
+    quantizer `act` (int8)."""
+    if gm.int8:
+        pack_rows_u8(kb, lambda kk: [levels(kb, x, act) for x in row(kk)], gm.nr // 16, k, kp, dst, at)
+    else:
+        pack_rows_bf16(kb, row, gm.nr // 16, k, kp, dst, at)
+
+
+def _pack_panels(ctx: LowerCtx, x: Buf, koff, dims, kdim: int, kp: int, gm, pointwise: bool, act) -> Buf:
+    """All of a convolution's B as VNNI panels, [n*g][tiles][kp/per_word][nr] words: every tile's
+    columns (bf16, or u8 levels) packed once, in parallel, for the chunks of filter blocks to share."""
     ng, cin_g, plane, cols, nt = dims
-    words = kp // 2 * nr
+    nr = gm.nr
+    words = kp // gm.per_word * nr
     out = ctx.scratch_value(np.dtype(np.float32), ng * nt * words)
-    key = f"packb|{'pw' if pointwise else 'pad'}|{dims}|{kdim},{kp},{nr}"
+    key = f"packb|{'pw' if pointwise else 'pad'}|{dims}|{kdim},{kp},{gm.key()}|{act}"
 
     def build(kb: KB) -> None:
         xb, ob, kt = kb.args["x"], kb.args["out"], kb.args.get("koff")
@@ -432,7 +493,7 @@ def _pack_panels(ctx: LowerCtx, x: Buf, koff, dims, kdim: int, kp: int, nr: int,
             row = _b_rows(kb, xb, kt, kb.mul(kb.mul(gi, cin_g), plane), p0, kb.imin(nr, kb.sub(cols, p0)), plane,
                           pointwise, nr // 16)
             base = kb.mul(u, words)
-            pack_rows_bf16(kb, row, nr // 16, kdim, kp, ob, lambda p, c: kb.add(base, kb.add(kb.mul(p, nr), c * 16)))
+            _pack_panel(kb, gm, row, kdim, kp, ob, lambda p, c: kb.add(base, kb.add(kb.mul(p, nr), c * 16)), act)
         kb.for_(kb.args["lo"], kb.args["hi"], tile)
 
     args, bufs = [("x", F32, x.size)], [x]

@@ -12,6 +12,7 @@ from dialects.errors import CompileError
 from dialects.ov import Const, Fused, OvOp, format_shape, is_static, shape_of
 from passes.ov_to_loops.elementwise import ELEMENTWISE, copy_kernel, lower_eltwise
 from passes.ov_to_loops.program import Buf, LowerCtx, Program, Slot, build_program
+from passes.quantized import analyze
 
 Lowering = Callable[[LowerCtx, OvOp], None]
 LOWERINGS: dict[str, Lowering] = {}
@@ -40,7 +41,7 @@ def _load() -> None:
 
 
 def lower_module(module: ModuleOp, profile: bool = False, const_pool: dict | None = None, precision: str = "f32",
-                 bf16_isa: str | None = None) -> Program:
+                 bf16_isa: str | None = None, int8_isa: str | None = None) -> Program:
     _load()
     fn = next(op for op in module.body.block.ops if isinstance(op, func.FuncOp))
     block = fn.body.block
@@ -55,7 +56,8 @@ def lower_module(module: ModuleOp, profile: bool = False, const_pool: dict | Non
                                        "(it depends on input values); native code needs static shapes")
             if any(0 in shape_of(v.type) for v in list(op.inputs) + list(op.outputs)):
                 raise CompileError(f"{op.IR_TYPE}: tensors with zero elements are not supported on CPU")
-    ctx = LowerCtx(const_pool, precision, bf16_isa)
+    ctx = LowerCtx(const_pool, precision, bf16_isa, int8_isa)
+    ctx.quantized = analyze(block, int8_isa is not None)
     for i, arg in enumerate(block.args):
         ctx.slots.append(Slot("input", i))
         info = ctx.value(arg)
@@ -65,8 +67,8 @@ def lower_module(module: ModuleOp, profile: bool = False, const_pool: dict | Non
         if isinstance(op, func.ReturnOp):
             outputs = list(op.operands)
             break
-        if isinstance(op, Const):
-            continue
+        if isinstance(op, Const) or id(op) in ctx.quantized.skip:
+            continue  # constants, and quantizers and weight decompressions folded into the GEMMs
         if isinstance(op, Fused):
             FUSED[op.kind.data](ctx, op)
         elif op.IR_TYPE in ALIASES:

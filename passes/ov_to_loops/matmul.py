@@ -13,7 +13,7 @@ from xdsl.dialects.builtin import f32
 from xdsl.ir import SSAValue
 
 from dialects.errors import CompileError
-from dialects.ov import OvOp, constant_of, dtype_of, shape_of
+from dialects.ov import OvOp, dtype_of, shape_of
 from passes.ov_to_loops.elementwise import broadcast_strides
 from passes.ov_to_loops.epilogue import Epilogue, apply_epilogue_vec, lower_anchored
 from passes.ov_to_loops.kb import KB
@@ -23,12 +23,18 @@ from passes.ov_to_loops.microkernel import (
     amx_compute,
     amx_end,
     amx_pipelined,
+    bytes_as_words,
+    dequantize,
     dequantized,
     for_rows,
     gemm_for,
+    gemm_int8,
+    levels,
     load_bf16,
+    load_s8,
     microkernel,
     microkernel_bf16,
+    microkernel_vnni,
     pack_b,
     pack_rows_bf16,
 )
@@ -64,19 +70,29 @@ def lower_matmul(ctx: LowerCtx, mm: OvOp, ep: Epilogue, output: SSAValue, inputs
     a_mat, b_mat = M * K, K * N
     lda_m, lda_k = (1, M) if ta else (K, 1)
     ldb_k, ldb_n = (1, K) if tb else (N, 1)
-    gm = gemm_for("f32" if dequantized(a_v) or dequantized(b_v) else ctx.precision, ctx.bf16_isa, M)
+    quant = ctx.int8_plan(mm, b_v)  # (activation quantizer, int8 weights, per-column scale) or None
+    if quant is not None:
+        act = quant[0]
+        a_v = act.x  # the quantizer's input: the kernel packs its levels
+        gm = gemm_int8(ctx.int8_isa, M)
+    else:
+        gm = gemm_for("f32" if dequantized(a_v) or dequantized(b_v) else ctx.precision, ctx.bf16_isa, M)
+    low = gm.bf16 or gm.int8
     mr, nr, v = gm.mr, gm.nr, gm.v
     kp = gm.kpad(K)
-    kw = kp // 2 if gm.bf16 else K  # rows of a B panel: K floats or K/2 words of bf16 pairs
+    kw = kp // gm.per_word  # rows of a B panel: K floats, K/2 words of bf16 pairs or K/4 of byte quads
     nb = -(-N // nr)
-    bval = constant_of(b_v)
+    bval = quant[1].q if quant is not None else ctx.weight_value(b_v)
     b_batches = int(np.prod(b_shape[:-2], dtype=np.int64)) if len(b_shape) > 2 else 1
     if bval is not None:
-        bm = bval.reshape(b_batches, *b_shape[-2:]).astype(F32)
+        bm = bval.reshape(b_batches, *b_shape[-2:]).astype(np.int8 if gm.int8 else F32)
         packed = pack_b(bm.transpose(0, 2, 1) if tb else bm, gm)  # [bb][nb][kw][nr]
     else:
         packed = None
-    amx = gm.isa == "amx"
+    amx = gm.tiles
+    if quant is not None:  # per output column: y = mult * (acc - corr)
+        mult = (act.d * quant[2]).astype(np.float32)
+        corr = (act.z * (bm[0].T if tb else bm[0]).astype(np.int64).sum(axis=0)).astype(np.int32)
     mfull, mrem = (-(-M // mr), 0) if amx else divmod(M, mr)  # AMX blocks are whole (rows past M: zeros)
     mblocks = mfull + (1 if mrem else 0)
     # B panels are taken G at a time (about half a core's L2): each MR-row block of A is then
@@ -94,7 +110,7 @@ def lower_matmul(ctx: LowerCtx, mm: OvOp, ep: Epilogue, output: SSAValue, inputs
     ep_strides = ep.strides()
     vec_ep = all(st[-1] in (0, 1) for st in ep_strides)
     pack_elems = group * kw * nr if packed is None else 0
-    a_words = mr * kp // 2 if gm.bf16 else 0  # this block's rows of A as bf16 pairs
+    a_words = mr * kw if low else 0  # this block's rows of A as bf16 pairs or u8 quads
     c_words = 2 * 32 * 32 if amx else 0  # two C blocks: one stored while the other computes
     scratch = pack_elems + a_words + c_words + nr + 64
     key = f"mm{a_shape}{b_shape}{ta}{tb}{batch}|{gm.key()}|{packed is not None}|{n_mc},{group}|{ep.key()}"
@@ -126,7 +142,7 @@ def lower_matmul(ctx: LowerCtx, mm: OvOp, ep: Epilogue, output: SSAValue, inputs
             def block(rows):
                 def run(mbi):
                     m0 = kb.mul(mbi, mr)
-                    if gm.bf16:
+                    if low:
                         pack_a_rows(kb, sc, a_area, ab, a_base, m0, rows)
 
                     def a_elem(r, k):
@@ -144,7 +160,13 @@ def lower_matmul(ctx: LowerCtx, mm: OvOp, ep: Epilogue, output: SSAValue, inputs
                         def put_row(r, vec):
                             for c in range(nr // v):
                                 nvalid = kb.imax(kb.imin(kb.sub(ncols, c * v), v), 0)
-                                store(kb, vec(c), [*bidx, kb.add(m0, r), kb.add(n0, c * v)], nvalid)
+                                val = vec(c)
+                                if gm.int8:
+                                    m = kb.mask(nvalid, v)
+                                    at = kb.add(n0, c * v)
+                                    val = dequantize(kb, val, kb.vload_masked(kb.args["corr"], at, m, v),
+                                                     kb.vload_masked(kb.args["mult"], at, m, v))
+                                store(kb, val, [*bidx, kb.add(m0, r), kb.add(n0, c * v)], nvalid)
                         # AMX blocks are whole: rows past M of the last one are not stored
                         for_rows(kb, acc, rows, kb.imin(kb.sub(M, m0), rows) if amx and M % mr else rows, put_row)
 
@@ -152,19 +174,26 @@ def lower_matmul(ctx: LowerCtx, mm: OvOp, ep: Epilogue, output: SSAValue, inputs
                         def compute(pi):
                             buf, base = b_at(pi)
                             amx_compute(
-                                kb, kp // 32,  # A: rows 16i.. of the packed block, 32 bf16 from k step ks
-                                lambda ks, i: (sc, kb.add(a_area, kb.add(i * 16 * (kp // 2), kb.mul(ks, 16))), kp * 2),
-                                lambda ks, j: (buf, kb.add(base, kb.add(kb.mul(ks, 16 * nr), j * 16)), nr * 4))
+                                kb, kp // gm.ku,  # A: rows 16i.. of the packed block, 16 words from k step ks
+                                lambda ks, i: (sc, kb.add(a_area, kb.add(i * 16 * kw, kb.mul(ks, 16))), kw * 4),
+                                lambda ks, j: (buf, kb.add(base, kb.add(kb.mul(ks, 16 * nr), j * 16)), nr * 4),
+                                "usd" if gm.int8 else "bf16")
                         amx_pipelined(kb, p_lo, p_hi, compute, sc, c_area, put)
                         return
 
                     def panel(pi):
                         buf, base = b_at(pi)
-                        if gm.bf16:
-                            acc = microkernel_bf16(
-                                kb, rows, nr // 16, 0, kp // 2,
-                                lambda r, p: kb.load(sc, kb.add(a_area, kb.add(r * (kp // 2), p))),
-                                lambda p, c: load_bf16(kb, buf, kb.add(base, kb.add(kb.mul(p, nr), c * 16))))
+                        def a_word(r, p):
+                            return kb.load(sc, kb.add(a_area, kb.add(r * kw, p)))
+
+                        def word_at(p, c, base=base):
+                            return kb.add(base, kb.add(kb.mul(p, nr), c * 16))
+                        if gm.int8:
+                            acc = microkernel_vnni(kb, rows, nr // 16, 0, kw, a_word,
+                                                   lambda p, c: load_s8(kb, buf, word_at(p, c)), a_unsigned=True)
+                        elif gm.bf16:
+                            acc = microkernel_bf16(kb, rows, nr // 16, 0, kw, a_word,
+                                                   lambda p, c: load_bf16(kb, buf, word_at(p, c)))
                         else:
                             acc = microkernel(kb, rows, nr // v, v, 0, K, a_elem,
                                               lambda k, c: kb.vload(buf, kb.add(base, kb.add(kb.mul(k, nr), c * v)), v))
@@ -193,7 +222,7 @@ def lower_matmul(ctx: LowerCtx, mm: OvOp, ep: Epilogue, output: SSAValue, inputs
                     idx = kb.select(ok, kb.v(kb.add(b_base, kb.add(kb.mul(k, ldb_k), kb.mul(nn, ldb_n)))), kb.v(0))
                     kb.store(kb.select(ok, kb.load(bb_, idx), kb.f(0.0)), sc, kb.add(tmp, j))
                 return [kb.vload(sc, kb.add(tmp, c * v), v) for c in range(nr // v)]
-            if gm.bf16:
+            if low:
                 pack_rows_bf16(kb, row, nr // 16, K, kp, sc, lambda p, c: kb.add(dst, kb.add(kb.mul(p, nr), c * 16)))
                 return
 
@@ -203,8 +232,10 @@ def lower_matmul(ctx: LowerCtx, mm: OvOp, ep: Epilogue, output: SSAValue, inputs
             kb.for_(0, K, vpack)
 
         def pack_a_rows(kb, sc, a_area, ab, a_base, m0, rows):
-            """Rows m0.. of A (`rows` of them, zeros past M) as bf16 pairs, [rows][kp/2] words."""
-            chunks = -(-kp // 32)
+            """Rows m0.. of A (`rows` of them, zeros past M) as bf16 pairs or as the u8 levels of
+            the activation quantizer, [rows][kw] words."""
+            span = 16 * gm.per_word  # K elements a chunk of 16 words holds
+            chunks = -(-kp // span)
 
             def one(r):
                 m = kb.add(m0, r)
@@ -213,24 +244,28 @@ def lower_matmul(ctx: LowerCtx, mm: OvOp, ep: Epilogue, output: SSAValue, inputs
                 base = kb.add(a_base, kb.mul(mm, lda_m))
 
                 def chunk(q):
-                    k0 = kb.mul(q, 32)
+                    k0 = kb.mul(q, span)
                     if lda_k == 1:
-                        n = kb.select(live, kb.v(kb.imax(kb.imin(kb.sub(K, k0), 32), 0)), kb.v(0))
+                        n = kb.select(live, kb.v(kb.imax(kb.imin(kb.sub(K, k0), span), 0)), kb.v(0))
                         vals = [kb.vload_masked(ab, kb.add(kb.add(base, k0), h * 16),
                                                 kb.mask(kb.imax(kb.imin(kb.sub(n, h * 16), 16), 0), 16), 16)
-                                for h in range(2)]
+                                for h in range(span // 16)]
                     else:  # transposed A: element by element through scratch
                         def el(j):
                             k = kb.add(k0, j)
                             ok = kb.emit_and(live, kb.icmp("slt", k, K))
                             idx = kb.select(ok, kb.v(kb.add(base, kb.mul(k, lda_k))), kb.v(0))
                             kb.store(kb.select(ok, kb.load(ab, idx), kb.f(0.0)), sc, kb.add(tmp, j))
-                        kb.for_(0, 32, el)
-                        vals = [kb.vload(sc, kb.add(tmp, h * 16), 16) for h in range(2)]
-                    pair = kb.shuffle(kb.to_bf16(vals[0]), kb.to_bf16(vals[1]), list(range(32)))
-                    dst = kb.add(a_area, kb.add(r * (kp // 2), kb.mul(q, 16)))
-                    left = kb.imin(kb.sub(kp // 2, kb.mul(q, 16)), 16)
-                    kb.vstore_masked(kb.vbitcast(pair, f32, 16), sc, dst, kb.mask(left, 16))
+                        kb.for_(0, span, el)
+                        vals = [kb.vload(sc, kb.add(tmp, h * 16), 16) for h in range(span // 16)]
+                    if gm.int8:
+                        words = bytes_as_words(kb, [levels(kb, x, act) for x in vals])
+                    else:
+                        words = kb.vbitcast(kb.shuffle(kb.to_bf16(vals[0]), kb.to_bf16(vals[1]), list(range(32))),
+                                            f32, 16)
+                    dst = kb.add(a_area, kb.add(r * kw, kb.mul(q, 16)))
+                    left = kb.imin(kb.sub(kw, kb.mul(q, 16)), 16)
+                    kb.vstore_masked(words, sc, dst, kb.mask(left, 16))
                 kb.for_(0, chunks, chunk)
             for r in range(rows):
                 one(r)
@@ -257,6 +292,9 @@ def lower_matmul(ctx: LowerCtx, mm: OvOp, ep: Epilogue, output: SSAValue, inputs
     b_buf = ctx.const_buf(packed) if packed is not None else ctx.buf(b_v)
     args = [("a", F32, a_buf.size), ("b", F32, b_buf.size)]
     bufs = [a_buf, b_buf]
+    if quant is not None:
+        args += [("mult", F32, mult.size), ("corr", np.dtype(np.int32), corr.size)]
+        bufs += [ctx.const_buf(mult), ctx.const_buf(corr)]
     for i, e in enumerate(ep.inputs):
         args.append((f"e{i}", dtype_of(e.type), max(int(np.prod(shape_of(e.type), dtype=np.int64)), 1)))
         bufs.append(ctx.buf(e))

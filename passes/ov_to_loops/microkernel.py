@@ -27,7 +27,16 @@ from xdsl.dialects.builtin import bf16, f32
 from xdsl.ir import SSAValue
 
 from codegen.target import host
-from dialects.loops import DotBF16Op, TileConfigOp, TileDotOp, TileLoadOp, TileReleaseOp, TileStoreOp, TileZeroOp
+from dialects.loops import (
+    DotBF16Op,
+    DotU8S8Op,
+    TileConfigOp,
+    TileDotOp,
+    TileLoadOp,
+    TileReleaseOp,
+    TileStoreOp,
+    TileZeroOp,
+)
 from passes.ov_to_loops.kb import KB
 
 F32 = np.dtype(np.float32)
@@ -46,7 +55,7 @@ class Gemm:
     """One kernel family and its blocking: MR x NR block, V f32 lanes per vector, K taken in
     steps of KU (padded with zeros to a multiple of it)."""
 
-    isa: str  # "f32" | "avx512bf16" | "amx"
+    isa: str  # "f32" | "avx512bf16" | "amx" (bf16) | "vnni" | "amx8" (int8)
     mr: int
     nr: int
     v: int
@@ -54,7 +63,20 @@ class Gemm:
 
     @property
     def bf16(self) -> bool:
-        return self.isa != "f32"
+        return self.isa in ("avx512bf16", "amx")
+
+    @property
+    def int8(self) -> bool:
+        return self.isa in ("vnni", "amx8")
+
+    @property
+    def per_word(self) -> int:
+        """K elements per 32-bit word of packed operands: 1 (f32), 2 (bf16 pairs), 4 (bytes)."""
+        return 4 if self.int8 else 2 if self.bf16 else 1
+
+    @property
+    def tiles(self) -> bool:
+        return self.isa in ("amx", "amx8")
 
     def kpad(self, k: int) -> int:
         return -(-k // self.ku) * self.ku
@@ -82,6 +104,15 @@ def dequantized(v: SSAValue, depth: int = 6) -> bool:
                                                                            "Reshape", "Transpose", "MaxPool")):
         return any(dequantized(x, depth - 1) for x in op.operands)
     return False
+
+
+def gemm_int8(int8_isa: str, rows: int) -> Gemm:
+    """The int8 kernel family: AMX-INT8 tiles (32 x 32 blocks, K by 64) where 16 rows fill a
+    tile, AVX512-VNNI otherwise (K by 4)."""
+    mr, _, _ = blocking()
+    if int8_isa == "amx" and rows >= 16:
+        return Gemm("amx8", 32, 32, 16, 64)
+    return Gemm("vnni", mr, 32, 16, 4)
 
 
 def gemm_for(precision: str, bf16_isa: str | None, rows: int) -> Gemm:
@@ -139,12 +170,26 @@ def bf16_words(pairs: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(pairs, F32).astype(BF16)).view(np.float32)[..., 0]
 
 
+def int8_words(quads: np.ndarray) -> np.ndarray:
+    """[..., 4] int8 values -> [...] f32-typed words holding the four bytes."""
+    return np.ascontiguousarray(np.asarray(quads, np.int8)).view(np.float32)[..., 0]
+
+
 def pack_a(wflat: np.ndarray, g: Gemm) -> np.ndarray:
     """Constant A, [G][M][K], as the kernel family reads it, rows zero-padded to a multiple of
     MR and K to a multiple of KU: f32 [G][M/MR][K][MR]; AVX512-BF16 words [G][M/MR][K/2][MR];
-    AMX words [G][M/32][K/32][32][16]."""
+    AMX words [G][M/32][K/32][32][16]; int8 (A of int8 values): VNNI words [G][M/MR][K/4][MR],
+    AMX-INT8 words [G][M/32][K/64][32][16]."""
     groups, m, k = wflat.shape
     mb, kp = -(-m // g.mr), g.kpad(k)
+    if g.int8:
+        a8 = np.zeros((groups, mb * g.mr, kp), np.int8)
+        a8[:, :m, :k] = wflat
+        a8 = a8.reshape(groups, mb, g.mr, kp // 4, 4)
+        if g.isa == "vnni":
+            return np.ascontiguousarray(int8_words(a8).transpose(0, 1, 3, 2))
+        tiles = a8.reshape(groups, mb, g.mr, kp // 64, 16, 4).transpose(0, 1, 3, 2, 4, 5)
+        return np.ascontiguousarray(int8_words(tiles))
     a = np.zeros((groups, mb * g.mr, kp), F32)
     a[:, :m, :k] = wflat
     a = a.reshape(groups, mb, g.mr, kp)
@@ -158,9 +203,14 @@ def pack_a(wflat: np.ndarray, g: Gemm) -> np.ndarray:
 
 def pack_b(bmat: np.ndarray, g: Gemm) -> np.ndarray:
     """Constant B, [BB][K][N], in panels of NR columns, zero-padded: f32 [BB][N/NR][K][NR];
-    bf16 words [BB][N/NR][K/2][NR] (both bf16 families)."""
+    bf16 words [BB][N/NR][K/2][NR] (both bf16 families); int8 words [BB][N/NR][K/4][NR]."""
     bb, k, n = bmat.shape
     nb, kp = -(-n // g.nr), g.kpad(k)
+    if g.int8:
+        b8 = np.zeros((bb, kp, nb * g.nr), np.int8)
+        b8[:, :k, :n] = bmat
+        b8 = b8.reshape(bb, kp // 4, 4, nb, g.nr).transpose(0, 3, 1, 4, 2)
+        return np.ascontiguousarray(int8_words(b8))
     p = np.zeros((bb, kp, nb * g.nr), F32)
     p[:, :k, :n] = bmat
     p = p.reshape(bb, kp, nb, g.nr).transpose(0, 2, 1, 3)
@@ -192,6 +242,118 @@ def pack_rows_bf16(kb: KB, row: Callable, nvec: int, k, kp, dst: SSAValue, at: C
         else:
             kb.if_(kb.icmp("ne", odd, 0), last)
     kb.for_(kb.add(full, odd), kb.div(kp, 2), lambda p: put(p, [zero] * nvec, [zero] * nvec))
+
+
+def pack_rows_u8(kb: KB, row: Callable, nvec: int, k, kp, dst: SSAValue, at: Callable) -> None:
+    """Write B's rows as an int8 VNNI panel: `row(k)` gives row k as `nvec` vectors of 16 i32
+    levels (0..255); word c of quad p holds rows 4p..4p+3 of 16 columns, a byte each. Rows
+    from `k` on are zeros, up to `kp`."""
+    from xdsl.dialects import arith
+
+    zero = kb.splat(0, 16, np.int32)
+
+    def put(p, rows):
+        for c in range(nvec):
+            w = rows[0][c]
+            for j in (1, 2, 3):
+                w = kb.emit(arith.OrIOp(w, kb.emit(arith.ShLIOp(rows[j][c], kb.splat(8 * j, 16, np.int32)))))
+            kb.vstore(kb.vbitcast(w, f32, 16), dst, at(p, c))
+
+    def full(p):
+        base = kb.mul(p, 4)
+        put(p, [row(kb.add(base, j)) for j in range(4)])
+    kb.for_(0, kb.div(k, 4), full)
+    rem = kb.rem(k, 4)
+    last = kb.div(k, 4)
+
+    def tail():  # the quad k lies in: rows past k are zeros
+        base = kb.mul(last, 4)
+        rows = []
+        for j in range(4):
+            r = row(kb.imin(kb.add(base, j), kb.sub(k, 1)))
+            keep = kb.icmp("slt", kb.add(base, j), k)
+            rows.append([kb.select(kb.broadcast(keep, 16), v, zero) for v in r])
+        put(last, rows)
+    if not (isinstance(rem, int) and rem == 0):
+        if isinstance(rem, int):
+            tail()
+        else:
+            kb.if_(kb.icmp("ne", rem, 0), tail)
+    kb.for_(kb.div(kb.add(k, 3), 4), kb.div(kp, 4), lambda p: put(p, [[zero] * nvec] * 4))
+
+
+def levels(kb: KB, x: SSAValue, act) -> SSAValue:
+    """The quantizer's integer level (0..n, as i32 lanes) of each lane of f32 vector x, computed
+    as the quantizer's op computes it (passes.quantized.ActQuant), so that the level is the one
+    the reference gets. NaN gets `act.nan`: level 0 for FakeQuantize (whose NaN output no level
+    holds), the level of integer 0 for QDQ (the reference converts NaN to 0)."""
+    from xdsl.dialects import arith, math
+
+    w = x.type.get_shape()[0]
+    f = lambda c: kb.splat(float(c), w)  # noqa: E731
+    if act.form == "int":  # integer values as floats: the level is the value, shifted to u8
+        q = kb.fadd(x, f(act.lo))
+    elif act.form == "fq":
+        t = kb.fmul(kb.fdiv(kb.fsub(x, f(act.lo)), f(np.float32(act.hi) - np.float32(act.lo))), f(act.n))
+        q = kb.emit(math.RoundEvenOp(t))
+        q = kb.select(kb.cmpf("ole", x, f(act.lo)), f(0.0), kb.select(kb.cmpf("ogt", x, f(act.hi)), f(act.n), q))
+    else:
+        q = kb.fadd(kb.emit(math.RoundEvenOp(kb.fdiv(x, f(act.lo)))), f(act.hi))
+        q = kb.fminnum(kb.fmaxnum(q, f(0.0)), f(act.n))
+    q = kb.select(kb.cmpf("uno", x, x), f(act.nan), q)
+    from xdsl.dialects.builtin import VectorType, i32
+
+    return kb.emit(arith.FPToSIOp(q, VectorType(i32, [w])))
+
+
+def dequantize(kb: KB, raw: SSAValue, corr: SSAValue, mult: SSAValue) -> SSAValue:
+    """An int8 GEMM's sums as values: mult * (acc - corr), `raw` the i32 sums (or their bits in
+    an f32-typed vector, as AMX leaves them in scratch)."""
+    from xdsl.dialects import arith
+    from xdsl.dialects.builtin import IntegerType, VectorType, i32
+
+    w = raw.type.get_shape()[0]
+    if not isinstance(raw.type.element_type, IntegerType):
+        raw = kb.vbitcast(raw, i32, w)
+    acc = kb.emit(arith.SubiOp(raw, corr))
+    return kb.fmul(kb.emit(arith.SIToFPOp(acc, VectorType(f32, [w]))), mult)
+
+
+def bytes_as_words(kb: KB, lvls: list[SSAValue]) -> SSAValue:
+    """Four vectors of 16 i32 levels (consecutive elements) as 16 words of four bytes each."""
+    from xdsl.dialects import arith
+    from xdsl.dialects.builtin import VectorType, i8
+
+    b = [kb.emit(arith.TruncIOp(x, VectorType(i8, [16]))) for x in lvls]
+    lo, hi = kb.shuffle(b[0], b[1], list(range(32))), kb.shuffle(b[2], b[3], list(range(32)))
+    return kb.vbitcast(kb.shuffle(lo, hi, list(range(64))), f32, 16)
+
+
+def load_s8(kb: KB, buf: SSAValue, idx) -> SSAValue:
+    """16 words of an int8 panel as 64 bytes."""
+    from xdsl.dialects.builtin import i8
+
+    return kb.vbitcast(kb.vload(buf, idx, 16), i8, 64)
+
+
+def microkernel_vnni(kb: KB, mr: int, nvec: int, q_lo, q_hi, a_word, b_vec, a_unsigned: bool) -> list[SSAValue]:
+    """acc[r][c] = sum over quads q of A's quad (r, q) . B's quad vector (q, c) in exact int32,
+    by vpdpbusd: `a_word(r, q)` is a word of four int8, `b_vec(q, c)` 64 bytes. The unsigned
+    operand goes first: A's bytes when `a_unsigned` (MatMul: activations in A), else B's."""
+    from xdsl.dialects.builtin import i8
+
+    zero = kb.splat(0, 16, np.int32)
+
+    def step(q, *acc):
+        bs = [b_vec(q, c) for c in range(nvec)]
+        out = []
+        for r in range(mr):
+            a = kb.vbitcast(kb.broadcast(a_word(r, q), 16), i8, 64)
+            for c in range(nvec):
+                u, s8 = (a, bs[c]) if a_unsigned else (bs[c], a)
+                out.append(kb.emit(DotU8S8Op(acc[r * nvec + c], u, s8)))
+        return out
+    return kb.for_(q_lo, q_hi, step, init=[zero] * (mr * nvec))
 
 
 def load_bf16(kb: KB, buf: SSAValue, idx) -> SSAValue:
@@ -255,10 +417,11 @@ def for_rows(kb: KB, acc, mr: int, rows, body: Callable) -> None:
             kb.if_(kb.icmp("slt", r, rows), one)
 
 
-def amx_compute(kb: KB, nks, a_tile: Callable, b_tile: Callable) -> None:
+def amx_compute(kb: KB, nks, a_tile: Callable, b_tile: Callable, kind: str = "bf16") -> None:
     """A 32 x 32 block of C in tiles 0-3 = sum over k steps of A(32 x 32 bf16) x B(32 x 32 bf16):
     `a_tile(ks, i)` / `b_tile(ks, j)` give (buffer, word index, row stride in bytes) of A's tile
-    i (rows 16i..16i+15) and B's tile j (columns 16j..16j+15) at k step ks."""
+    i (rows 16i..16i+15) and B's tile j (columns 16j..16j+15) at k step ks. `kind`: "bf16", or
+    for int8 "sud" (A signed, B unsigned) / "usd" (A unsigned, B signed) with i32 sums."""
     for t in range(4):
         kb.b.insert(TileZeroOp(t))
 
@@ -271,7 +434,7 @@ def amx_compute(kb: KB, nks, a_tile: Callable, b_tile: Callable) -> None:
             kb.b.insert(TileLoadOp(6 + j, buf, kb.v(idx), kb.v(stride)))
         for i in range(2):
             for j in range(2):
-                kb.b.insert(TileDotOp("bf16", 2 * i + j, 4 + i, 6 + j))
+                kb.b.insert(TileDotOp(kind, 2 * i + j, 4 + i, 6 + j))
     kb.for_(0, nks, step)
 
 

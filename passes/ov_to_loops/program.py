@@ -121,9 +121,11 @@ class LowerCtx:
     that every input shape reuses one copy of the weights."""
 
     def __init__(self, const_pool: dict[tuple, np.ndarray] | None = None, precision: str = "f32",
-                 bf16_isa: str | None = None) -> None:
+                 bf16_isa: str | None = None, int8_isa: str | None = None) -> None:
         self.precision = precision  # what Convolution/MatMul compute in: "f32" | "bf16"
         self.bf16_isa = bf16_isa  # the bf16 kernel family: "amx" | "avx512bf16"
+        self.int8_isa = int8_isa  # the int8 kernel family for quantized ops: "amx" | "vnni" | None
+        self.quantized = None  # passes.quantized.Quantized of the function being lowered
         self.slots: list[Slot] = [Slot("arena")]
         self.values: dict[SSAValue, _Value] = {}
         self.infos: list[_Value] = []
@@ -163,6 +165,25 @@ class LowerCtx:
             self.slots.append(Slot("const", array=aligned))
             self._const_cache[key] = len(self.slots) - 1
         return self._const_cache[key]
+
+    def weight_value(self, v: SSAValue) -> np.ndarray | None:
+        """A weighted op's weights at compile time: a constant, or a weight decompression folded
+        (passes.quantized)."""
+        if self.quantized is not None and v in self.quantized.weights:
+            return self.quantized.weights[v][0]
+        from dialects.ov import constant_of
+
+        return constant_of(v)
+
+    def int8_plan(self, anchor, w: SSAValue):
+        """(activation quantizer, int8 weights, per-output-channel scale) when `anchor` runs on
+        the int8 kernels, else None."""
+        if self.quantized is None or id(anchor) not in self.quantized.acts:
+            return None
+        from passes.quantized import channel_scale
+
+        wq = self.quantized.weights[w][1]
+        return self.quantized.acts[id(anchor)], wq, channel_scale(anchor, w, wq)
 
     def const_buf(self, array: np.ndarray) -> Buf:
         """A buffer holding this array (packed weights, index tables, ...)."""
