@@ -9,8 +9,12 @@
 Importing this package is cheap: torch and TensorFlow are imported only when a model of
 theirs is converted."""
 
+import importlib
+from typing import Any
+
 from compiler.api import Core, compile_model, convert_model, read_model, save_model
 from compiler.model import Model, PartialShape, Port
+from compiler.types import Dimension, Layout, Tensor, Type, layout_helpers
 from dialects.errors import (
     CompileError,
     ConversionError,
@@ -22,6 +26,18 @@ from dialects.errors import (
     UnsupportedOpsError,
 )
 
-__all__ = ["CompileError", "ConversionError", "Core", "InputError", "InternalError", "Model", "ModelFileError",
-           "OvccError", "PartialShape", "Port", "ShapeError", "UnsupportedOpsError", "compile_model", "convert_model",
-           "read_model", "save_model"]
+__all__ = ["CompileError", "ConversionError", "Core", "Dimension", "InputError", "InternalError", "Layout", "Model",
+           "ModelFileError", "OvccError", "PartialShape", "Port", "ShapeError", "Tensor", "Type", "UnsupportedOpsError",
+           "compile_model", "convert_model", "layout_helpers", "read_model", "save_model"]
+
+# submodules OpenVINO's users reach as attributes (ov.preprocess.PrePostProcessor, ov.opset8.relu),
+# imported on first use so that `import compiler` stays cheap
+_SUBMODULES = {"preprocess": "compiler.preprocess", "opset": "compiler.opset"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(_SUBMODULES[name])
+    if name.startswith("opset") and name[5:].isdigit():  # ov.opset8, ov.opset13: one factory module
+        return importlib.import_module("compiler.opset")
+    raise AttributeError(f"module 'compiler' has no attribute {name!r}")

@@ -40,6 +40,8 @@ class InputSpec:
 def _dim(tok: Any) -> Dim:
     if tok is None:
         return None
+    if hasattr(tok, "to_dim"):  # a compiler.Dimension (bounds are dropped: the dim is dynamic)
+        return tok.to_dim()
     if isinstance(tok, str):
         t = tok.strip()
         if t in ("?", "-1", "") or ".." in t:
