@@ -12,7 +12,7 @@ theirs is converted."""
 import importlib
 from typing import Any
 
-from compiler.api import Core, compile_model, convert_model, read_model, save_model
+from compiler.api import Core, compile_model, convert_model, read_model, save_model, serialize
 from compiler.model import Model, PartialShape, Port
 from compiler.types import Dimension, Layout, Tensor, Type, layout_helpers
 from dialects.errors import (
@@ -28,11 +28,11 @@ from dialects.errors import (
 
 __all__ = ["CompileError", "ConversionError", "Core", "Dimension", "InputError", "InternalError", "Layout", "Model",
            "ModelFileError", "OvccError", "PartialShape", "Port", "ShapeError", "Tensor", "Type", "UnsupportedOpsError",
-           "compile_model", "convert_model", "layout_helpers", "read_model", "save_model"]
+           "compile_model", "convert_model", "layout_helpers", "read_model", "save_model", "serialize"]
 
 # submodules OpenVINO's users reach as attributes (ov.preprocess.PrePostProcessor, ov.opset8.relu),
 # imported on first use so that `import compiler` stays cheap
-_SUBMODULES = {"preprocess": "compiler.preprocess", "opset": "compiler.opset"}
+_SUBMODULES = {"preprocess": "compiler.preprocess", "opset": "compiler.opset", "tools": "compiler.tools"}
 
 
 def __getattr__(name: str) -> Any:

@@ -85,10 +85,7 @@ def _convert_path(path: Path, specs, outs, example_input, kwargs) -> Model:
     if suffix == ".xml":
         from compiler.frontends.ir_reader import read_ir
 
-        model = Model(read_ir(path, kwargs.get("weights")), path.stem)
-        if specs:
-            model.reshape([(s.name, list(s.shape or ())) if s.name else list(s.shape or ()) for s in specs])
-        return model
+        return Model(read_ir(path, kwargs.get("weights"), specs, outs), path.stem)
     if suffix in (".pt2", ".pt", ".pth", ".ts", ".torchscript"):
         from compiler.frontends.torch import convert_torch
 
@@ -127,6 +124,15 @@ def save_model(model: Model, output_model: str | os.PathLike, compress_to_fp16: 
     from codegen.ir_writer import write_ir
 
     write_ir(model, Path(output_model), compress_to_fp16=compress_to_fp16)
+
+
+def serialize(model: Model, xml_path: str | os.PathLike, bin_path: str | os.PathLike | None = None) -> None:
+    """The older name of save_model (`ov.serialize(model, "m.xml", "m.bin")`): writes the model
+    as it holds its weights, f32 unless mo.convert_model was asked to compress them."""
+    from codegen.ir_writer import write_ir
+
+    write_ir(model, Path(xml_path), compress_to_fp16=getattr(model, "compressed_weights", False),
+             bin_path=Path(bin_path) if bin_path is not None else None)
 
 
 def compile_model(model: Model | str | os.PathLike, device_name: str = "CPU", config: dict | None = None):

@@ -146,6 +146,8 @@ class Model:
     def __init__(self, module: ModuleOp, friendly_name: str = "main"):
         self.module = module
         self.friendly_name = friendly_name
+        # weights meant to be stored as f16 (mo.convert_model(compress_to_fp16=True)); serialize obeys it
+        self.compressed_weights = False
 
     @property
     def function(self) -> func.FuncOp:
@@ -200,7 +202,9 @@ class Model:
         return counts
 
     def clone(self) -> Model:
-        return Model(self.module.clone(), self.friendly_name)
+        copy = Model(self.module.clone(), self.friendly_name)
+        copy.compressed_weights = self.compressed_weights
+        return copy
 
     def reshape(self, shapes: Any) -> None:
         """Set new input shapes (a shape, a list of shapes, a dict name -> shape, or a string

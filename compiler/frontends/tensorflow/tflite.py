@@ -20,6 +20,7 @@ from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import SSAValue
 
 from compiler.frontends.builder import FrontendContext, GraphBuilder, add_tensor_name, name_ops_since
+from compiler.frontends.cut import drop_unused_inputs, unknown_names_error
 from compiler.frontends.inputs import InputSpec
 from dialects.errors import ConversionError, ModelFileError, UnsupportedOpsError
 from dialects.ov import dtype_of
@@ -353,7 +354,7 @@ def _convert(ctx: TfliteContext, specs: Sequence[InputSpec], outputs: Sequence[s
         spec = next((by_name.pop(n) for n in names if n in by_name), None) or (unnamed[k] if unnamed else None)
         shape, dtype = ctx.tensor_shape(i), ctx.np_type(i)
         if spec is not None and spec.value is not None:
-            ctx.values[i] = ctx.const(spec.value)
+            ctx.values[i] = ctx.const(spec.frozen(dtype))
             continue
         if spec is not None:
             shape, dtype = spec.resolve(names[0], shape, dtype)
@@ -364,17 +365,18 @@ def _convert(ctx: TfliteContext, specs: Sequence[InputSpec], outputs: Sequence[s
             v = ctx.b.out("Multiply", [ctx.b.out("Subtract", [f, ctx.const(np.float32(zps[0]))]),
                                        ctx.const(np.float32(scales[0]))])
         ctx.values[i] = v
-    if by_name:
-        raise ConversionError(f"{where}: no input named {', '.join(sorted(by_name))} (inputs: "
-                              f"{', '.join(ctx.tensor_name(i) for i in inputs)})")
+    lookup = {n: i for i in range(len(sg.tensors)) for n in [ctx.tensor_name(i), *sig_names.get(i, [])]}
+    unknown = {n: "input" for n in by_name if n not in lookup} | {o: "output" for o in outputs if o not in lookup}
+    if unknown:
+        raise unknown_names_error(where, unknown, lookup)
+    for name, spec in by_name.items():  # cut points inside the graph (a new input without a type is f32)
+        i = lookup[name]
+        ctx.values[i] = ctx.const(spec.frozen(np.dtype(np.float32))) if spec.value is not None else \
+            ctx.b.add_input([name], *spec.resolve(name, None, np.dtype(np.float32)))
 
-    run_ops(ctx)
+    run_ops(ctx, keep=set(ctx.values))
 
     if outputs:
-        lookup = {n: i for i in range(len(sg.tensors)) for n in [ctx.tensor_name(i), *sig_names.get(i, [])]}
-        unknown = [o for o in outputs if o not in lookup]
-        if unknown:
-            raise ConversionError(f"{where}: no tensor named {', '.join(unknown)}")
         out_ids = [lookup[o] for o in outputs]
     result = []
     for i in out_ids:
@@ -387,11 +389,14 @@ def _convert(ctx: TfliteContext, specs: Sequence[InputSpec], outputs: Sequence[s
             qv = ctx.b.out("Clamp", [qv], min=float(info.min), max=float(info.max))
             v = ctx.b.out("Convert", [qv], destination_type=ctx.np_type(i))
         result.append((v, list(dict.fromkeys(sig_names.get(i, []) + [ctx.tensor_name(i)]))))
+    if by_name or outputs:  # inputs that fed only the parts cut away go
+        drop_unused_inputs(ctx.b, [v for v, _ in result])
     return ctx.b.finish(result)
 
 
-def run_ops(ctx: TfliteContext) -> None:
-    """Convert the operators of the current subgraph, in order, into `ctx.values`."""
+def run_ops(ctx: TfliteContext, keep: set[int] = frozenset()) -> None:
+    """Convert the operators of the current subgraph, in order, into `ctx.values`; the tensors
+    in `keep` (cut points) keep the values they have."""
     for name, op in zip(_op_names(ctx), ctx.sg.operators if ctx.sg.operators is not None else []):
         ins = op.inputs.tolist() if op.inputs is not None else []
         outs = op.outputs.tolist() if op.outputs is not None else []
@@ -405,7 +410,7 @@ def run_ops(ctx: TfliteContext) -> None:
                                   f"{ctx.where}: operator {layer!r} ({name}): {msg}") from None
         results = res if isinstance(res, list | tuple) else [res]
         for i, v in zip(outs, results):
-            if v is None:
+            if v is None or i in keep:
                 continue
             if ctx.is_quantized_activation(i) and dtype_of(v.type).kind == "f" and not (
                     name in VALUE_PRESERVING and _same_quant(ctx, ins, i)):
