@@ -33,6 +33,9 @@ PIPELINES: dict[str, str] = {
     "O2": FRONTEND_CLEANUP + ",simplify,cse,recognize,fold-batchnorm,fold-input-scale,fold-constants,simplify,cse,dce,"
           "fuse",
 }
+# What the IR written at each level gets: the level's pipeline without what IR cannot hold
+# (ov.Fused groups); -O0 writes the graph as converted.
+PIPELINES.update({"ir-O0": PIPELINES["O0"], "ir-O1": PIPELINES["O1"], "ir-O2": PIPELINES["O2"].removesuffix(",fuse")})
 # What native code generation needs whatever the optimization level (a legalization); the
 # first part runs before the optimization pipeline.
 CODEGEN_FIRST = "widen-half"
