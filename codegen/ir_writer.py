@@ -134,8 +134,8 @@ class _Writer:
             if isinstance(op, Const):
                 self.const(op, name, tensor_names(op, 0))
             elif isinstance(op, OvOp):
-                data = {s.ir_name or n: s.to_ir(getattr(op.attr, n)) for n, s in op.ATTRS.items()}
-                self.value_layer(op.IR_TYPE, op.OPSET, name, data, [self.source[v] for v in op.inputs],
+                type_, version, data = op.ir_layer()
+                self.value_layer(type_, version, name, data, [self.source[v] for v in op.inputs],
                                  list(op.outputs), [tensor_names(op, k) for k in range(len(op.outputs))])
             else:
                 raise OvccError(f"IR writer: cannot write {op.name}")

@@ -14,10 +14,12 @@ from typing import Any
 
 from compiler.api import Core, compile_model, convert_model, read_model, save_model, serialize
 from compiler.model import Model, PartialShape, Port
+from compiler.op import DiscreteTypeInfo, Op
 from compiler.types import Dimension, Layout, Tensor, Type, layout_helpers
 from dialects.errors import (
     CompileError,
     ConversionError,
+    ExtensionError,
     InputError,
     InternalError,
     ModelFileError,
@@ -26,13 +28,15 @@ from dialects.errors import (
     UnsupportedOpsError,
 )
 
-__all__ = ["CompileError", "ConversionError", "Core", "Dimension", "InputError", "InternalError", "Layout", "Model",
-           "ModelFileError", "OvccError", "PartialShape", "Port", "ShapeError", "Tensor", "Type", "UnsupportedOpsError",
-           "compile_model", "convert_model", "layout_helpers", "read_model", "save_model", "serialize"]
+__all__ = ["CompileError", "ConversionError", "Core", "Dimension", "DiscreteTypeInfo", "ExtensionError",
+           "InputError", "InternalError", "Layout", "Model", "ModelFileError", "Op", "OvccError", "PartialShape",
+           "Port", "ShapeError", "Tensor", "Type", "UnsupportedOpsError", "compile_model", "convert_model",
+           "layout_helpers", "read_model", "save_model", "serialize"]
 
 # submodules OpenVINO's users reach as attributes (ov.preprocess.PrePostProcessor, ov.opset8.relu),
 # imported on first use so that `import compiler` stays cheap
-_SUBMODULES = {"preprocess": "compiler.preprocess", "opset": "compiler.opset", "tools": "compiler.tools"}
+_SUBMODULES = {"preprocess": "compiler.preprocess", "opset": "compiler.opset", "tools": "compiler.tools",
+               "frontend": "compiler.frontend"}
 
 
 def __getattr__(name: str) -> Any:

@@ -8,6 +8,7 @@ mapped onto the version the dialect defines (`UPGRADES`)."""
 from __future__ import annotations
 
 import heapq
+import json
 import os
 import re
 from collections.abc import Callable, Sequence
@@ -26,6 +27,7 @@ from compiler.frontends.inputs import InputSpec
 from dialects.errors import ConversionError, ModelFileError, OvccError, ShapeError, UnsupportedOpsError
 from dialects.ov import OPS
 from dialects.ov.base import REQUIRED, Type
+from dialects.ov.extension import CUSTOM_OPS
 
 _TYPE = Type()
 
@@ -249,13 +251,18 @@ class _Reader:
         fn = UPGRADES.get((layer.type, layer.version))
         if fn is not None:
             return fn(self, layer, ins)
+        if layer.type not in OPS and layer.type in CUSTOM_OPS:  # a registered custom op (compiler.Op)
+            return list(self.b.op("Extension", ins, type_name=layer.type, version=layer.version,
+                                  attributes=json.dumps(layer.data)).outputs)
         cls = OPS[layer.type]
         return list(self.b.op(layer.type, ins, **_attrs(layer, cls)).outputs)
 
 
 def _known(layer: _Layer) -> bool:
-    if layer.type in ("Parameter", "Result", "Const"):
+    if layer.type in ("Parameter", "Result", "Const") or (layer.type not in OPS and layer.type in CUSTOM_OPS):
         return True
+    if layer.type == "Extension":  # our container for custom ops, never a layer type of its own
+        return False
     if (layer.type, layer.version) in UPGRADES:
         return True
     cls = OPS.get(layer.type)

@@ -11,6 +11,8 @@ import onnx
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import BlockArgument, SSAValue
 
+from compiler.frontend import convert_node
+from compiler.frontend import lookup as extension_for
 from compiler.frontends.builder import GraphBuilder, add_tensor_name, layer_name, name_ops_since, set_layer_name
 from compiler.frontends.cut import as_output, resolve, unknown_names_error
 from compiler.frontends.inputs import InputSpec
@@ -152,7 +154,8 @@ def _convert(model: onnx.ModelProto, inputs: Sequence[InputSpec], outputs: Seque
     missing: dict[str, list[str]] = {}
     for n in _all_nodes(g):  # subgraphs (If/Loop/Scan bodies) included
         _check_schema(n, opsets, where)
-        if (n.domain if n.domain != "ai.onnx" else "", n.op_type) not in CONVERTERS:
+        if (n.domain if n.domain != "ai.onnx" else "", n.op_type) not in CONVERTERS and \
+                extension_for(*_type_names(n)) is None:
             key = n.op_type if n.domain in ("", "ai.onnx") else f"{n.domain}.{n.op_type}"
             missing.setdefault(key, []).append(n.name or n.output[0])
     if missing:
@@ -234,6 +237,25 @@ def _check_schema(node: onnx.NodeProto, opsets: dict[str, int], where: str) -> N
                                   f"{onnx.AttributeProto.AttributeType.Name(spec.type)}")
 
 
+def _type_names(node: onnx.NodeProto) -> tuple[str, ...]:
+    """How an extension may name the node's type: "MyOp", or with its domain "my.domain.MyOp"."""
+    domain = node.domain if node.domain != "ai.onnx" else ""
+    return (node.op_type, f"{domain}.{node.op_type}") if domain else (node.op_type,)
+
+
+def _attributes(ctx: OnnxContext, node: onnx.NodeProto) -> dict:
+    out = {}
+    for k, v in ctx.attrs(node).items():
+        if isinstance(v, bytes):
+            v = v.decode()
+        elif isinstance(v, onnx.TensorProto):
+            v = tensor_to_numpy(v, ctx.where)
+        elif isinstance(v, list) and v and isinstance(v[0], bytes):
+            v = [x.decode() for x in v]
+        out[k] = v
+    return out
+
+
 def _all_nodes(g: onnx.GraphProto):
     for n in g.node:
         yield n
@@ -267,8 +289,12 @@ def _run_nodes(ctx: OnnxContext, g: onnx.GraphProto, needed: set[int], inits: di
                                       "which no node or input produces")
         before = b.block.last_op
         key = (node.domain if node.domain != "ai.onnx" else "", node.op_type)
+        ext = extension_for(*_type_names(node))
         try:
-            results = CONVERTERS[key](ctx, node, ins)
+            if ext is not None:  # the user's conversion comes first, as in OpenVINO
+                results = convert_node(ext, node.op_type, node.name or node.output[0], ins, _attributes(ctx, node), b)
+            else:
+                results = CONVERTERS[key](ctx, node, ins)
         except ConversionError as e:
             if str(e).startswith(where):
                 raise

@@ -15,6 +15,8 @@ import numpy as np
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import SSAValue
 
+from compiler.frontend import convert_node
+from compiler.frontend import lookup as extension_for
 from compiler.frontends.builder import FrontendContext, GraphBuilder, add_tensor_name, name_ops_since
 from compiler.frontends.cut import as_output, drop_unused_inputs, resolve, unknown_names_error
 from compiler.frontends.inputs import InputSpec
@@ -262,7 +264,7 @@ def run_nodes(ctx: TfContext, nodes: dict, values: dict, targets: list[tuple[str
     preset = set(values)  # inputs and cut points: what the nodes computing them gave is not used
     missing: dict[str, list[str]] = {}
     for n in _reachable(nodes, targets, values, edges):
-        if n.op not in TF_OPS:
+        if n.op not in TF_OPS and extension_for(n.op) is None:
             missing.setdefault(n.op, []).append(prefix + n.name)
     if missing:  # (loops lowered to Enter/Merge/NextIteration/... are listed here too)
         raise UnsupportedOpsError("TensorFlow", where, missing)
@@ -279,8 +281,12 @@ def run_nodes(ctx: TfContext, nodes: dict, values: dict, targets: list[tuple[str
                 raise ConversionError(f"{where}: node {prefix + node.name!r} reads {s!r}, which no node produces")
             ins.append(values[(name, idx)])
         before = ctx.b.block.last_op
+        ext = extension_for(node.op)
         try:
-            res = TF_OPS[node.op](ctx, node, ins)
+            if ext is not None:  # the user's conversion comes first, as in OpenVINO
+                res = convert_node(ext, node.op, prefix + node.name, ins, _attributes(ctx, node), ctx.b)
+            else:
+                res = TF_OPS[node.op](ctx, node, ins)
         except UnsupportedOpsError:
             raise
         except ConversionError as e:
@@ -295,6 +301,17 @@ def run_nodes(ctx: TfContext, nodes: dict, values: dict, targets: list[tuple[str
             values[(node.name, i)] = v
             if isinstance(v, SSAValue):
                 add_tensor_name(v, f"{prefix}{node.name}:{i}")
+
+
+def _attributes(ctx: TfContext, node) -> dict:
+    """A node's attributes as Python values (those of kinds a conversion can use)."""
+    out = {}
+    for k in node.attr:
+        try:
+            out[k] = ctx.attr(node, k)
+        except (ConversionError, TypeError, ValueError):
+            continue  # e.g. a function or an unsupported type: no conversion reads those as values
+    return out
 
 
 def _cut_points(nodes: dict, specs: dict, outputs: Sequence[str], where: str):

@@ -19,6 +19,8 @@ import numpy as np
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import SSAValue
 
+from compiler.frontend import convert_node
+from compiler.frontend import lookup as extension_for
 from compiler.frontends.builder import FrontendContext, GraphBuilder, add_tensor_name, name_ops_since
 from compiler.frontends.cut import drop_unused_inputs, unknown_names_error
 from compiler.frontends.inputs import InputSpec
@@ -337,7 +339,7 @@ def _convert(ctx: TfliteContext, specs: Sequence[InputSpec], outputs: Sequence[s
     for sub in ctx.model.subgraphs:  # loop and branch bodies too
         ctx.sg = sub
         for name, op in zip(_op_names(ctx), sub.operators if sub.operators is not None else []):
-            if name not in TFLITE_OPS:
+            if name not in TFLITE_OPS and extension_for(*_type_names(name)) is None:
                 outs = op.outputs.tolist() if op.outputs is not None else []
                 missing.setdefault(name, []).append(ctx.tensor_name(outs[0]) if outs else "?")
     ctx.sg = sg
@@ -394,6 +396,27 @@ def _convert(ctx: TfliteContext, specs: Sequence[InputSpec], outputs: Sequence[s
     return ctx.b.finish(result)
 
 
+def _type_names(name: str) -> tuple[str, ...]:
+    """How an extension may name an operator: "CONV_2D", or a custom one "CUSTOM:MyOp" or "MyOp"."""
+    return (name, name.split(":", 1)[1]) if name.startswith("CUSTOM:") else (name,)
+
+
+def _options(op) -> dict:
+    """An operator's options: the builtin ones by field name, a custom one's flexbuffer map."""
+    if op.builtinOptions is not None:
+        return {k: v for k, v in vars(op.builtinOptions).items() if not k.startswith("_")}
+    raw = getattr(op, "customOptions", None)
+    if raw is None or not len(raw):
+        return {}
+    try:
+        from flatbuffers import flexbuffers
+
+        value = flexbuffers.Loads(bytes(np.asarray(raw, np.uint8)))
+    except Exception:  # noqa: BLE001 - not a flexbuffer map: the options stay opaque
+        return {}
+    return dict(value) if isinstance(value, dict) else {}
+
+
 def run_ops(ctx: TfliteContext, keep: set[int] = frozenset()) -> None:
     """Convert the operators of the current subgraph, in order, into `ctx.values`; the tensors
     in `keep` (cut points) keep the values they have."""
@@ -402,8 +425,12 @@ def run_ops(ctx: TfliteContext, keep: set[int] = frozenset()) -> None:
         outs = op.outputs.tolist() if op.outputs is not None else []
         before = ctx.b.block.last_op
         layer = ctx.prefix + (ctx.tensor_name(outs[0]) if outs else name)
+        ext = extension_for(*_type_names(name))
         try:
-            res = TFLITE_OPS[name](ctx, op, ins, outs)
+            if ext is not None:  # the user's conversion comes first, as in OpenVINO
+                res = convert_node(ext, name, layer, [ctx.get(i) for i in ins], _options(op), ctx.b)
+            else:
+                res = TFLITE_OPS[name](ctx, op, ins, outs)
         except ConversionError as e:
             msg = str(e)
             raise ConversionError(msg if msg.startswith(ctx.where) else

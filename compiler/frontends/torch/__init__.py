@@ -257,6 +257,26 @@ def _export_without_example(model, specs: Sequence[InputSpec], where: str):
                               f"{[list(a.shape) for a in args]} failed ({reason}); give example_input") from None
 
 
+def _decompositions():
+    """torch.export's default decompositions, less the ops an active extension converts (so
+    they reach it whole)."""
+    from compiler.frontend import active_op_types
+
+    torch = _torch()
+    table = torch.export.default_decompositions()
+    for name in active_op_types():
+        ns, _, rest = name.partition("::")
+        base, _, overload = rest.partition(".")
+        packet = getattr(getattr(torch.ops, ns, None), base, None) if rest else None
+        if packet is None:
+            continue
+        for ov_name in [overload] if overload else packet.overloads():
+            op = getattr(packet, ov_name, None)
+            if op is not None and op in table:
+                del table[op]
+    return table
+
+
 def convert_torch(model: Any, example_input: Any = None, specs: Sequence[InputSpec] = (),
                   outputs: Sequence[str] = ()) -> ModuleOp:
     _torch()  # a clear error when torch is not installed
@@ -267,7 +287,7 @@ def convert_torch(model: Any, example_input: Any = None, specs: Sequence[InputSp
         ep, names = to_exported_program(model, example_input, specs, where)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            ep = ep.run_decompositions()
+            ep = ep.run_decompositions(_decompositions())
     except OvccError:
         raise
     except Exception as e:  # noqa: BLE001 - capture failures are the model's, reported in one line

@@ -13,10 +13,12 @@ import numpy as np
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import SSAValue
 
+from compiler.frontend import convert_node
+from compiler.frontend import lookup as extension_for
 from compiler.frontends.builder import FrontendContext, GraphBuilder, set_layer_name
 from compiler.frontends.cut import drop_unused_inputs, unknown_names_error
 from compiler.frontends.inputs import InputSpec
-from dialects.errors import ConversionError, InternalError, OvccError, UnsupportedOpsError
+from dialects.errors import ConversionError, ExtensionError, InternalError, OvccError, UnsupportedOpsError
 from dialects.ov import dtype_of
 
 
@@ -123,6 +125,16 @@ def named_args(node) -> dict[str, Any]:
     return out
 
 
+def type_names(target) -> tuple[str, ...]:
+    """How an extension may name an op: "aten::hardtanh", or with its overload "aten::add.Tensor"."""
+    import torch
+
+    if not isinstance(target, torch._ops.OpOverload):
+        return (op_key(target),)
+    name = target.name()
+    return (name, name.split(".")[0]) if "." in name else (name,)
+
+
 def op_key(target) -> str:
     """"aten.add.Tensor" -> "add.Tensor"; builtins (operator.getitem) by name."""
     import torch
@@ -150,7 +162,8 @@ def convert_exported(ep, where: str, frozen_inputs: dict | None = None,
     graph = ep.graph
     missing: dict[str, list[str]] = {}
     for n in graph.nodes:
-        if n.op == "call_function" and lookup(op_key(n.target)) is None:
+        if n.op == "call_function" and lookup(op_key(n.target)) is None and \
+                extension_for(*type_names(n.target)) is None:
             missing.setdefault(op_key(n.target), []).append(n.name)
     if missing:
         raise UnsupportedOpsError("PyTorch (ATen)", where, missing)
@@ -193,8 +206,16 @@ def convert_exported(ep, where: str, frozen_inputs: dict | None = None,
                 ctx.b.add_input([n.name], *spec.resolve(n.name, shape, dtype))
         elif n.op == "call_function":
             before = ctx.b.block.last_op
+            ext = extension_for(*type_names(n.target))
             try:
-                res = ATEN[lookup(op_key(n.target))](ctx, n, named_args(n))
+                if ext is not None:  # the user's conversion comes first, as in OpenVINO
+                    args = {k: ctx.get(v) for k, v in named_args(n).items()}
+                    res = convert_node(ext, type_names(n.target)[0], n.name, list(args.values()), args, ctx.b)
+                    res = res[0] if len(res) == 1 else tuple(res)
+                else:
+                    res = ATEN[lookup(op_key(n.target))](ctx, n, named_args(n))
+            except ExtensionError:
+                raise
             except OvccError as e:
                 raise ConversionError(f"{where}: node {n.name} ({op_key(n.target)}): {e}") from None
             except (ValueError, TypeError, KeyError, IndexError) as e:  # a converter's bug
