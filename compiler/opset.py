@@ -195,7 +195,8 @@ def value_of(x: Any, builder: Any = None, dtype: Any = None) -> SSAValue:
     if isinstance(x, SSAValue):
         return x
     b = builder or current_builder()
-    return b.const(np.asarray(x, dtype=dtype))
+    # Python numbers and lists stay as the builders take them (floats become f32)
+    return b.const(x if dtype is None else np.asarray(x, dtype=dtype))
 
 
 def _op_type(name: str) -> str | None:
