@@ -74,9 +74,10 @@ class _Writer:
     used_names: set[str] = field(default_factory=set)
 
     def names_for(self, v: SSAValue | None, names: list[str]) -> list[str]:
-        """Tensor names of a port: its own and, for model outputs, the output's; each once."""
+        """Tensor names of a port: for model outputs the output's first (the names readers show
+        for the output), then its own; each once."""
         extra = self.extra_names.get(v, []) if v is not None else []
-        out = [n for n in dict.fromkeys(list(names) + extra) if n not in self.used_names]
+        out = [n for n in dict.fromkeys(extra + list(names)) if n not in self.used_names]
         self.used_names.update(out)
         return out
 

@@ -36,7 +36,7 @@ __all__ = ["CompileError", "ConversionError", "Core", "Dimension", "DiscreteType
 # submodules OpenVINO's users reach as attributes (ov.preprocess.PrePostProcessor, ov.opset8.relu),
 # imported on first use so that `import compiler` stays cheap
 _SUBMODULES = {"preprocess": "compiler.preprocess", "opset": "compiler.opset", "tools": "compiler.tools",
-               "frontend": "compiler.frontend"}
+               "frontend": "compiler.frontend", "inference_engine": "compiler.inference_engine"}
 
 
 def __getattr__(name: str) -> Any:
