@@ -142,6 +142,18 @@ def test_refused_flags_say_what_to_use_instead(flag, message, tmp_path, capsys):
     assert code != 0 and message in err and len(err.splitlines()) == 1
 
 
+def test_python_dash_m(tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "mlp.onnx"
+    path.write_bytes(_onnx_mlp().SerializeToString())
+    run = subprocess.run([sys.executable, "-m", "compiler.tools.mo", "--input_model", str(path), "--output_dir",
+                          str(tmp_path / "ir")], capture_output=True, text=True)
+    assert run.returncode == 0 and "[ SUCCESS ] XML file:" in run.stdout
+    assert (tmp_path / "ir" / "mlp.xml").is_file() and (tmp_path / "ir" / "mlp.bin").is_file()
+
+
 def test_bad_model_and_unknown_flag_are_one_line(tmp_path, capsys):
     assert main(["--input_model", str(tmp_path / "missing.onnx")]) == 1
     assert capsys.readouterr().err.strip().startswith("[ ERROR ]  ")

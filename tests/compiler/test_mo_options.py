@@ -96,6 +96,24 @@ def test_ovcc_writes_the_options_into_ir_that_openvino_runs(tmp_path):
         assert ('element_type="f16"' in (tmp_path / f"{flag}.xml").read_text()) == f16
 
 
+@pytest.mark.parametrize("flags,x_in,x_ref", [
+    (["--scale", "255"], X, X / 255),
+    (["--source_layout", "nchw", "--target_layout", "nhwc", "-ms", "[1,2,3]"], X.transpose(0, 2, 3, 1),
+     X - np.array([1, 2, 3], np.float32).reshape(1, 3, 1, 1)),
+    (["--input", "x", "--input_shape", "[1,3,6,6]", "--static_shape"], X, X),
+    (["--batch", "2"], np.concatenate([X, X]), np.concatenate([X, X])),
+])
+def test_more_options_through_ovcc(flags, x_in, x_ref, tmp_path):
+    path = tmp_path / "m.onnx"
+    onnx.save(conv(), str(path))
+    xml = tmp_path / "m.xml"
+    assert ovcc([str(path), "-o", str(xml), "--compress_to_fp16=False", *flags]) == 0
+    got = openvino.Core().compile_model(str(xml), "CPU", F32)([np.ascontiguousarray(x_in)])[0]
+    want = np.concatenate([ort_run(conv(), {"x": np.ascontiguousarray(x_ref[i:i + 1], np.float32)})[0]
+                           for i in range(len(x_ref))])
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-3)
+
+
 def test_serialize_writes_f32_and_the_bin_where_asked(tmp_path):
     model = mo.convert_model(conv(), scale=2.0)
     ov.serialize(model, tmp_path / "a.xml", tmp_path / "w" / "weights.bin")
