@@ -239,14 +239,23 @@ def _upsample2(b: InsertBuilder, v: SSAValue) -> SSAValue:
 
 
 def _yuv_to_rgb(b: InsertBuilder, y: SSAValue, u: SSAValue, v: SSAValue, dst: ColorFormat) -> SSAValue:
-    """Y [N,H,W,1] and subsampled U, V [N,H/2,W/2,1] (any one element type) to RGB or BGR."""
+    """Y [N,H,W,1] and subsampled U, V [N,H/2,W/2,1] (any one element type) to RGB or BGR, each
+    channel computed as the specification writes it (element-wise f32 arithmetic)."""
     dt = dtype_of(y.type)
     f32 = np.dtype(np.float32)
-    y, u, v = (_convert_type(b, t, f32) for t in (y, u, v))
-    yuv = b.out("Concat", [y, _upsample2(b, u), _upsample2(b, v)], axis=3)
-    yuv = b.out("Subtract", [yuv, b.const(np.array([16.0, 128.0, 128.0], np.float32))])
-    m = _YUV_TO_RGB if dst == ColorFormat.RGB else _YUV_TO_RGB[::-1]
-    rgb = b.out("MatMul", [yuv, b.const(np.ascontiguousarray(m.T))], transpose_a=False, transpose_b=False)
+
+    def k(x: float) -> SSAValue:
+        return b.const(np.float32(x))
+
+    c = b.out("Subtract", [_convert_type(b, y, f32), k(16.0)])
+    d = b.out("Subtract", [_upsample2(b, _convert_type(b, u, f32)), k(128.0)])
+    e = b.out("Subtract", [_upsample2(b, _convert_type(b, v, f32)), k(128.0)])
+    luma = b.out("Multiply", [c, k(_YUV_TO_RGB[0, 0])])
+    red = b.out("Add", [luma, b.out("Multiply", [e, k(_YUV_TO_RGB[0, 2])])])
+    green = b.out("Add", [b.out("Add", [luma, b.out("Multiply", [d, k(_YUV_TO_RGB[1, 1])])]),
+                          b.out("Multiply", [e, k(_YUV_TO_RGB[1, 2])])])
+    blue = b.out("Add", [luma, b.out("Multiply", [d, k(_YUV_TO_RGB[2, 1])])])
+    rgb = b.out("Concat", [red, green, blue] if dst == ColorFormat.RGB else [blue, green, red], axis=3)
     rgb = b.out("Clamp", [rgb], min=0.0, max=255.0)
     if dt.kind in "iub":  # ties to even, as OpenVINO's CPU plugin rounds them (its reference rounds away)
         rgb = b.out("Round", [rgb], mode="half_to_even")

@@ -11,6 +11,7 @@ from compiler.tools.mo.main import main
 from tests.models import make_model, ort_run
 
 RNG = np.random.default_rng(4)
+F32 = {"INFERENCE_PRECISION_HINT": "f32"}  # the CPU computes matrix products in bf16 by default here
 
 
 @pytest.fixture
@@ -55,7 +56,7 @@ def test_model_optimizer_main_then_inference_engine(keras_saved_model, capsys):
     np.testing.assert_allclose(output, keras_saved_model(data), rtol=2e-2, atol=2e-3)
     assert main(["--input_model", "tensorflow_model", "--output_dir", "ir32", "--compress_to_fp16=False"]) == 0
     exact = IECore().load_network(IECore().read_network("ir32/tensorflow_model.xml"), "CPU",
-                                  {"INFERENCE_PRECISION_HINT": "f32"}).infer({"input": data})["output"]
+                                  F32).infer({"input": data})["output"]
     np.testing.assert_allclose(exact, keras_saved_model(data), rtol=1e-4, atol=1e-5)
 
     assert list(net.input_info) == ["input"] and list(net.outputs) == ["output"]
@@ -69,7 +70,7 @@ def test_saved_model_dir_and_mo_flags(keras_saved_model, capsys):
                  "--data_type", "FP32", "--batch", "1", "--layout", "nhwc", "--scale", "2"])
     assert code == 0
     data = RNG.standard_normal((1, 8, 8, 3)).astype(np.float32)
-    result = IECore().load_network(IECore().read_network("ir/m.xml"), "CPU").infer({"input": data})
+    result = IECore().load_network(IECore().read_network("ir/m.xml"), "CPU", F32).infer({"input": data})
     np.testing.assert_allclose(result["output"], keras_saved_model(data / 2), rtol=1e-4, atol=1e-5)
 
 
@@ -85,7 +86,7 @@ def test_read_network_of_an_onnx_file_and_two_async_requests(tmp_path):
     path.write_bytes(m.SerializeToString())
     ie = IECore()
     net = ie.read_network(model=str(path))
-    exec_net = ie.load_network(network=net, device_name="CPU", num_requests=2)
+    exec_net = ie.load_network(network=net, device_name="CPU", config=F32, num_requests=2)
     xs = [RNG.standard_normal((2, 4)).astype(np.float32) for _ in range(2)]
     for i, x in enumerate(xs):
         exec_net.start_async(request_id=i, inputs={"x": x})
@@ -112,7 +113,7 @@ def test_input_precision_and_network_helpers(tmp_path):
     net.input_info["x"].precision = "U8"  # feed bytes: converted to f32 inside the network
     assert net.input_info["x"].precision == "U8"
     x = RNG.integers(0, 255, (2, 4)).astype(np.uint8)
-    got = ie.load_network(net, "CPU").infer({"x": x})["y"]
+    got = ie.load_network(net, "CPU", F32).infer({"x": x})["y"]
     np.testing.assert_allclose(got, ort_run(m, {"x": x.astype(np.float32)})[0], rtol=1e-5)
     net.serialize(str(tmp_path / "u8.xml"), str(tmp_path / "u8.bin"))
     back = ie.read_network(str(tmp_path / "u8.xml"))
@@ -177,5 +178,6 @@ def test_tf1_meta_graph_with_checkpoint(tmp_path, capsys):
             saver.save(sess, str(tmp_path / "ckpt" / "model"))
     assert main(["--input_meta_graph", str(tmp_path / "ckpt" / "model.meta"), "--output_dir", str(tmp_path / "ir"),
                  "--compress_to_fp16=False"]) == 0
-    result = IECore().load_network(IECore().read_network(str(tmp_path / "ir" / "model.xml")), "CPU").infer({"x": x_val})
+    net = IECore().read_network(str(tmp_path / "ir" / "model.xml"))
+    result = IECore().load_network(net, "CPU", F32).infer({"x": x_val})
     np.testing.assert_allclose(result["y"], want, rtol=1e-5)
