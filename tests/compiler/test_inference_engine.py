@@ -181,3 +181,21 @@ def test_tf1_meta_graph_with_checkpoint(tmp_path, capsys):
     net = IECore().read_network(str(tmp_path / "ir" / "model.xml"))
     result = IECore().load_network(net, "CPU", F32).infer({"x": x_val})
     np.testing.assert_allclose(result["y"], want, rtol=1e-5)
+
+
+def test_caffe_through_input_proto(tmp_path):
+    pytest.importorskip("cv2")
+    from tests.compiler.caffe_nets import opencv_run, write_net
+
+    rng = np.random.default_rng(6)
+    w, b = rng.standard_normal((2, 3, 3, 3)).astype(np.float32), rng.standard_normal(2).astype(np.float32)
+    proto, model = write_net(tmp_path / "caffe", 'input: "data" input_shape { dim: 1 dim: 3 dim: 6 dim: 6 }\n'
+                             'layer { name: "c" type: "Convolution" bottom: "data" top: "c" '
+                             "convolution_param { num_output: 2 kernel_size: 3 } }", {"c": [w, b]})
+    assert main(["--input_model", str(model), "--input_proto", str(proto), "--output_dir", str(tmp_path / "ir"),
+                 "--mean_values", "[10,20,30]", "--compress_to_fp16=False"]) == 0
+    x = (RNG.standard_normal((1, 3, 6, 6)) * 20 + 20).astype(np.float32)
+    net = IECore().read_network(str(tmp_path / "ir" / "net.xml"))
+    got = IECore().load_network(net, "CPU", F32).infer({"data": x})["c"]
+    want = opencv_run(proto, model, {"data": x - np.array([10, 20, 30], np.float32).reshape(1, 3, 1, 1)}, ["c"])[0]
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
