@@ -80,7 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     other = p.add_argument_group("other frameworks")
     other.add_argument("--input_proto", "-d", help="Caffe: the .prototxt (with --input_model the .caffemodel)")
     other.add_argument("--input_symbol", help="MXNet: the -symbol.json file")
-    other.add_argument("--counts", help="Kaldi: the counts file")
+    other.add_argument("--counts", nargs="?", const="", help="Kaldi: the counts file (no value: the priors the "
+                       ".mdl stores)")
+    other.add_argument("--remove_output_softmax", action="store_true", help="Kaldi: drop the output Softmax")
     return p
 
 
@@ -151,6 +153,8 @@ def _run(args: argparse.Namespace, t0: float) -> int:
 
     extra: dict[str, Any] = {k: getattr(args, k) for k in ("input_proto", "input_symbol", "counts")
                              if getattr(args, k) is not None}
+    if args.remove_output_softmax:
+        extra["remove_output_softmax"] = True
     model = convert_model(args.input_model, framework=args.framework, input=args.input, output=args.output,
                           input_shape=args.input_shape, batch=args.batch, mean_values=args.mean_values,
                           scale_values=args.scale_values, scale=args.scale,
