@@ -74,9 +74,10 @@ class _Writer:
     used_names: set[str] = field(default_factory=set)
 
     def names_for(self, v: SSAValue | None, names: list[str]) -> list[str]:
-        """Tensor names of a port: its own and, for model outputs, the output's; each once."""
+        """Tensor names of a port: for model outputs the output's first (the names readers show
+        for the output), then its own; each once."""
         extra = self.extra_names.get(v, []) if v is not None else []
-        out = [n for n in dict.fromkeys(list(names) + extra) if n not in self.used_names]
+        out = [n for n in dict.fromkeys(extra + list(names)) if n not in self.used_names]
         self.used_names.update(out)
         return out
 
@@ -134,8 +135,8 @@ class _Writer:
             if isinstance(op, Const):
                 self.const(op, name, tensor_names(op, 0))
             elif isinstance(op, OvOp):
-                data = {s.ir_name or n: s.to_ir(getattr(op.attr, n)) for n, s in op.ATTRS.items()}
-                self.value_layer(op.IR_TYPE, op.OPSET, name, data, [self.source[v] for v in op.inputs],
+                type_, version, data = op.ir_layer()
+                self.value_layer(type_, version, name, data, [self.source[v] for v in op.inputs],
                                  list(op.outputs), [tensor_names(op, k) for k in range(len(op.outputs))])
             else:
                 raise OvccError(f"IR writer: cannot write {op.name}")
@@ -194,10 +195,10 @@ def _temp_beside(path: Path) -> tuple[int, str]:
     raise FileExistsError(f"no free temporary name beside {path}")
 
 
-def _atomic_pair(xml_path: Path, xml: str, data: bytes) -> None:
+def _atomic_pair(xml_path: Path, xml: str, data: bytes, bin_path: Path | None = None) -> None:
     """Write both files under temporary names, then move them into place: the old .xml goes
     first, the new .xml last, so a crash never leaves an .xml that points into the wrong .bin."""
-    bin_path = xml_path.with_suffix(".bin")
+    bin_path = bin_path or xml_path.with_suffix(".bin")
     tmps = []
     try:
         for target, payload in ((bin_path, data), (xml_path, xml.encode())):
@@ -218,11 +219,13 @@ def _atomic_pair(xml_path: Path, xml: str, data: bytes) -> None:
         raise ModelFileError(f"{xml_path}: cannot write the IR ({e.strerror or e})") from None
 
 
-def write_ir(model: Model, path: Path, compress_to_fp16: bool = True) -> None:
+def write_ir(model: Model, path: Path, compress_to_fp16: bool = True, bin_path: Path | None = None) -> None:
+    """`bin_path`: where the weights go (by default beside the .xml, with its name)."""
     path = Path(path)
     if path.suffix.lower() != ".xml":
         raise ModelFileError(f"{path}: the IR file name must end in .xml")
-    if not path.parent.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+    for p in (path, Path(bin_path) if bin_path is not None else None):
+        if p is not None and not p.parent.exists():
+            p.parent.mkdir(parents=True, exist_ok=True)
     xml, data = _serialize(prepare(model, compress_to_fp16), compress_to_fp16)
-    _atomic_pair(path, xml, data)
+    _atomic_pair(path, xml, data, Path(bin_path) if bin_path is not None else None)

@@ -29,7 +29,7 @@ from xdsl.ir import Attribute, Block, Operation, SSAValue
 from codegen.llvm_math import MathEmitter, type_suffix
 from codegen.target import Target, host
 from dialects.errors import CompileError
-from dialects.loops import BarrierOp, ViewOp
+from dialects.loops import BarrierOp, CallPointerOp, ViewOp
 
 PTR = ir.PointerType()
 I64 = ir.IntType(64)
@@ -443,6 +443,23 @@ class FunctionEmitter:
 
     def op_loops_barrier(self, op: BarrierOp) -> None:
         self.b.call(self.mod.globals["ovcc_barrier"], [self.get(op.state), self.get(op.nthreads)])
+
+    def op_loops_call_pointer(self, op: CallPointerOp) -> None:
+        args = [self.get(v) for v in op.args]
+        self.b.call(_PointerCallee(self.get(op.callee), ir.FunctionType(ir.VoidType(), [PTR] * len(args))), args)
+
+
+class _PointerCallee:
+    """A function pointer as llvmlite's call instruction takes a callee (with opaque pointers
+    the value itself carries no function type)."""
+
+    def __init__(self, value: ir.Value, function_type: ir.FunctionType):
+        self.value = value
+        self.type = value.type
+        self.function_type = function_type
+
+    def get_reference(self) -> str:
+        return self.value.get_reference()
 
 
 def _fbin(name):

@@ -9,11 +9,17 @@
 Importing this package is cheap: torch and TensorFlow are imported only when a model of
 theirs is converted."""
 
-from compiler.api import Core, compile_model, convert_model, read_model, save_model
+import importlib
+from typing import Any
+
+from compiler.api import Core, compile_model, convert_model, read_model, save_model, serialize
 from compiler.model import Model, PartialShape, Port
+from compiler.op import DiscreteTypeInfo, Op
+from compiler.types import Dimension, Layout, Tensor, Type, layout_helpers
 from dialects.errors import (
     CompileError,
     ConversionError,
+    ExtensionError,
     InputError,
     InternalError,
     ModelFileError,
@@ -22,6 +28,20 @@ from dialects.errors import (
     UnsupportedOpsError,
 )
 
-__all__ = ["CompileError", "ConversionError", "Core", "InputError", "InternalError", "Model", "ModelFileError",
-           "OvccError", "PartialShape", "Port", "ShapeError", "UnsupportedOpsError", "compile_model", "convert_model",
-           "read_model", "save_model"]
+__all__ = ["CompileError", "ConversionError", "Core", "Dimension", "DiscreteTypeInfo", "ExtensionError",
+           "InputError", "InternalError", "Layout", "Model", "ModelFileError", "Op", "OvccError", "PartialShape",
+           "Port", "ShapeError", "Tensor", "Type", "UnsupportedOpsError", "compile_model", "convert_model",
+           "layout_helpers", "read_model", "save_model", "serialize"]
+
+# submodules OpenVINO's users reach as attributes (ov.preprocess.PrePostProcessor, ov.opset8.relu),
+# imported on first use so that `import compiler` stays cheap
+_SUBMODULES = {"preprocess": "compiler.preprocess", "opset": "compiler.opset", "tools": "compiler.tools",
+               "frontend": "compiler.frontend", "inference_engine": "compiler.inference_engine"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(_SUBMODULES[name])
+    if name.startswith("opset") and name[5:].isdigit():  # ov.opset8, ov.opset13: one factory module
+        return importlib.import_module("compiler.opset")
+    raise AttributeError(f"module 'compiler' has no attribute {name!r}")

@@ -47,6 +47,17 @@ def convert_model(input_model: Any, *, example_input: Any = None, input: Any = N
     `input` sets input names/shapes/types (and cuts the graph at named tensors), `output`
     picks output tensors (and cuts the graph there). `example_input` is what PyTorch models
     are traced with."""
+    extension = kwargs.pop("extension", None)
+    if extension is not None:
+        from compiler.frontend import split_extensions, using
+        from compiler.op import register
+
+        convs, ops = split_extensions(extension)
+        for cls in ops:
+            register(cls)
+        with using(convs):
+            return convert_model(input_model, example_input=example_input, input=input, output=output,
+                                 share_weights=share_weights, verbose=verbose, **kwargs)
     specs = parse_inputs(input)
     outs = _outputs(output)
     if isinstance(input_model, str | os.PathLike):
@@ -85,10 +96,7 @@ def _convert_path(path: Path, specs, outs, example_input, kwargs) -> Model:
     if suffix == ".xml":
         from compiler.frontends.ir_reader import read_ir
 
-        model = Model(read_ir(path, kwargs.get("weights")), path.stem)
-        if specs:
-            model.reshape([(s.name, list(s.shape or ())) if s.name else list(s.shape or ()) for s in specs])
-        return model
+        return Model(read_ir(path, kwargs.get("weights"), specs, outs), path.stem)
     if suffix in (".pt2", ".pt", ".pth", ".ts", ".torchscript"):
         from compiler.frontends.torch import convert_torch
 
@@ -129,6 +137,15 @@ def save_model(model: Model, output_model: str | os.PathLike, compress_to_fp16: 
     write_ir(model, Path(output_model), compress_to_fp16=compress_to_fp16)
 
 
+def serialize(model: Model, xml_path: str | os.PathLike, bin_path: str | os.PathLike | None = None) -> None:
+    """The older name of save_model (`ov.serialize(model, "m.xml", "m.bin")`): writes the model
+    as it holds its weights, f32 unless mo.convert_model was asked to compress them."""
+    from codegen.ir_writer import write_ir
+
+    write_ir(model, Path(xml_path), compress_to_fp16=getattr(model, "compressed_weights", False),
+             bin_path=Path(bin_path) if bin_path is not None else None)
+
+
 def compile_model(model: Model | str | os.PathLike, device_name: str = "CPU", config: dict | None = None):
     """Compile for a device: "CPU" (native code) or "REFERENCE" (the numpy interpreter)."""
     if not isinstance(model, Model):
@@ -146,20 +163,37 @@ def compile_model(model: Model | str | os.PathLike, device_name: str = "CPU", co
 
 
 class Core:
-    """OpenVINO's entry object: read_model, compile_model, available_devices."""
+    """OpenVINO's entry object: read_model, compile_model, available_devices, add_extension."""
 
     def __init__(self) -> None:
         self.properties: dict[str, Any] = {}
+        self.extensions: list = []
 
     @property
     def available_devices(self) -> list[str]:
         return list(DEVICES)
 
+    def add_extension(self, extension: Any) -> None:
+        """Frontend extensions (OpExtension, ConversionExtension) used by this Core's read_model,
+        and custom op classes (compiler.Op subclasses), registered for every model."""
+        from compiler.frontend import split_extensions
+        from compiler.op import register
+
+        convs, ops = split_extensions(extension)
+        for cls in ops:
+            register(cls)
+        self.extensions.extend(convs)
+
     def read_model(self, model: str | os.PathLike, weights: str | os.PathLike | None = None) -> Model:
-        return read_model(model, weights)
+        from compiler.frontend import using
+
+        with using(self.extensions):
+            return read_model(model, weights)
 
     def compile_model(self, model: Model | str | os.PathLike, device_name: str = "CPU",
                       config: dict | None = None):
+        if not isinstance(model, Model):
+            model = self.read_model(model)
         return compile_model(model, device_name, {**self.properties, **(config or {})})
 
     def set_property(self, properties: dict[str, Any]) -> None:

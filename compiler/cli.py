@@ -53,14 +53,19 @@ def build_parser() -> argparse.ArgumentParser:
                            "value) for the priors stored in the .mdl")
     conv.add_argument("--remove_output_softmax", action="store_true",
                       help="Kaldi: drop the Softmax/LogSoftmax that computes the output")
-    conv.add_argument("--compress_to_fp16", type=_bool, default=True, metavar="{True,False}",
+    conv.add_argument("--compress_to_fp16", type=_bool, default=None, nargs="?", const=True,
+                      metavar="{True,False}",
                       help="store float weights as f16 in the IR (default True, as ovc)")
+    from compiler.tools.mo.options import add_legacy_arguments
+
+    add_legacy_arguments(p)
     comp = p.add_argument_group("compiler driver")
     comp.add_argument("--emit", choices=EMIT_LEVELS,
                       help="print one level instead of writing IR: hl (ov dialect), ir (OpenVINO XML), "
                            "loops (loop dialect), llvm (LLVM IR), asm (host assembly)")
     comp.add_argument("-O", dest="opt", choices=("0", "1", "2"), default="2",
-                      help="optimization level: the pipeline named O0/O1/O2 (default 2)")
+                      help="optimization level: the pipeline named O0/O1/O2 (default 2); the IR written gets "
+                           "its representable part (-O0: the graph as converted)")
     comp.add_argument("--pass-pipeline", metavar="PASSES",
                       help='run this comma-separated pass pipeline instead of -O, e.g. "fold-constants,dce"')
     comp.add_argument("--print-ir-after-all", action="store_true", help="print the module after every pass")
@@ -101,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     import compiler as ov
+    from compiler.tools.mo.options import compress_from_data_type, legacy_kwargs
     from passes import PASSES, PIPELINES
     from passes.pipeline import PipelineStats, run_pipeline
 
@@ -116,7 +122,14 @@ def _run(args: argparse.Namespace) -> int:
         extra["counts"] = args.counts
     if args.remove_output_softmax:
         extra["remove_output_softmax"] = True
-    model = ov.convert_model(args.input_model, input=args.input, output=args.output, **extra)
+    legacy = legacy_kwargs(args)
+    if legacy or args.data_type:  # the Model Optimizer's options: converted as mo did
+        from compiler.tools import mo
+
+        model = mo.convert_model(args.input_model, input=args.input, output=args.output, **extra, **legacy)
+    else:
+        model = ov.convert_model(args.input_model, input=args.input, output=args.output, **extra)
+    compress = compress_from_data_type(args.data_type, args.compress_to_fp16, True)
     stats = PipelineStats() if args.stats else None
     spec = args.pass_pipeline or PIPELINES["O" + args.opt]
     if args.emit in ("loops", "llvm", "asm"):  # the pipeline compile_model runs, around `spec`
@@ -127,7 +140,7 @@ def _run(args: argparse.Namespace) -> int:
             print(stats.table(), file=sys.stderr)
         return 0
     if args.emit in (None, "ir"):
-        spec = args.pass_pipeline or PIPELINES["ir"]
+        spec = args.pass_pipeline or PIPELINES["ir-O" + args.opt]
     run_pipeline(model.module, spec, print_after_all=args.print_ir_after_all, stats=stats)
     if stats is not None:
         print(stats.table(), file=sys.stderr)
@@ -139,10 +152,10 @@ def _run(args: argparse.Namespace) -> int:
     elif args.emit == "ir":
         from codegen.ir_writer import ir_xml_text
 
-        print(ir_xml_text(model, compress_to_fp16=args.compress_to_fp16))
+        print(ir_xml_text(model, compress_to_fp16=compress))
     else:
         out = Path(args.output_model) if args.output_model else Path(Path(args.input_model).stem + ".xml")
-        ov.save_model(model, out, compress_to_fp16=args.compress_to_fp16)
+        ov.save_model(model, out, compress_to_fp16=compress)
         print(f"[ SUCCESS ] XML file: {out}\n[ SUCCESS ] BIN file: {out.with_suffix('.bin')}")
     return 0
 

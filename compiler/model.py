@@ -13,12 +13,40 @@ from xdsl.dialects.builtin import ArrayAttr, DictionaryAttr, ModuleOp, StringAtt
 from compiler.frontends.builder import NAMES
 from compiler.frontends.inputs import parse_inputs
 from dialects.errors import InputError
-from dialects.ov import Dim, OvOp, format_shape, ov_type_name, shape_of, tensor_type
+from dialects.ov import Dim, OvOp, ov_type_name, shape_of, tensor_type
 from dialects.ov.base import dtype_of
+from dialects.ov.element_type import Type
 
 
 class PartialShape(tuple):
-    """A shape whose dims may be dynamic (None); prints as OpenVINO does: [?,3,224,224]."""
+    """A shape whose dims may be dynamic; prints as OpenVINO does: [?,3,224,224], [1..8,3].
+
+    Built from ints (-1 dynamic), None, `Dimension`s or a string ("[?,3,224,224]"). Iterating
+    gives ints and None (the `ov` dialect's dims, bounds dropped); indexing gives a `Dimension`
+    (`shape[1].get_length()`), as OpenVINO's does."""
+
+    def __new__(cls, dims: Any = ()) -> PartialShape:
+        from compiler.types import Dimension
+
+        if isinstance(dims, str):
+            text = dims.strip().strip("[]").strip()
+            dims = [t for t in text.split(",")] if text else []
+        full = tuple(Dimension(d) for d in dims)
+        obj = super().__new__(cls, [d.to_dim() for d in full])
+        obj._dims = full
+        return obj
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, slice):
+            return PartialShape(self._dims[key])
+        return self._dims[key]
+
+    @property
+    def rank(self) -> int:
+        return len(self)
+
+    def get_dimension(self, i: int) -> Any:
+        return self._dims[i]
 
     @property
     def is_static(self) -> bool:
@@ -33,8 +61,27 @@ class PartialShape(tuple):
             raise InputError(f"shape {self} is dynamic")
         return tuple(self)  # type: ignore[return-value]
 
+    def get_shape(self) -> tuple[int, ...]:
+        return self.to_shape()
+
+    def get_min_shape(self) -> tuple[int, ...]:
+        return tuple(d.get_min_length() for d in self._dims)
+
+    def get_max_shape(self) -> tuple[int, ...]:
+        return tuple(d.get_max_length() for d in self._dims)
+
+    def compatible(self, other: Any) -> bool:
+        o = other if isinstance(other, PartialShape) else PartialShape(other)
+        return len(o) == len(self) and all(a.compatible(b) for a, b in zip(self._dims, o._dims))
+
+    def to_string(self) -> str:
+        return "[" + ",".join(str(d) for d in self._dims) + "]"
+
     def __str__(self) -> str:
-        return format_shape(self)
+        return self.to_string()
+
+    def __repr__(self) -> str:
+        return f"<PartialShape: {self.to_string()}>"
 
 
 class Port:
@@ -62,8 +109,8 @@ class Port:
         return self.partial_shape.to_shape()
 
     @property
-    def element_type(self) -> str:
-        return ov_type_name(self.dtype)
+    def element_type(self) -> Type:
+        return Type(self.dtype)
 
     def get_any_name(self) -> str:
         return self.any_name
@@ -77,11 +124,11 @@ class Port:
     def get_shape(self) -> tuple[int, ...]:
         return self.shape
 
-    def get_element_type(self) -> str:
+    def get_element_type(self) -> Type:
         return self.element_type
 
     def __repr__(self) -> str:
-        return f"<Port {self.index} {self._names} {self.partial_shape} {self.element_type}>"
+        return f"<Port {self.index} {self._names} {self.partial_shape} {ov_type_name(self.dtype)}>"
 
 
 def _names(attrs: ArrayAttr | None, i: int) -> list[str]:
@@ -99,6 +146,8 @@ class Model:
     def __init__(self, module: ModuleOp, friendly_name: str = "main"):
         self.module = module
         self.friendly_name = friendly_name
+        # weights meant to be stored as f16 (mo.convert_model(compress_to_fp16=True)); serialize obeys it
+        self.compressed_weights = False
 
     @property
     def function(self) -> func.FuncOp:
@@ -153,7 +202,9 @@ class Model:
         return counts
 
     def clone(self) -> Model:
-        return Model(self.module.clone(), self.friendly_name)
+        copy = Model(self.module.clone(), self.friendly_name)
+        copy.compressed_weights = self.compressed_weights
+        return copy
 
     def reshape(self, shapes: Any) -> None:
         """Set new input shapes (a shape, a list of shapes, a dict name -> shape, or a string

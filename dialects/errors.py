@@ -36,6 +36,11 @@ class InputError(OvccError):
     """Inputs given to a compiled model or a reshape do not match what the model expects."""
 
 
+class ExtensionError(OvccError):
+    """A user's extension (a conversion function, a custom op's code) raised; the message names
+    the op and what was raised."""
+
+
 class CompileError(OvccError):
     """Lowering or native code generation failed for a model that converted fine."""
 

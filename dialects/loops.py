@@ -17,7 +17,15 @@ from __future__ import annotations
 from xdsl.dialects.builtin import DenseArrayBase, IntegerAttr, MemRefType, StringAttr, VectorType, i64
 from xdsl.dialects.llvm import LLVMPointerType
 from xdsl.ir import Dialect, SSAValue
-from xdsl.irdl import IRDLOperation, ParsePropInAttrDict, irdl_op_definition, operand_def, prop_def, result_def
+from xdsl.irdl import (
+    IRDLOperation,
+    ParsePropInAttrDict,
+    irdl_op_definition,
+    operand_def,
+    prop_def,
+    result_def,
+    var_operand_def,
+)
 
 
 @irdl_op_definition
@@ -190,5 +198,19 @@ class TileReleaseOp(IRDLOperation):
         super().__init__()
 
 
-LOOPS = Dialect("loops", [ViewOp, BarrierOp, CyclesOp, RemFOp, DotBF16Op, DotU8S8Op, TileConfigOp, TileZeroOp, TileLoadOp,
-                          TileStoreOp, TileDotOp, TileReleaseOp], [])
+@irdl_op_definition
+class CallPointerOp(IRDLOperation):
+    """Call the function whose address `callee` holds, with these buffers' addresses: a step
+    that runs outside the generated code (a custom op's Python code, through a ctypes callback)."""
+
+    name = "loops.call_pointer"
+    callee = operand_def(MemRefType)
+    args = var_operand_def(MemRefType)
+    assembly_format = "$callee `(` $args `)` attr-dict `:` type($callee) `,` type($args)"
+
+    def __init__(self, callee: SSAValue, args: list[SSAValue]):
+        super().__init__(operands=[callee, args])
+
+
+LOOPS = Dialect("loops", [ViewOp, BarrierOp, CyclesOp, RemFOp, DotBF16Op, DotU8S8Op, TileConfigOp, TileZeroOp,
+                          TileLoadOp, TileStoreOp, TileDotOp, TileReleaseOp, CallPointerOp], [])

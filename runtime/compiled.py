@@ -6,6 +6,7 @@ Devices: "CPU" (native code, `runtime.native`) and "REFERENCE" (the numpy interp
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -13,6 +14,7 @@ import numpy as np
 
 from dialects.errors import InputError
 from dialects.ov import format_shape, ov_type_name
+from runtime.tensor import Tensor
 
 
 class PortInfo:
@@ -113,6 +115,8 @@ def check_inputs(ports: Sequence[PortInfo], given: Any) -> list[np.ndarray]:
         raise InputError(f"the model takes {n} input(s) ({', '.join(p.name for p in ports)}), got {len(arrays)}")
     out = []
     for p, a in zip(ports, arrays):
+        if isinstance(a, Tensor):
+            a = a.data
         if isinstance(a, np.ndarray):
             if a.dtype != p.dtype:
                 given = ov_type_name(a.dtype) if a.dtype.kind in "fiub" else str(a.dtype)
@@ -173,16 +177,27 @@ def _pick(ports: list[PortInfo], key: int | str | None, what: str) -> PortInfo:
 
 
 class InferRequest:
-    """One inference at a time, optionally asynchronous (`start_async` + `wait`)."""
+    """One inference at a time, optionally asynchronous (`start_async` + `wait`). Inputs can be
+    given to `infer` or set beforehand (`set_tensor`, `set_input_tensor`); results are read as
+    Tensors (`get_tensor`, `get_output_tensor`) or from `results`."""
 
     def __init__(self, compiled: CompiledModelBase):
         self.compiled = compiled
         self.results: Results | None = None
+        self.latency = 0.0  # milliseconds of the last inference
+        self._inputs: dict[int, Any] = {}
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
 
     def infer(self, inputs: Any = None) -> Results:
+        if inputs is None:
+            missing = [p.name for p in self.compiled.inputs if p.index not in self._inputs]
+            if missing:
+                raise InputError(f"missing input(s): {', '.join(missing)} (give them to infer() or set_tensor())")
+            inputs = [self._inputs[p.index] for p in self.compiled.inputs]
+        t0 = time.perf_counter()
         self.results = self.compiled.infer_new_request(inputs)
+        self.latency = (time.perf_counter() - t0) * 1e3
         return self.results
 
     def start_async(self, inputs: Any = None) -> None:
@@ -206,10 +221,55 @@ class InferRequest:
             err, self._error = self._error, None
             raise err
 
-    def get_output_tensor(self, index: int = 0) -> np.ndarray:
+    def _port(self, key: Any) -> tuple[str, PortInfo]:
+        for what, ports in (("input", self.compiled.inputs), ("output", self.compiled.outputs)):
+            for p in ports:
+                if p is key or (isinstance(key, str) and key in p.names):
+                    return what, p
+        if hasattr(key, "index") and hasattr(key, "names"):  # a Port of the model
+            names = set(key.names)
+            for what, ports in (("input", self.compiled.inputs), ("output", self.compiled.outputs)):
+                for p in ports:
+                    if p.names & names:
+                        return what, p
+        raise InputError(f"no input or output named {key!r}")
+
+    def set_tensor(self, key: Any, tensor: Any) -> None:
+        what, p = self._port(key)
+        if what != "input":
+            raise InputError(f"{p.name!r} is an output; only inputs can be set")
+        self._inputs[p.index] = tensor
+
+    def set_input_tensor(self, index_or_tensor: Any, tensor: Any = None) -> None:
+        if tensor is None:
+            index_or_tensor, tensor = 0, index_or_tensor
+        self._inputs[int(index_or_tensor)] = tensor
+
+    def set_input_tensors(self, tensors: Any) -> None:
+        items = tensors.items() if isinstance(tensors, dict) else enumerate(tensors)
+        for k, t in items:
+            if isinstance(k, int):
+                self.set_input_tensor(k, t)
+            else:
+                self.set_tensor(k, t)
+
+    def get_tensor(self, key: Any) -> Tensor:
+        what, p = self._port(key)
+        if what == "input":
+            if p.index not in self._inputs:
+                raise InputError(f"input {p.name!r} has not been set")
+            return Tensor(self._inputs[p.index])
+        return self.get_output_tensor(p.index)
+
+    def get_input_tensor(self, index: int = 0) -> Tensor:
+        if index not in self._inputs:
+            raise InputError(f"input {index} has not been set")
+        return Tensor(self._inputs[index])
+
+    def get_output_tensor(self, index: int = 0) -> Tensor:
         if self.results is None:
             raise InputError("no inference has run on this request yet")
-        return self.results[index]
+        return Tensor(self.results[index])
 
 
 class ReferenceCompiledModel(CompiledModelBase):

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from dialects.errors import CompileError, InternalError, OvccError
+from runtime.callbacks import Callbacks
 from runtime.compiled import CompiledModelBase, ports_of
 from runtime.pool import runner
 
@@ -58,6 +59,8 @@ class _Request:
         for i, s in enumerate(exe.program.slots):
             if s.kind == "profile":
                 self.table[i] = self.profile.ctypes.data
+        for i, p in exe.callbacks.pointers.items():
+            self.table[i] = p
 
 
 # Below this many multiply-adds (the steps' cost estimates) one thread is faster: measured on
@@ -78,6 +81,7 @@ class Executable:
         self.fn = GRAPH_FN(library.symbols["ovcc_graph"])
         self.fn_ptr = library.symbols["ovcc_graph"]
         self.const_ptrs = {i: s.array.ctypes.data for i, s in enumerate(program.slots) if s.kind == "const"}
+        self.callbacks = Callbacks(program.slots)  # custom ops: their Python code, as native function pointers
         self.inputs = {s.index: i for i, s in enumerate(program.slots) if s.kind == "input"}
         self.outputs = {s.index: i for i, s in enumerate(program.slots) if s.kind == "output"}
         self._free: list[_Request] = []
@@ -110,6 +114,7 @@ class Executable:
             else:
                 self.fn(table, 0, 1, bar)
             self.last_profile = req.profile.reshape(-1, 2).copy()
+            self.callbacks.raise_pending()
             return outs
         finally:
             with self._lock:

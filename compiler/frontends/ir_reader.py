@@ -8,9 +8,10 @@ mapped onto the version the dialect defines (`UPGRADES`)."""
 from __future__ import annotations
 
 import heapq
+import json
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +22,12 @@ from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import SSAValue
 
 from compiler.frontends.builder import GraphBuilder, add_tensor_name, set_layer_name
+from compiler.frontends.cut import as_output, drop_unused_inputs, resolve, unknown_names_error
+from compiler.frontends.inputs import InputSpec
 from dialects.errors import ConversionError, ModelFileError, OvccError, ShapeError, UnsupportedOpsError
 from dialects.ov import OPS
 from dialects.ov.base import REQUIRED, Type
+from dialects.ov.extension import CUSTOM_OPS
 
 _TYPE = Type()
 
@@ -247,13 +251,18 @@ class _Reader:
         fn = UPGRADES.get((layer.type, layer.version))
         if fn is not None:
             return fn(self, layer, ins)
+        if layer.type not in OPS and layer.type in CUSTOM_OPS:  # a registered custom op (compiler.Op)
+            return list(self.b.op("Extension", ins, type_name=layer.type, version=layer.version,
+                                  attributes=json.dumps(layer.data)).outputs)
         cls = OPS[layer.type]
         return list(self.b.op(layer.type, ins, **_attrs(layer, cls)).outputs)
 
 
 def _known(layer: _Layer) -> bool:
-    if layer.type in ("Parameter", "Result", "Const"):
+    if layer.type in ("Parameter", "Result", "Const") or (layer.type not in OPS and layer.type in CUSTOM_OPS):
         return True
+    if layer.type == "Extension":  # our container for custom ops, never a layer type of its own
+        return False
     if (layer.type, layer.version) in UPGRADES:
         return True
     cls = OPS.get(layer.type)
@@ -273,7 +282,10 @@ def _version_number(v: str) -> int:
     return int(m.group(1)) if m else -1
 
 
-def read_ir(xml_path: str | os.PathLike, weights: str | os.PathLike | None = None) -> ModuleOp:
+def read_ir(xml_path: str | os.PathLike, weights: str | os.PathLike | None = None,
+            inputs: Sequence[InputSpec] = (), outputs: Sequence[str] = ()) -> ModuleOp:
+    """Read an IR pair. `inputs` override Parameters' shapes and types or cut the graph at
+    tensors and layer ports; `outputs` choose (and cut at) output tensors."""
     xml_path = Path(xml_path)
     where = str(xml_path)
     if not xml_path.is_file():
@@ -309,12 +321,15 @@ def read_ir(xml_path: str | os.PathLike, weights: str | os.PathLike | None = Non
         raise ModelFileError(f"{where}: weights file {bin_path} is missing")
     data = bin_path.read_bytes() if needs_bin else b""
     try:
-        return _build(root, layers, by_id, where, data)
+        return _build(root, layers, by_id, where, data, list(inputs), list(outputs))
     except (ShapeError, ConversionError) as e:
+        if isinstance(e, ConversionError) and str(e).startswith(where):
+            raise  # about what input=/output= asked for, not about the file
         raise ModelFileError(f"{where}: {e}") from None
 
 
-def _build(root, layers: list[_Layer], by_id: dict[str, _Layer], where: str, data: bytes) -> ModuleOp:
+def _build(root, layers: list[_Layer], by_id: dict[str, _Layer], where: str, data: bytes,
+           specs: list[InputSpec], out_names: list[str]) -> ModuleOp:
     incoming: dict[str, dict[int, tuple[str, int]]] = {lay.id: {} for lay in layers}
     edges_el = root.find("edges")
     for e in (edges_el.findall("edge") if edges_el is not None else []):
@@ -336,15 +351,24 @@ def _build(root, layers: list[_Layer], by_id: dict[str, _Layer], where: str, dat
 
     order = _topological(layers, incoming, where)
     r = _Reader(where, data)
+    cuts = _Cuts(layers, incoming, specs, out_names, where)
     values: dict[tuple[str, int], SSAValue] = {}
     outputs = []
+    params = iter(cuts.unnamed)
     for lay in order:
-        ins = [values[incoming[lay.id][i]] for i in range(len(lay.in_ports))]
+        ins = [cuts.new_input(r.b, "edge", (lay.id, i)) or values[incoming[lay.id][i]]
+               for i in range(len(lay.in_ports))]
         try:
             if lay.type == "Parameter":
-                v = r.b.add_input(lay.port_names(0) or [lay.name], _dims(lay.data.get("shape", ""), lay.where),
-                                  _element_type(lay))
-                results = [v]
+                names = lay.port_names(0) or [lay.name]
+                shape, dtype = _dims(lay.data.get("shape", ""), lay.where), _element_type(lay)
+                spec = cuts.params.get(lay.id) or next(params, None)
+                if spec is not None and spec.value is not None:
+                    results = [r.b.const(spec.frozen(dtype))]
+                else:
+                    if spec is not None:
+                        shape, dtype = spec.resolve(names[0], shape, dtype)
+                    results = [r.b.add_input(names, shape, dtype)]
             elif lay.type == "Const":
                 results = [r.const(lay)]
                 set_layer_name(results[0].op, lay.name)
@@ -369,13 +393,97 @@ def _build(root, layers: list[_Layer], by_id: dict[str, _Layer], where: str, dat
         if len(results) < len(lay.out_ports):
             raise ModelFileError(f"{lay.where}: declares {len(lay.out_ports)} outputs, the op has {len(results)}")
         for i, v in enumerate(results):
-            values[(lay.id, i)] = v
+            values[(lay.id, i)] = cuts.new_input(r.b, "tensor", (lay.id, i)) or v
             if lay.type not in ("Parameter",):
                 for n in lay.port_names(i):
                     add_tensor_name(v, n)
+    if cuts.outputs:
+        outputs = [(k, values[key], names) for k, (key, names) in enumerate(cuts.outputs)]
     if not outputs:
         raise ModelFileError(f"{where}: the model has no Result layer")
-    return r.b.finish([(v, names) for _, v, names in sorted(outputs, key=lambda o: o[0])])
+    result = [(v, names) for _, v, names in sorted(outputs, key=lambda o: o[0])]
+    if cuts.any:
+        drop_unused_inputs(r.b, [v for v, _ in result])
+    return r.b.finish(result)
+
+
+class _Cuts:
+    """What `input=`/`output=` name in an IR: Parameters to reshape or freeze, tensors and
+    layer input ports that new inputs replace, and the output tensors."""
+
+    def __init__(self, layers: list[_Layer], incoming: dict, specs: list[InputSpec], out_names: list[str],
+                 where: str):
+        self.unnamed = [s for s in specs if not s.name]
+        self.params: dict[str, InputSpec] = {}
+        self.outputs: list[tuple[tuple[str, int], list[str]]] = []
+        self._new: dict[tuple[str, tuple[str, int]], tuple[InputSpec, str]] = {}
+        self._made: dict[tuple[str, tuple[str, int]], SSAValue] = {}
+        named = [s for s in specs if s.name]
+        self.any = bool(out_names)
+        if not named and not out_names:
+            return
+        by_name = {lay.name: lay for lay in layers}
+        tensor_of: dict[str, tuple[str, int]] = {}
+        for lay in layers:
+            for i in range(len(lay.out_ports)):
+                for n in lay.port_names(i):
+                    tensor_of.setdefault(n, (lay.id, i))
+
+        def key(lay_id: str, i: int) -> str:  # an unnamed tensor, by where it comes from
+            return f"\0{lay_id}:{i}"
+
+        def parse(t: str) -> tuple[str, int]:
+            if t in tensor_of:
+                return tensor_of[t]
+            lay_id, _, i = t[1:].rpartition(":")
+            return lay_id, int(i)
+
+        def outs(n: str):
+            lay = by_name.get(n)
+            return None if lay is None else [key(lay.id, i) for i in range(len(lay.out_ports))]
+
+        def ins(n: str):
+            lay = by_name.get(n)
+            return None if lay is None else [key(*incoming[lay.id][i]) for i in range(len(lay.in_ports))]
+
+        unknown = {}
+        kinds = {lay.id: lay.type for lay in layers}
+        for spec in named:
+            c = resolve(spec.name, tensor_of.__contains__, outs, ins)
+            if c is None:
+                unknown[spec.name] = "input"
+            elif c.tensor is not None and kinds[parse(c.tensor)[0]] == "Parameter":
+                self.params[parse(c.tensor)[0]] = spec
+            elif c.tensor is not None:
+                named = c.tensor if not c.tensor.startswith("\0") else spec.name
+                self._new[("tensor", parse(c.tensor))] = (spec, named)
+            else:
+                self._new[("edge", (by_name[c.node].id, c.port))] = (spec, spec.name)
+        for name in out_names:
+            c = resolve(name, tensor_of.__contains__, outs, ins)
+            if c is None:
+                unknown[name] = "output"
+            else:
+                t = parse(as_output(c, ins))
+                own = next(lay for lay in layers if lay.id == t[0]).port_names(t[1])
+                self.outputs.append((t, list(dict.fromkeys([name, *own]))))
+        if unknown:
+            raise unknown_names_error(where, unknown, list(tensor_of) + list(by_name))
+        self.any = bool(self._new) or bool(out_names)
+
+    def new_input(self, b: GraphBuilder, kind: str, k: tuple[str, int]) -> SSAValue | None:
+        """The new input that replaces this tensor or feeds this (layer, input port), made when
+        the graph first reaches it; None if there is none."""
+        if (kind, k) not in self._made:
+            spec_name = self._new.get((kind, k))
+            if spec_name is None:
+                return None
+            spec, name = spec_name
+            # a cut point without a type is f32, as the Model Optimizer makes it
+            self._made[(kind, k)] = b.const(spec.frozen(np.dtype(np.float32))) if spec.value is not None else \
+                b.add_input(list(dict.fromkeys([spec.name, name])), *spec.resolve(spec.name, None,
+                                                                                  np.dtype(np.float32)))
+        return self._made[(kind, k)]
 
 
 def _topological(layers: list[_Layer], incoming, where: str) -> list[_Layer]:

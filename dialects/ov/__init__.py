@@ -4,7 +4,7 @@
 
 from xdsl.ir import Dialect
 
-from dialects.ov import elementwise, movement, nn  # noqa: F401  (registers the ops)
+from dialects.ov import elementwise, extension, movement, nn  # noqa: F401  (registers the ops)
 from dialects.ov.base import (
     OPS,
     REQUIRED,

@@ -353,6 +353,10 @@ class OvOp(IRDLOperation):
         return SimpleNamespace(**{n: s.from_attr(self.properties[s.ir_name or n])
                                   for n, s in self.ATTRS.items()})
 
+    def ir_layer(self) -> tuple[str, str, dict[str, str]]:
+        """The IR layer this op is written as: type, opset version, `<data>` attributes."""
+        return self.IR_TYPE, self.OPSET, {s.ir_name or n: s.to_ir(getattr(self.attr, n)) for n, s in self.ATTRS.items()}
+
     def out_dtype(self, i: int = 0) -> np.dtype:
         return dtype_of(self.outputs[i].type)
 

@@ -34,7 +34,7 @@ def has_lowering(op_type: str) -> bool:
 
 
 def _load() -> None:
-    from passes.ov_to_loops import conv, matmul, misc, movement, pooling, reduce  # noqa: F401  (register lowerings)
+    from passes.ov_to_loops import conv, extension, matmul, misc, movement, pooling, reduce  # noqa: F401  (register lowerings)
     from passes.ov_to_loops.elementwise import lower_fused_eltwise
 
     FUSED["eltwise"] = lower_fused_eltwise

@@ -74,9 +74,12 @@ class Step:
 
 @dataclass
 class Slot:
-    kind: str  # "arena" | "input" | "output" | "const"
-    index: int = 0  # input/output position
+    kind: str  # "arena" | "input" | "output" | "const" | "profile" | "callback"
+    index: int = 0  # input/output position; for a callback, how many buffer addresses it takes
     array: np.ndarray | None = None
+    # "callback": Python code a step calls with its buffers' addresses (the runtime puts a
+    # native function pointer to it in the slot)
+    callback: Callable[[list[int]], None] | None = None
 
 
 @dataclass
@@ -184,6 +187,10 @@ class LowerCtx:
 
         wq = self.quantized.weights[w][1]
         return self.quantized.acts[id(anchor)], wq, channel_scale(anchor, w, wq)
+    def callback_buf(self, fn: Callable[[list[int]], None], nargs: int) -> Buf:
+        """A slot the runtime fills with a native pointer to `fn` (a step's kernel calls it)."""
+        self.slots.append(Slot("callback", nargs, callback=fn))
+        return Buf(len(self.slots) - 1, 0, np.dtype(np.uint8), 1)
 
     def const_buf(self, array: np.ndarray) -> Buf:
         """A buffer holding this array (packed weights, index tables, ...)."""

@@ -330,8 +330,12 @@ def test_dynamic_dims_from_input_spec():
 
 
 def test_missing_example_input_and_pickled_modules(tmp_path):
-    with pytest.raises(ov.ConversionError, match="need example_input"):
-        ov.convert_model(MLP())
+    class Opaque(nn.Module):  # no layer says what its input is (an MLP's first Linear would)
+        def forward(self, x):
+            return x.sum()
+
+    with pytest.raises(ov.ConversionError, match="cannot tell the shapes of the module's inputs.*give example_input"):
+        ov.convert_model(Opaque())
     sm = torch.jit.trace(MLP().eval(), (torch.randn(1, 20),))
     with pytest.raises(ov.ConversionError, match="TorchScript models need example_input"):
         ov.convert_model(sm)

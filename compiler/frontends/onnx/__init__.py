@@ -11,7 +11,10 @@ import onnx
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import BlockArgument, SSAValue
 
+from compiler.frontend import convert_node
+from compiler.frontend import lookup as extension_for
 from compiler.frontends.builder import GraphBuilder, add_tensor_name, layer_name, name_ops_since, set_layer_name
+from compiler.frontends.cut import as_output, resolve, unknown_names_error
 from compiler.frontends.inputs import InputSpec
 from compiler.frontends.onnx import (  # noqa: F401  (fill the table)
     ops_attention,
@@ -151,7 +154,8 @@ def _convert(model: onnx.ModelProto, inputs: Sequence[InputSpec], outputs: Seque
     missing: dict[str, list[str]] = {}
     for n in _all_nodes(g):  # subgraphs (If/Loop/Scan bodies) included
         _check_schema(n, opsets, where)
-        if (n.domain if n.domain != "ai.onnx" else "", n.op_type) not in CONVERTERS:
+        if (n.domain if n.domain != "ai.onnx" else "", n.op_type) not in CONVERTERS and \
+                extension_for(*_type_names(n)) is None:
             key = n.op_type if n.domain in ("", "ai.onnx") else f"{n.domain}.{n.op_type}"
             missing.setdefault(key, []).append(n.name or n.output[0])
     if missing:
@@ -174,25 +178,31 @@ def _convert(model: onnx.ModelProto, inputs: Sequence[InputSpec], outputs: Seque
         shape = [d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else None for d in tt.shape.dim]
         dtype = np_dtype_of_onnx(tt.elem_type, f"{where}: input {vi.name!r}")
         if spec is not None and spec.value is not None:
-            ctx.values[vi.name] = ctx.const(spec.value)
+            ctx.values[vi.name] = ctx.const(spec.frozen(dtype))
             continue
         if spec is not None:
             shape, dtype = spec.resolve(vi.name, shape, dtype)
         ctx.values[vi.name] = b.add_input([vi.name], shape, dtype)
     cut = bool(outputs) or bool(specs)  # specs left over name tensors inside the graph
+    edges: dict[tuple[int, int], SSAValue] = {}  # (node index, input port) fed by a new input
+    cuts, out_names = _cut_points(g, specs, outputs, where)
     for name, spec in specs.items():  # cut points inside the graph
-        if spec.value is not None:
-            ctx.values[name] = ctx.const(spec.value)
-            continue
-        shape, dtype = spec.resolve(name, None, np.dtype(np.float32))
-        ctx.values[name] = b.add_input([name], shape, dtype)
-
-    out_names = list(outputs) or [o.name for o in g.output]
-    needed = _needed_nodes(g, out_names, set(ctx.values), set(inits), where)
+        c = cuts[name]
+        # a cut point without a type is f32, as the Model Optimizer makes it
+        names = list(dict.fromkeys([name, c.tensor or name]))
+        v = ctx.const(spec.frozen(np.dtype(np.float32))) if spec.value is not None else \
+            b.add_input(names, *spec.resolve(name, None, np.dtype(np.float32)))
+        if c.tensor is not None:
+            ctx.values[c.tensor] = v
+        else:
+            edges[(_node_index(g, c.node), c.port)] = v
+    out_names = out_names or [o.name for o in g.output]
+    needed = _needed_nodes(g, out_names, set(ctx.values), set(inits), where, set(edges))
     if cut:  # inputs that only fed the parts cut away go too
-        used = {name for i, n in enumerate(g.node) if i in needed for name in n.input} | set(out_names)
+        used = {name for i, n in enumerate(g.node) if i in needed
+                for k, name in enumerate(_reads(n)) if (i, k) not in edges} | set(out_names)
         _drop_unused_inputs(b, ctx, used)
-    _run_nodes(ctx, g, needed, inits)
+    _run_nodes(ctx, g, needed, inits, edges=edges, keep={c.tensor for c in cuts.values() if c.tensor})
 
     result = []
     for name in out_names:
@@ -227,6 +237,25 @@ def _check_schema(node: onnx.NodeProto, opsets: dict[str, int], where: str) -> N
                                   f"{onnx.AttributeProto.AttributeType.Name(spec.type)}")
 
 
+def _type_names(node: onnx.NodeProto) -> tuple[str, ...]:
+    """How an extension may name the node's type: "MyOp", or with its domain "my.domain.MyOp"."""
+    domain = node.domain if node.domain != "ai.onnx" else ""
+    return (node.op_type, f"{domain}.{node.op_type}") if domain else (node.op_type,)
+
+
+def _attributes(ctx: OnnxContext, node: onnx.NodeProto) -> dict:
+    out = {}
+    for k, v in ctx.attrs(node).items():
+        if isinstance(v, bytes):
+            v = v.decode()
+        elif isinstance(v, onnx.TensorProto):
+            v = tensor_to_numpy(v, ctx.where)
+        elif isinstance(v, list) and v and isinstance(v[0], bytes):
+            v = [x.decode() for x in v]
+        out[k] = v
+    return out
+
+
 def _all_nodes(g: onnx.GraphProto):
     for n in g.node:
         yield n
@@ -236,16 +265,20 @@ def _all_nodes(g: onnx.GraphProto):
                 yield from _all_nodes(sub)
 
 
-def _run_nodes(ctx: OnnxContext, g: onnx.GraphProto, needed: set[int], inits: dict, prefix: str = "") -> None:
+def _run_nodes(ctx: OnnxContext, g: onnx.GraphProto, needed: set[int], inits: dict, prefix: str = "",
+               edges: dict | None = None, keep: set[str] = frozenset()) -> None:
     """Convert the needed nodes of `g` in order into `ctx.values`; `prefix` goes before the
-    names the IR records (a subgraph's iteration)."""
+    names the IR records (a subgraph's iteration); `edges` feed given node input ports, and
+    the tensors in `keep` (cut points) keep the values they have."""
     b, where = ctx.b, ctx.where
     for index, node in enumerate(g.node):
         if index not in needed:
             continue
         ins: list[SSAValue | None] = []
-        for name in node.input:
-            if not name:
+        for k, name in enumerate(node.input):
+            if edges and (index, k) in edges:
+                ins.append(edges[(index, k)])
+            elif not name:
                 ins.append(None)
             elif name in ctx.values:
                 ins.append(ctx.values[name])
@@ -256,15 +289,19 @@ def _run_nodes(ctx: OnnxContext, g: onnx.GraphProto, needed: set[int], inits: di
                                       "which no node or input produces")
         before = b.block.last_op
         key = (node.domain if node.domain != "ai.onnx" else "", node.op_type)
+        ext = extension_for(*_type_names(node))
         try:
-            results = CONVERTERS[key](ctx, node, ins)
+            if ext is not None:  # the user's conversion comes first, as in OpenVINO
+                results = convert_node(ext, node.op_type, node.name or node.output[0], ins, _attributes(ctx, node), b)
+            else:
+                results = CONVERTERS[key](ctx, node, ins)
         except ConversionError as e:
             if str(e).startswith(where):
                 raise
             raise ctx.error(node, str(e)) from e
         name_ops_since(b, before, prefix + (node.name or node.output[0]))
         for name, v in zip(node.output, results):
-            if name and v is not None:
+            if name and v is not None and name not in keep:
                 ctx.values[name] = v
                 add_tensor_name(v, prefix + name)
 
@@ -303,8 +340,10 @@ def _reads(node: onnx.NodeProto) -> list[str]:
     return names
 
 
-def _needed_nodes(g: onnx.GraphProto, outputs: list[str], given: set[str], inits: set[str], where: str) -> set[int]:
-    """Indices of the nodes the outputs depend on (stopping at inputs and initializers)."""
+def _needed_nodes(g: onnx.GraphProto, outputs: list[str], given: set[str], inits: set[str], where: str,
+                  edges: set[tuple[int, int]] = frozenset()) -> set[int]:
+    """Indices of the nodes the outputs depend on (stopping at inputs, initializers and the
+    input ports in `edges`)."""
     nodes = list(g.node)
     producer = {}
     for i, n in enumerate(nodes):
@@ -324,8 +363,42 @@ def _needed_nodes(g: onnx.GraphProto, outputs: list[str], given: set[str], inits
             raise ConversionError(f"{where}: tensor {name!r} is neither an input nor produced by any node")
         if i not in needed:
             needed.add(i)
-            stack.extend(_reads(nodes[i]))
+            stack.extend(n for k, n in enumerate(_reads(nodes[i])) if (i, k) not in edges)
     return needed
+
+
+def _node_index(g: onnx.GraphProto, name: str) -> int:
+    return next(i for i, n in enumerate(g.node) if n.name == name)
+
+
+def _cut_points(g: onnx.GraphProto, specs: dict, outputs: Sequence[str], where: str):
+    """What the input names left in `specs` and the `outputs` name in the graph (tensors or
+    node ports), and the output tensors; one error for all names the graph does not have."""
+    tensors = {i.name for i in g.input} | {t.name for t in g.initializer} | {o for n in g.node for o in n.output if o}
+    nodes = {n.name: n for n in g.node if n.name}
+
+    def outs(name):
+        return list(nodes[name].output) if name in nodes else None
+
+    def ins(name):
+        return list(nodes[name].input) if name in nodes else None
+
+    cuts, unknown = {}, {}
+    for name in specs:
+        c = resolve(name, tensors.__contains__, outs, ins)
+        if c is None:
+            unknown[name] = "input"
+        cuts[name] = c
+    out_tensors = []
+    for name in outputs:
+        c = resolve(name, tensors.__contains__, outs, ins)
+        if c is None:
+            unknown[name] = "output"
+        else:
+            out_tensors.append(as_output(c, ins))
+    if unknown:
+        raise unknown_names_error(where, unknown, tensors | set(nodes))
+    return cuts, out_tensors
 
 
 def _initializer(ctx: OnnxContext, t: onnx.TensorProto) -> SSAValue:

@@ -15,7 +15,10 @@ import numpy as np
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import SSAValue
 
+from compiler.frontend import convert_node
+from compiler.frontend import lookup as extension_for
 from compiler.frontends.builder import FrontendContext, GraphBuilder, add_tensor_name, name_ops_since
+from compiler.frontends.cut import as_output, drop_unused_inputs, resolve, unknown_names_error
 from compiler.frontends.inputs import InputSpec
 from dialects.errors import ConversionError, UnsupportedOpsError
 from dialects.ov import dtype_of
@@ -197,10 +200,6 @@ def convert_graph_def(graph_def, io: GraphIO, specs: Sequence[InputSpec], output
 
     nodes = {n.name: n for n in inline_calls(graph_def, where)}
     library = {f.signature.name: f for f in graph_def.library.function}
-    if outputs:  # the user picks output tensors (cutting the graph there)
-        io = GraphIO(io.inputs, [(o if ":" in o else f"{o}:0", [o]) for o in outputs])
-    if not io.outputs:
-        raise ConversionError(f"{where}: the graph has no outputs (every node's result is read by another node)")
     ctx = TfContext(where)
     ctx.library = library
     by_name = {s.name: s for s in specs if s.name}
@@ -217,25 +216,32 @@ def convert_graph_def(graph_def, io: GraphIO, specs: Sequence[InputSpec], output
         dtype = ctx.attr(node, "dtype")
         shape = ctx.attr(node, "shape", None)
         if spec is not None and spec.value is not None:
-            values[(pname, 0)] = ctx.const(spec.value)
+            values[(pname, 0)] = ctx.const(spec.frozen(dtype))
             continue
         if spec is not None:
             shape, dtype = spec.resolve(names[0], shape, dtype)
         elif shape is None:
             raise ConversionError(f"{where}: input {names[0]!r} has no known rank; give its shape with input=")
         values[(pname, 0)] = ctx.b.add_input(names, shape, dtype)
+    edges: dict[tuple[str, int], Any] = {}  # (node, data input port) fed by a new input
+    cuts, out_tensors = _cut_points(nodes, by_name, outputs, where)
+    if outputs:  # the user picks output tensors (cutting the graph there)
+        io = GraphIO(io.inputs, [(t, list(dict.fromkeys([o, t]))) for o, t in zip(outputs, out_tensors)])
+    if not io.outputs:
+        raise ConversionError(f"{where}: the graph has no outputs (every node's result is read by another node)")
     for name, spec in by_name.items():  # cut points inside the graph
-        key = parse_input(name if ":" in name else f"{name}:0")[:2]
-        if key[0] not in nodes:
-            raise ConversionError(f"{where}: input {name!r} names no tensor of the graph")
-        if spec.value is not None:
-            values[key] = ctx.const(spec.value)
+        c = cuts[name]
+        # a cut point without a type is f32, as the Model Optimizer makes it
+        v = ctx.const(spec.frozen(np.dtype(np.float32))) if spec.value is not None else \
+            ctx.b.add_input(list(dict.fromkeys([name, c.tensor or name])),
+                            *spec.resolve(name, None, np.dtype(np.float32)))
+        if c.tensor is not None:
+            values[parse_input(c.tensor)[:2]] = v
         else:
-            shape, dtype = spec.resolve(name, None, np.dtype(np.float32))
-            values[key] = ctx.b.add_input([name], shape, dtype)
+            edges[(c.node, c.port)] = v
 
     targets = [parse_input(t)[:2] for t, _ in io.outputs]
-    run_nodes(ctx, nodes, values, targets, where)
+    run_nodes(ctx, nodes, values, targets, where, edges=edges)
 
     result = []
     for tensor, names in io.outputs:
@@ -244,31 +250,43 @@ def convert_graph_def(graph_def, io: GraphIO, specs: Sequence[InputSpec], output
         if not isinstance(v, SSAValue):
             raise ConversionError(f"{where}: output {tensor!r} is not produced by the graph")
         result.append((v, list(dict.fromkeys([*names, tensor]))))
+    if by_name or outputs:  # placeholders that fed only the parts cut away go
+        drop_unused_inputs(ctx.b, [v for v, _ in result])
     return ctx.b.finish(result)
 
 
 def run_nodes(ctx: TfContext, nodes: dict, values: dict, targets: list[tuple[str, int]], where: str,
-              prefix: str = "") -> None:
+              prefix: str = "", edges: dict | None = None) -> None:
     """Convert the nodes the targets depend on, in order, adding their results to `values`
-    (keyed by (node name, output index)); `prefix` goes before the names the IR records."""
+    (keyed by (node name, output index)); `prefix` goes before the names the IR records;
+    `edges` feed given (node, data input port)s."""
+    edges = edges or {}
+    preset = set(values)  # inputs and cut points: what the nodes computing them gave is not used
     missing: dict[str, list[str]] = {}
-    for n in _reachable(nodes, targets, values):
-        if n.op not in TF_OPS:
+    for n in _reachable(nodes, targets, values, edges):
+        if n.op not in TF_OPS and extension_for(n.op) is None:
             missing.setdefault(n.op, []).append(prefix + n.name)
     if missing:  # (loops lowered to Enter/Merge/NextIteration/... are listed here too)
         raise UnsupportedOpsError("TensorFlow", where, missing)
-    for node in _needed(nodes, targets, values, where):
+    for node in _needed(nodes, targets, values, where, edges):
         ins = []
         for s in node.input:
             name, idx, control = parse_input(s)
             if control:
                 continue
+            if (node.name, len(ins)) in edges:
+                ins.append(edges[(node.name, len(ins))])
+                continue
             if (name, idx) not in values:
                 raise ConversionError(f"{where}: node {prefix + node.name!r} reads {s!r}, which no node produces")
             ins.append(values[(name, idx)])
         before = ctx.b.block.last_op
+        ext = extension_for(node.op)
         try:
-            res = TF_OPS[node.op](ctx, node, ins)
+            if ext is not None:  # the user's conversion comes first, as in OpenVINO
+                res = convert_node(ext, node.op, prefix + node.name, ins, _attributes(ctx, node), ctx.b)
+            else:
+                res = TF_OPS[node.op](ctx, node, ins)
         except UnsupportedOpsError:
             raise
         except ConversionError as e:
@@ -278,11 +296,66 @@ def run_nodes(ctx: TfContext, nodes: dict, values: dict, targets: list[tuple[str
         results = res if isinstance(res, list | tuple) else [res]
         name_ops_since(ctx.b, before, prefix + node.name)
         for i, v in enumerate(results):
-            if v is None:
+            if v is None or (node.name, i) in preset:
                 continue
             values[(node.name, i)] = v
             if isinstance(v, SSAValue):
                 add_tensor_name(v, f"{prefix}{node.name}:{i}")
+
+
+def _attributes(ctx: TfContext, node) -> dict:
+    """A node's attributes as Python values (those of kinds a conversion can use)."""
+    out = {}
+    for k in node.attr:
+        try:
+            out[k] = ctx.attr(node, k)
+        except (ConversionError, TypeError, ValueError):
+            continue  # e.g. a function or an unsupported type: no conversion reads those as values
+    return out
+
+
+def _cut_points(nodes: dict, specs: dict, outputs: Sequence[str], where: str):
+    """What the input names left in `specs` and the `outputs` name ("node:1" tensors or
+    "0:node" input ports), and the output tensors; one error for every unknown name."""
+    def is_tensor(t: str) -> bool:
+        node, _, idx = t.rpartition(":")
+        return node in nodes and idx.isdigit()
+
+    def outs(n: str):
+        return [f"{n}:0"] if n in nodes else None
+
+    def ins(n: str):
+        if n not in nodes:
+            return None
+        return [f"{src}:{idx}" for src, idx, control in map(parse_input, nodes[n].input) if not control]
+
+    def find(name: str):
+        c = resolve(name, is_tensor, outs, ins)
+        if c is not None:
+            return c
+        # freezing a SavedModel or Keras model puts its nodes under the call's scope
+        # ("StatefulPartitionedCall/dense/MatMul"): a name that ends exactly one node's name is it
+        head, sep, tail = name.partition(":") if name.split(":")[0].isdigit() else ("", "", name)
+        node, colon, port = tail.rpartition(":") if tail.rpartition(":")[2].isdigit() else (tail, "", "")
+        scoped = [n for n in nodes if n.endswith("/" + node)]
+        if len(scoped) == 1:
+            return resolve(head + sep + scoped[0] + colon + port, is_tensor, outs, ins)
+        return None
+
+    cuts, unknown, out_tensors = {}, {}, []
+    for name in specs:
+        cuts[name] = find(name)
+        if cuts[name] is None:
+            unknown[name] = "input"
+    for name in outputs:
+        c = find(name)
+        if c is None:
+            unknown[name] = "output"
+        else:
+            out_tensors.append(as_output(c, ins))
+    if unknown:
+        raise unknown_names_error(where, unknown, nodes)
+    return cuts, out_tensors
 
 
 def call_function(ctx: TfContext, fname: str, args: list, prefix: str) -> list:
@@ -304,28 +377,35 @@ def call_function(ctx: TfContext, fname: str, args: list, prefix: str) -> list:
     return [values[t] for t in targets]
 
 
-def _reachable(nodes: dict, outputs: list[tuple[str, int]], given: dict) -> list:
+def _data_inputs(node, edges: dict, given: dict) -> list[str]:
+    """The nodes a node reads through data edges, less the ports `edges` feed and the tensors
+    already `given` (inputs, cut points)."""
+    srcs = [(src, idx) for src, idx, control in map(parse_input, node.input) if not control]
+    return [src for k, (src, idx) in enumerate(srcs) if (node.name, k) not in edges and (src, idx) not in given]
+
+
+def _reachable(nodes: dict, outputs: list[tuple[str, int]], given: dict, edges: dict) -> list:
     """The nodes the outputs depend on through data edges (any order; cycles allowed)."""
-    given_nodes = {name for name, _ in given}
     seen: set[str] = set()
-    stack = [name for name, _ in outputs]
+    stack = [name for name, idx in outputs if (name, idx) not in given]
     out = []
     while stack:
         name = stack.pop()
-        if name in seen or name in given_nodes or name not in nodes:
+        if name in seen or name not in nodes:
             continue
         seen.add(name)
         out.append(nodes[name])
-        stack.extend(src for src, _, control in map(parse_input, nodes[name].input) if not control)
+        stack.extend(_data_inputs(nodes[name], edges, given))
     return out
 
 
-def _needed(nodes: dict, outputs: list[tuple[str, int]], given: dict, where: str) -> list:
+def _needed(nodes: dict, outputs: list[tuple[str, int]], given: dict, where: str, edges: dict) -> list:
     """The nodes the outputs depend on through data edges, in topological order."""
     order, state = [], {}
-    given_nodes = {name for name, _ in given}
-    for out_name, _ in outputs:
-        if out_name not in nodes and out_name not in given_nodes:
+    for out_name, out_idx in outputs:
+        if (out_name, out_idx) in given:
+            continue
+        if out_name not in nodes:
             raise ConversionError(f"{where}: output {out_name!r} names no node of the graph")
         stack = [(out_name, False)]
         while stack:
@@ -334,16 +414,13 @@ def _needed(nodes: dict, outputs: list[tuple[str, int]], given: dict, where: str
                 state[name] = 2
                 order.append(nodes[name])
                 continue
-            if state.get(name) or name in given_nodes:
+            if state.get(name):
                 continue
             if name not in nodes:
                 raise ConversionError(f"{where}: tensor {name!r} is read but no node produces it")
             state[name] = 1
             stack.append((name, True))
-            for s in reversed(nodes[name].input):
-                src, _, control = parse_input(s)
-                if control:
-                    continue
+            for src in reversed(_data_inputs(nodes[name], edges, given)):
                 if state.get(src) == 1:
                     raise ConversionError(f"{where}: the graph has a cycle through {src!r}")
                 if not state.get(src):

@@ -19,7 +19,10 @@ import numpy as np
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import SSAValue
 
+from compiler.frontend import convert_node
+from compiler.frontend import lookup as extension_for
 from compiler.frontends.builder import FrontendContext, GraphBuilder, add_tensor_name, name_ops_since
+from compiler.frontends.cut import drop_unused_inputs, unknown_names_error
 from compiler.frontends.inputs import InputSpec
 from dialects.errors import ConversionError, ModelFileError, UnsupportedOpsError
 from dialects.ov import dtype_of
@@ -336,7 +339,7 @@ def _convert(ctx: TfliteContext, specs: Sequence[InputSpec], outputs: Sequence[s
     for sub in ctx.model.subgraphs:  # loop and branch bodies too
         ctx.sg = sub
         for name, op in zip(_op_names(ctx), sub.operators if sub.operators is not None else []):
-            if name not in TFLITE_OPS:
+            if name not in TFLITE_OPS and extension_for(*_type_names(name)) is None:
                 outs = op.outputs.tolist() if op.outputs is not None else []
                 missing.setdefault(name, []).append(ctx.tensor_name(outs[0]) if outs else "?")
     ctx.sg = sg
@@ -353,7 +356,7 @@ def _convert(ctx: TfliteContext, specs: Sequence[InputSpec], outputs: Sequence[s
         spec = next((by_name.pop(n) for n in names if n in by_name), None) or (unnamed[k] if unnamed else None)
         shape, dtype = ctx.tensor_shape(i), ctx.np_type(i)
         if spec is not None and spec.value is not None:
-            ctx.values[i] = ctx.const(spec.value)
+            ctx.values[i] = ctx.const(spec.frozen(dtype))
             continue
         if spec is not None:
             shape, dtype = spec.resolve(names[0], shape, dtype)
@@ -364,17 +367,18 @@ def _convert(ctx: TfliteContext, specs: Sequence[InputSpec], outputs: Sequence[s
             v = ctx.b.out("Multiply", [ctx.b.out("Subtract", [f, ctx.const(np.float32(zps[0]))]),
                                        ctx.const(np.float32(scales[0]))])
         ctx.values[i] = v
-    if by_name:
-        raise ConversionError(f"{where}: no input named {', '.join(sorted(by_name))} (inputs: "
-                              f"{', '.join(ctx.tensor_name(i) for i in inputs)})")
+    lookup = {n: i for i in range(len(sg.tensors)) for n in [ctx.tensor_name(i), *sig_names.get(i, [])]}
+    unknown = {n: "input" for n in by_name if n not in lookup} | {o: "output" for o in outputs if o not in lookup}
+    if unknown:
+        raise unknown_names_error(where, unknown, lookup)
+    for name, spec in by_name.items():  # cut points inside the graph (a new input without a type is f32)
+        i = lookup[name]
+        ctx.values[i] = ctx.const(spec.frozen(np.dtype(np.float32))) if spec.value is not None else \
+            ctx.b.add_input([name], *spec.resolve(name, None, np.dtype(np.float32)))
 
-    run_ops(ctx)
+    run_ops(ctx, keep=set(ctx.values))
 
     if outputs:
-        lookup = {n: i for i in range(len(sg.tensors)) for n in [ctx.tensor_name(i), *sig_names.get(i, [])]}
-        unknown = [o for o in outputs if o not in lookup]
-        if unknown:
-            raise ConversionError(f"{where}: no tensor named {', '.join(unknown)}")
         out_ids = [lookup[o] for o in outputs]
     result = []
     for i in out_ids:
@@ -387,25 +391,53 @@ def _convert(ctx: TfliteContext, specs: Sequence[InputSpec], outputs: Sequence[s
             qv = ctx.b.out("Clamp", [qv], min=float(info.min), max=float(info.max))
             v = ctx.b.out("Convert", [qv], destination_type=ctx.np_type(i))
         result.append((v, list(dict.fromkeys(sig_names.get(i, []) + [ctx.tensor_name(i)]))))
+    if by_name or outputs:  # inputs that fed only the parts cut away go
+        drop_unused_inputs(ctx.b, [v for v, _ in result])
     return ctx.b.finish(result)
 
 
-def run_ops(ctx: TfliteContext) -> None:
-    """Convert the operators of the current subgraph, in order, into `ctx.values`."""
+def _type_names(name: str) -> tuple[str, ...]:
+    """How an extension may name an operator: "CONV_2D", or a custom one "CUSTOM:MyOp" or "MyOp"."""
+    return (name, name.split(":", 1)[1]) if name.startswith("CUSTOM:") else (name,)
+
+
+def _options(op) -> dict:
+    """An operator's options: the builtin ones by field name, a custom one's flexbuffer map."""
+    if op.builtinOptions is not None:
+        return {k: v for k, v in vars(op.builtinOptions).items() if not k.startswith("_")}
+    raw = getattr(op, "customOptions", None)
+    if raw is None or not len(raw):
+        return {}
+    try:
+        from flatbuffers import flexbuffers
+
+        value = flexbuffers.Loads(bytes(np.asarray(raw, np.uint8)))
+    except Exception:  # noqa: BLE001 - not a flexbuffer map: the options stay opaque
+        return {}
+    return dict(value) if isinstance(value, dict) else {}
+
+
+def run_ops(ctx: TfliteContext, keep: set[int] = frozenset()) -> None:
+    """Convert the operators of the current subgraph, in order, into `ctx.values`; the tensors
+    in `keep` (cut points) keep the values they have."""
     for name, op in zip(_op_names(ctx), ctx.sg.operators if ctx.sg.operators is not None else []):
         ins = op.inputs.tolist() if op.inputs is not None else []
         outs = op.outputs.tolist() if op.outputs is not None else []
         before = ctx.b.block.last_op
         layer = ctx.prefix + (ctx.tensor_name(outs[0]) if outs else name)
+        ext = extension_for(*_type_names(name))
         try:
-            res = TFLITE_OPS[name](ctx, op, ins, outs)
+            if ext is not None:  # the user's conversion comes first, as in OpenVINO
+                res = convert_node(ext, name, layer, [ctx.get(i) for i in ins], _options(op), ctx.b)
+            else:
+                res = TFLITE_OPS[name](ctx, op, ins, outs)
         except ConversionError as e:
             msg = str(e)
             raise ConversionError(msg if msg.startswith(ctx.where) else
                                   f"{ctx.where}: operator {layer!r} ({name}): {msg}") from None
         results = res if isinstance(res, list | tuple) else [res]
         for i, v in zip(outs, results):
-            if v is None:
+            if v is None or i in keep:
                 continue
             if ctx.is_quantized_activation(i) and dtype_of(v.type).kind == "f" and not (
                     name in VALUE_PRESERVING and _same_quant(ctx, ins, i)):

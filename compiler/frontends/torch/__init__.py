@@ -187,10 +187,11 @@ def to_exported_program(model: Any, example_input: Any, specs: Sequence[InputSpe
     if isinstance(model, torch.export.ExportedProgram):
         return model, None
     script_types = (torch.jit.ScriptModule, torch.jit.ScriptFunction)
+    if example_input is None and isinstance(model, torch.nn.Module) and not isinstance(model, script_types):
+        return _export_without_example(model, specs, where), None
     if example_input is None:
-        kind = "TorchScript models" if isinstance(model, script_types) else "PyTorch modules"
-        raise ConversionError(f"{where}: {kind} need example_input (a tensor, tuple, list or dict of inputs) to "
-                              "be converted")
+        raise ConversionError(f"{where}: TorchScript models need example_input (a tensor, tuple, list or dict of "
+                              "inputs) to be converted")
     args, kwargs = _args(example_input)
     if isinstance(model, script_types):
         if isinstance(model, torch.jit.ScriptModule):
@@ -236,23 +237,60 @@ def to_exported_program(model: Any, example_input: Any, specs: Sequence[InputSpe
         return _export(_CallScript(traced), args, {}, dyn, where), names
 
 
+def _export_without_example(model, specs: Sequence[InputSpec], where: str):
+    """Export a module with example inputs built from input= or read off its TorchScript
+    (compiler/frontends/torch/examples.py), dims that they do not fix left dynamic."""
+    from compiler.frontends.torch.examples import from_script, from_specs
+
+    model = model.eval()
+    found = from_specs(model, specs) or from_script(model)
+    if found is None:
+        raise ConversionError(f"{where}: cannot tell the shapes of the module's inputs (its first layers do not "
+                              "say them); give example_input (a tensor, tuple, list or dict of inputs) or input= "
+                              "with shapes, e.g. input=[1, 3, 224, 224]")
+    args, dyn = found
+    try:
+        return _export(model, args, {}, dyn, where)
+    except Exception as e:  # noqa: BLE001 - export failures are the model's, reported in one line
+        reason = str(e).splitlines()[0][:300] if str(e) else type(e).__name__
+        raise ConversionError(f"{where}: torch.export with example inputs of shapes "
+                              f"{[list(a.shape) for a in args]} failed ({reason}); give example_input") from None
+
+
+def _decompositions():
+    """torch.export's default decompositions, less the ops an active extension converts (so
+    they reach it whole)."""
+    from compiler.frontend import active_op_types
+
+    torch = _torch()
+    table = torch.export.default_decompositions()
+    for name in active_op_types():
+        ns, _, rest = name.partition("::")
+        base, _, overload = rest.partition(".")
+        packet = getattr(getattr(torch.ops, ns, None), base, None) if rest else None
+        if packet is None:
+            continue
+        for ov_name in [overload] if overload else packet.overloads():
+            op = getattr(packet, ov_name, None)
+            if op is not None and op in table:
+                del table[op]
+    return table
+
+
 def convert_torch(model: Any, example_input: Any = None, specs: Sequence[InputSpec] = (),
                   outputs: Sequence[str] = ()) -> ModuleOp:
     _torch()  # a clear error when torch is not installed
     from compiler.frontends.torch.fx import convert_exported
 
     where = str(model) if isinstance(model, str | os.PathLike) else f"PyTorch {type(model).__name__}"
-    if outputs:
-        raise ConversionError(f"{where}: output= is not supported for PyTorch models (return the tensors you "
-                              "need from forward)")
     try:
         ep, names = to_exported_program(model, example_input, specs, where)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            ep = ep.run_decompositions()
+            ep = ep.run_decompositions(_decompositions())
     except OvccError:
         raise
     except Exception as e:  # noqa: BLE001 - capture failures are the model's, reported in one line
         raise ConversionError(f"{where}: could not capture the model ({type(e).__name__}: "
                               f"{str(e).splitlines()[0][:300] if str(e) else ''})") from None
-    return convert_exported(ep, where, input_names=names)
+    return convert_exported(ep, where, input_names=names, cuts=specs, outputs=outputs)

@@ -6,14 +6,19 @@ and dict keys); the graph's nested outputs are flattened into the model's output
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import SSAValue
 
+from compiler.frontend import convert_node
+from compiler.frontend import lookup as extension_for
 from compiler.frontends.builder import FrontendContext, GraphBuilder, set_layer_name
-from dialects.errors import ConversionError, InternalError, OvccError, UnsupportedOpsError
+from compiler.frontends.cut import drop_unused_inputs, unknown_names_error
+from compiler.frontends.inputs import InputSpec
+from dialects.errors import ConversionError, ExtensionError, InternalError, OvccError, UnsupportedOpsError
 from dialects.ov import dtype_of
 
 
@@ -120,6 +125,16 @@ def named_args(node) -> dict[str, Any]:
     return out
 
 
+def type_names(target) -> tuple[str, ...]:
+    """How an extension may name an op: "aten::hardtanh", or with its overload "aten::add.Tensor"."""
+    import torch
+
+    if not isinstance(target, torch._ops.OpOverload):
+        return (op_key(target),)
+    name = target.name()
+    return (name, name.split(".")[0]) if "." in name else (name,)
+
+
 def op_key(target) -> str:
     """"aten.add.Tensor" -> "add.Tensor"; builtins (operator.getitem) by name."""
     import torch
@@ -133,10 +148,12 @@ def op_key(target) -> str:
 
 
 def convert_exported(ep, where: str, frozen_inputs: dict | None = None,
-                     input_names: list[str] | None = None) -> ModuleOp:
+                     input_names: list[str] | None = None, cuts: Sequence[InputSpec] = (),
+                     outputs: Sequence[str] = ()) -> ModuleOp:
     """An ExportedProgram (already decomposed to core ATen) into an `ov` module.
     `frozen_inputs`: user inputs that are really weights (torch.compile passes parameters as
-    inputs); their example values become constants."""
+    inputs); their example values become constants. `cuts` name graph nodes whose values
+    become new inputs, `outputs` the nodes whose values are the outputs (cutting the graph)."""
     import torch
 
     from compiler.frontends.torch.aten import ATEN, lookup
@@ -145,12 +162,15 @@ def convert_exported(ep, where: str, frozen_inputs: dict | None = None,
     graph = ep.graph
     missing: dict[str, list[str]] = {}
     for n in graph.nodes:
-        if n.op == "call_function" and lookup(op_key(n.target)) is None:
+        if n.op == "call_function" and lookup(op_key(n.target)) is None and \
+                extension_for(*type_names(n.target)) is None:
             missing.setdefault(op_key(n.target), []).append(n.name)
     if missing:
         raise UnsupportedOpsError("PyTorch (ATen)", where, missing)
     sig = ep.graph_signature
     placeholders = [n for n in graph.nodes if n.op == "placeholder"]
+    user_names = set(input_names or []) | set(sig.user_inputs)
+    cut_at = _cut_nodes(graph, [c for c in cuts if c.name and c.name not in user_names], outputs, where)
     state = {**ep.state_dict, **ep.constants}
     user_index = 0
     for n, spec in zip(placeholders, sig.input_specs):
@@ -175,12 +195,27 @@ def convert_exported(ep, where: str, frozen_inputs: dict | None = None,
             ctx.env[n] = v
         else:
             raise ConversionError(f"{where}: unsupported program input kind {kind} ({n.name})")
-    outputs = []
+    results = []
     for n in graph.nodes:
-        if n.op == "call_function":
+        if n.op == "call_function" and n.name in cut_at:
+            spec = cut_at[n.name]
+            val = n.meta.get("val")
+            shape = [d if isinstance(d, int) else None for d in val.shape] if isinstance(val, torch.Tensor) else None
+            dtype = torch_dtype_to_np(val.dtype) if isinstance(val, torch.Tensor) else np.dtype(np.float32)
+            ctx.env[n] = ctx.b.const(spec.frozen(dtype)) if spec.value is not None else \
+                ctx.b.add_input([n.name], *spec.resolve(n.name, shape, dtype))
+        elif n.op == "call_function":
             before = ctx.b.block.last_op
+            ext = extension_for(*type_names(n.target))
             try:
-                res = ATEN[lookup(op_key(n.target))](ctx, n, named_args(n))
+                if ext is not None:  # the user's conversion comes first, as in OpenVINO
+                    args = {k: ctx.get(v) for k, v in named_args(n).items()}
+                    res = convert_node(ext, type_names(n.target)[0], n.name, list(args.values()), args, ctx.b)
+                    res = res[0] if len(res) == 1 else tuple(res)
+                else:
+                    res = ATEN[lookup(op_key(n.target))](ctx, n, named_args(n))
+            except ExtensionError:
+                raise
             except OvccError as e:
                 raise ConversionError(f"{where}: node {n.name} ({op_key(n.target)}): {e}") from None
             except (ValueError, TypeError, KeyError, IndexError) as e:  # a converter's bug
@@ -192,11 +227,25 @@ def convert_exported(ep, where: str, frozen_inputs: dict | None = None,
                 set_layer_name(op, n.name)
                 op = op.next_op
         elif n.op == "output":
-            outputs = _flatten(ctx.get(n.args[0]))
-    result = []
-    for v in outputs:
-        result.append((v if isinstance(v, SSAValue) else ctx.tensor(v), []))
+            results = [(v, []) for v in _flatten(ctx.get(n.args[0]))]
+    if outputs:
+        by_name = {n.name: n for n in graph.nodes}
+        results = [(ctx.env[by_name[o]], [o]) for o in outputs]
+    result = [(v if isinstance(v, SSAValue) else ctx.tensor(v), names) for v, names in results]
+    if cut_at or outputs:  # inputs that fed only the parts cut away go
+        drop_unused_inputs(ctx.b, [v for v, _ in result])
     return ctx.b.finish(result)
+
+
+def _cut_nodes(graph, cuts: Sequence[InputSpec], outputs: Sequence[str], where: str) -> dict:
+    """The graph nodes that `cuts` name; one error for every name that is no node's (the
+    nodes are named as `torch.export` named them: `ep.graph` shows them)."""
+    names = {n.name for n in graph.nodes if n.op in ("call_function", "placeholder")}
+    unknown = {c.name: "input" for c in cuts if c.name not in names} | \
+        {o: "output" for o in outputs if o not in names}
+    if unknown:
+        raise unknown_names_error(where, unknown, names)
+    return {c.name: c for c in cuts}
 
 
 def _flatten(x) -> list:
