@@ -21,7 +21,8 @@ from xdsl.ir import Block
 from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint, Rewriter
 
-from dialects.ov import Const, OvOp, constant_of, dtype_of, fully_known, is_static, shape_of
+from dialects.ov import Const, OvOp, constant_of, dtype_of, fully_known, info_of, is_static, shape_of
+from dialects.ov.movement import Transpose
 from passes.common import functions, refine_types, sync_function_type
 from passes.dce import dce_block
 from runtime.interpreter import evaluate
@@ -35,6 +36,71 @@ def is_decompression(op: OvOp) -> bool:
         return False
     c = constant_of(op.inputs[0])
     return c is not None and c.dtype.kind in "iu" and c.dtype.itemsize == 1
+
+
+MOVES = ("Transpose", "Reshape", "Squeeze", "Unsqueeze")
+
+
+def _decompression_parts(v):
+    """(Q constant, zero point or None, scale or None) of a weight decompression
+    Multiply(Subtract(Convert(Q), zero), scale) (Subtract and Multiply optional), single-use."""
+    def value(x):
+        c = constant_of(x)
+        if c is None and isinstance(getattr(x, "op", None), OvOp) and x.op.IR_TYPE == "Convert":
+            c = constant_of(x.op.inputs[0])
+            c = None if c is None else c.astype(dtype_of(x.type))
+        return c
+    def chain_side(x):  # the weights themselves: a Subtract, or the Convert of the whole tensor
+        o = getattr(x, "op", None)
+        return isinstance(o, OvOp) and (o.IR_TYPE == "Subtract" or (is_decompression(o) and shape_of(x.type) ==
+                                                                    shape_of(v.type)))
+    scale = zero = None
+    op = getattr(v, "op", None)
+    if isinstance(op, OvOp) and op.IR_TYPE == "Multiply" and len(list(v.uses)) == 1:
+        for i in (0, 1):
+            if chain_side(op.inputs[i]) and value(op.inputs[1 - i]) is not None:
+                scale, v = value(op.inputs[1 - i]), op.inputs[i]
+                break
+        else:
+            return None
+        op = getattr(v, "op", None)
+    if isinstance(op, OvOp) and op.IR_TYPE == "Subtract" and len(list(v.uses)) == 1 and value(op.inputs[1]) is not None:
+        zero, v = value(op.inputs[1]), op.inputs[0]
+        op = getattr(v, "op", None)
+    if not (isinstance(op, OvOp) and is_decompression(op) and len(list(v.uses)) == 1):
+        return None
+    return constant_of(op.inputs[0]), zero, scale, dtype_of(v.type)
+
+
+def _move_decompressed(op: OvOp) -> list[OvOp] | None:
+    """Transpose/Reshape/Squeeze/Unsqueeze of decompressed weights (TFLite's OHWI filters made
+    OIHW, grouped filters reshaped): the move applied to the integers and to the scale and zero
+    point instead, so that the op's consumer still sees a decompression of integer weights."""
+    if op.IR_TYPE not in MOVES or any(constant_of(v) is None for v in op.inputs[1:]):
+        return None
+    parts = _decompression_parts(op.inputs[0])
+    if parts is None:
+        return None
+    q, zero, scale, ft = parts
+    from dialects.ov import create
+
+    out_shape = tuple(shape_of(op.outputs[0].type))
+    perm = Transpose.order(q.ndim, [info_of(v) for v in op.inputs]) if op.IR_TYPE == "Transpose" else None
+    if not is_static(out_shape) or (op.IR_TYPE == "Transpose" and perm is None):
+        return None
+
+    def moved(a):  # the move in numpy, keeping the element type (integers stay integers)
+        full = np.broadcast_to(a, q.shape)
+        return np.ascontiguousarray(np.transpose(full, perm) if perm is not None else full.reshape(out_shape))
+    new: list[OvOp] = [Const(moved(q))]
+    new.append(create("Convert", [new[-1].outputs[0]], destination_type=ft))
+    if zero is not None:
+        new.append(Const(moved(zero.astype(ft))))
+        new.append(create("Subtract", [new[-2].outputs[0], new[-1].outputs[0]]))
+    if scale is not None:
+        new.append(Const(moved(scale.astype(ft))))
+        new.append(create("Multiply", [new[-2].outputs[0], new[-1].outputs[0]]))
+    return new
 
 
 def _fold(op: OvOp) -> list[np.ndarray] | None:
@@ -69,6 +135,14 @@ def fold_block(block: Block, fold_all: bool = False) -> int:
         if not isinstance(op, OvOp):
             continue
         if is_decompression(op) and (not fold_all or id(op) in keep):
+            continue
+        moved = None if fold_all else _move_decompressed(op)
+        if moved is not None:
+            for new in moved:
+                Rewriter.insert_op(new, InsertPoint.before(op))
+            op.outputs[0].replace_all_uses_with(moved[-1].outputs[0])
+            Rewriter.erase_op(op)
+            folded += 1
             continue
         refine_types(op)
         values = _fold(op)

@@ -254,6 +254,18 @@ def _anchor_inputs(op) -> tuple[OvOp, list[SSAValue]] | None:
     return None
 
 
+def _activation_use(op, x: SSAValue) -> int:
+    """The operand index through which op (an anchor, or a Fused group anchored on one) feeds x
+    to the anchor's activation input only (-1 if the group's epilogue reads it too)."""
+    if isinstance(op, Fused):
+        inner = next(o for o in op.block.ops if isinstance(o, OvOp))
+        arg = inner.inputs[0]
+        if len(list(arg.uses)) != 1:
+            return -1
+        return next(i for i, (a, v) in enumerate(zip(op.block.args, op.inputs)) if a is arg and v is x)
+    return 0
+
+
 def reserved(block) -> set[int]:
     """id() of the ops of every weight decompression and activation quantizer that a weighted
     op may take over: `fuse` keeps them out of its groups."""
@@ -264,6 +276,8 @@ def analyze(block, int8: bool) -> Quantized:
     """Find the weight decompressions and, where `int8` kernels exist for this CPU, the
     quantized Convolutions/MatMuls of a function's block."""
     out = Quantized({}, {}, set(), set())
+    # quantizer output -> (its ops, the (op, operand index) uses the int8 kernels take over)
+    claims: dict[SSAValue, tuple[list[OvOp], set[tuple[int, int]]]] = {}
     for op in block.ops:
         found = _anchor_inputs(op)
         if found is None:
@@ -277,7 +291,7 @@ def analyze(block, int8: bool) -> Quantized:
         ops, vals, wq = chain
         out.weights[w] = (vals, wq)
         out.skip.update(id(o) for o in ops)
-        if not int8 or wq is None or dtype_of(x.type) != np.float32 or not _single_use(x):
+        if not int8 or wq is None or dtype_of(x.type) != np.float32:
             continue
         if anchor.IR_TYPE == "GroupConvolution" and shape_of(w.type)[1] == 1 and shape_of(w.type)[2] == 1:
             continue  # depthwise: the vector units run it
@@ -297,9 +311,13 @@ def analyze(block, int8: bool) -> Quantized:
             if act.level_of_zero() != act.z:  # padding quantizes 0.0: it must land on the level of 0
                 continue
         out.acts[id(anchor)] = act
-        out.skip.update(id(o) for o in qops)
+        claims.setdefault(x, (qops, set()))[1].add((id(op), _activation_use(op, x)))
+        out.keep.update(id(o) for o in qops)
         if act.form == "int":  # the Convert that makes the integers float stays, ungrouped
             out.keep.add(id(act.x.op))
+    for x, (qops, users) in claims.items():  # a quantizer every user takes over needs no step
+        if all((id(u.operation), u.index) in users for u in x.uses):
+            out.skip.update(id(o) for o in qops)
     out.keep |= out.skip
     return out
 

@@ -204,7 +204,9 @@ def _conv_gemm(ctx, label, x_v, wflat, ep, output, x_shape, out_shape, k, stride
     ep_st = [P.add(x) for st in strides4 for x in st]
     pattern = [tuple(x == 0 for x in st) + ((st[3] == 1),) for st in strides4]
     full_rows = cout_g % mr == 0
-    key = (f"convgemm|{'pw' if pointwise else 'pad'}|{gm.key()}|{prepacked}|{full_rows}|{vec_epilogue}{grid_epilogue}|"
+    act_key = (act.form, act.lo, act.hi, act.n, act.nan) if quant is not None else None  # compiled into levels()
+    key = (f"convgemm|{'pw' if pointwise else 'pad'}|{gm.key()}|{act_key}|{prepacked}|{full_rows}|"
+           f"{vec_epilogue}{grid_epilogue}|"
            f"{ep.dag.key()}|"
            f"{pattern}|{[dtype_of(e.type).str for e in ep.inputs]}")
     if low:  # two tiles' B panels (kp / per_word x nr words each), AMX's C blocks, the epilogue's block
@@ -482,7 +484,8 @@ def _pack_panels(ctx: LowerCtx, x: Buf, koff, dims, kdim: int, kp: int, gm, poin
     nr = gm.nr
     words = kp // gm.per_word * nr
     out = ctx.scratch_value(np.dtype(np.float32), ng * nt * words)
-    key = f"packb|{'pw' if pointwise else 'pad'}|{dims}|{kdim},{kp},{gm.key()}|{act}"
+    act_key = (act.form, act.lo, act.hi, act.n, act.nan) if act is not None else None
+    key = f"packb|{'pw' if pointwise else 'pad'}|{dims}|{kdim},{kp},{gm.key()}|{act_key}"
 
     def build(kb: KB) -> None:
         xb, ob, kt = kb.args["x"], kb.args["out"], kb.args.get("koff")

@@ -113,7 +113,8 @@ def lower_matmul(ctx: LowerCtx, mm: OvOp, ep: Epilogue, output: SSAValue, inputs
     a_words = mr * kw if low else 0  # this block's rows of A as bf16 pairs or u8 quads
     c_words = 2 * 32 * 32 if amx else 0  # two C blocks: one stored while the other computes
     scratch = pack_elems + a_words + c_words + nr + 64
-    key = f"mm{a_shape}{b_shape}{ta}{tb}{batch}|{gm.key()}|{packed is not None}|{n_mc},{group}|{ep.key()}"
+    act_key = (act.form, act.lo, act.hi, act.n, act.nan) if quant is not None else None  # compiled into levels()
+    key = f"mm{a_shape}{b_shape}{ta}{tb}{batch}|{gm.key()}|{act_key}|{packed is not None}|{n_mc},{group}|{ep.key()}"
 
     def build(kb: KB) -> None:
         if amx:

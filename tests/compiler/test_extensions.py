@@ -12,7 +12,7 @@ from onnx import helper
 import compiler as ov
 import compiler.opset as ops
 from compiler.frontend import ConversionExtension, OpExtension
-from tests.models import make_model
+from tests.models import F32, make_model
 
 RNG = np.random.default_rng(9)
 X = RNG.standard_normal((2, 3)).astype(np.float32)
@@ -79,8 +79,8 @@ def test_onnx_extensions_and_a_custom_op_on_both_devices(tmp_path):
     model = ov.convert_model(custom_onnx(), extension=EXTENSIONS)
     assert model.op_counts()["Extension"] == 1 and model.op_counts()["Elu"] == 1
     for device in ("REFERENCE", "CPU"):
-        np.testing.assert_allclose(ov.compile_model(model, device)([X])[0], _expected(X), rtol=1e-5, atol=1e-6)
-    compiled = ov.compile_model(model, "CPU")  # one native program: the custom op is one step of it
+        np.testing.assert_allclose(ov.compile_model(model, device, F32)([X])[0], _expected(X), rtol=1e-5, atol=1e-6)
+    compiled = ov.compile_model(model, "CPU", F32)  # one native program: the custom op is one step of it
     steps = [s.label for s in next(iter(compiled._specialized.values())).program.steps]
     assert "Extension MySwish" in steps and len(steps) > 1
 
@@ -88,7 +88,7 @@ def test_onnx_extensions_and_a_custom_op_on_both_devices(tmp_path):
     ov.save_model(model, xml, compress_to_fp16=False)
     assert 'type="MySwish" version="extension"> <data beta="0.5"/>' in xml.read_text()
     back = ov.read_model(xml)
-    np.testing.assert_allclose(ov.compile_model(back, "CPU")([X])[0], _expected(X), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(ov.compile_model(back, "CPU", F32)([X])[0], _expected(X), rtol=1e-5, atol=1e-6)
 
 
 def test_openvino_runs_our_ir_with_the_same_custom_op_registered(tmp_path):
@@ -166,7 +166,7 @@ def test_tensorflow_op_extension(tmp_path):
     model = ov.convert_model(gd, extension=exts)
     with tf.device("/cpu:0"):
         want = f(tf.constant(X)).numpy()
-    np.testing.assert_allclose(ov.compile_model(model, "CPU")([X])[0], want, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(ov.compile_model(model, "CPU", F32)([X])[0], want, rtol=1e-5, atol=1e-6)
 
 
 def test_tflite_custom_operator(tmp_path):
@@ -202,7 +202,7 @@ def test_pytorch_conversion_extension():
     ext = ConversionExtension("aten::hardtanh", lambda node: calls.append(node.get_op_type()) or convert_hardtanh(node))
     model = ov.convert_model(M(), example_input=(torch.from_numpy(X),), extension=ext)
     assert calls == ["aten::hardtanh"]
-    np.testing.assert_allclose(ov.compile_model(model, "CPU")([X])[0], np.clip(X, -0.5, 0.25) * 2, rtol=1e-6)
+    np.testing.assert_allclose(ov.compile_model(model, "CPU", F32)([X])[0], np.clip(X, -0.5, 0.25) * 2, rtol=1e-6)
 
 
 def test_an_extension_that_raises_is_one_error_naming_it():
@@ -223,4 +223,4 @@ def test_an_extension_that_raises_is_one_error_naming_it():
         "my.ops.MySw", lambda node: Broken([node.get_input(0)]))])
     for device in ("REFERENCE", "CPU"):
         with pytest.raises(ov.ExtensionError, match="custom op 'Broken': evaluate raised ValueError: no luck"):
-            ov.compile_model(model, device)([X])
+            ov.compile_model(model, device, F32)([X])

@@ -157,7 +157,7 @@ def test_nv12_and_i420_inputs(fmt, tmp_path):
     p.input().tensor().set_color_format(getattr(ColorFormat, fmt))
     p.input().preprocess().convert_color(ColorFormat.BGR)
     model = p.build()
-    ours = ov.compile_model(model, "CPU")(planes)[0].astype(int)
+    ours = ov.compile_model(model, "CPU", F32)(planes)[0].astype(int)
     np.testing.assert_array_equal(ours[0], bgr)
     theirs = run_our_ir(model, tmp_path, planes)[0].astype(int)
     assert np.abs(theirs - ours).max() <= 1 and (theirs != ours).mean() < 0.05
@@ -168,7 +168,7 @@ def test_nv12_conversion_agrees_with_opencv():
     p = PrePostProcessor(model)
     p.input().tensor().set_color_format(ColorFormat.NV12_SINGLE_PLANE)
     p.input().preprocess().convert_color(ColorFormat.RGB)
-    compiled = ov.compile_model(p.build(), "CPU")
+    compiled = ov.compile_model(p.build(), "CPU", F32)
     planes, _ = _yuv_planes("NV12_SINGLE_PLANE", 16, 16)
     ours = compiled(planes)[0][0].astype(int)
     want = cv2.cvtColor(planes[0][0, :, :, 0], cv2.COLOR_YUV2RGB_NV12).astype(int)

@@ -145,11 +145,24 @@ class TfliteContext(FrontendContext):
         if raw is None:
             raise ConversionError(f"tensor {self.tensor_name(i)!r} is read before any op produces it")
         q = self.quant(i)
-        if q is not None and raw.dtype.kind in "iu":
-            raw = dequantize(raw, *q)
-        v = self.b.const(raw)
+        if q is not None and raw.dtype.kind in "iu" and raw.dtype.itemsize == 1 and raw.ndim >= 2:
+            v = self._decompressed(raw, *q)  # int8 weights stay integers for the int8 kernels
+        else:
+            if q is not None and raw.dtype.kind in "iu":
+                raw = dequantize(raw, *q)
+            v = self.b.const(raw)
         self.values[i] = v
         return v
+
+    def _decompressed(self, q: np.ndarray, scales: np.ndarray, zps: np.ndarray, axis: int) -> SSAValue:
+        """(q - zero point) * scale as ops on the integer constant (what `dequantize` computes)."""
+        shape = [1] * q.ndim
+        if scales.size > 1:
+            shape[axis] = -1
+        v = self.b.out("Convert", [self.b.const(q)], destination_type=np.dtype(np.float32))
+        if np.any(zps):
+            v = self.b.out("Subtract", [v, self.b.const(zps.astype(np.float32).reshape(shape))])
+        return self.b.out("Multiply", [v, self.b.const(scales.astype(np.float32).reshape(shape))])
 
     def ints(self, i: int) -> list[int] | None:
         k = self.known(self.get(i))
