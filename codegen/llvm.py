@@ -252,13 +252,27 @@ class FunctionEmitter:
         ptr = self._elem_ptr(op.memref, op.indices[0])
         self.b.store(self.get(op.value), ptr, align=max(1, elem.get_abi_size(self.td)))
 
+    # A vector of i1 in memory is bit-packed in LLVM, but a boolean buffer holds one byte per
+    # element (as a scalar i1 store writes it): vectors of booleans go through <n x i8>.
+    @staticmethod
+    def _bytes_of(t: ir.VectorType) -> ir.VectorType:
+        return ir.VectorType(ir.IntType(8), t.count) if t.element == ir.IntType(1) else t
+
+    def _to_memory(self, v: ir.Value) -> ir.Value:
+        t = self._bytes_of(v.type)
+        return v if t is v.type else self.b.zext(v, t)
+
+    def _from_memory(self, v: ir.Value, t: ir.VectorType) -> ir.Value:
+        return v if v.type == t else self.b.icmp_unsigned("!=", v, ir.Constant(v.type, 0))
+
     def op_vector_load(self, op: vector.LoadOp) -> None:
         t = ll_type(op.result.type)
         ptr = self._elem_ptr(op.base, op.indices[0])
-        self.vals[op.result] = self.b.load(ptr, typ=t, align=t.element.get_abi_size(self.td))
+        m = self._bytes_of(t)
+        self.vals[op.result] = self._from_memory(self.b.load(ptr, typ=m, align=m.element.get_abi_size(self.td)), t)
 
     def op_vector_store(self, op: vector.StoreOp) -> None:
-        v = self.get(op.vector)
+        v = self._to_memory(self.get(op.vector))
         ptr = self._elem_ptr(op.base, op.indices[0])
         self.b.store(v, ptr, align=v.type.element.get_abi_size(self.td))
 
@@ -266,17 +280,19 @@ class FunctionEmitter:
         return f"llvm.masked.{kind}.{type_suffix(t)}.p0"
 
     def op_vector_maskedload(self, op) -> None:
-        t = ll_type(op.result.type)
+        want = ll_type(op.result.type)
+        t = self._bytes_of(want)
         ptr = self._elem_ptr(op.base, op.indices[0])
         mask = self.get(op.mask)
         fn = self.intrinsic(self._masked_name("load", t), t, [PTR, ir.IntType(32), mask.type, t])
         align = ir.Constant(ir.IntType(32), t.element.get_abi_size(self.td))
-        self.vals[op.result] = self.b.call(fn, [ptr, align, mask, self.get(op.pass_thru)])
+        loaded = self.b.call(fn, [ptr, align, mask, self._to_memory(self.get(op.pass_thru))])
+        self.vals[op.result] = self._from_memory(loaded, want)
 
     def op_vector_maskedstore(self, op) -> None:
         # not inbounds: a masked vector may start before its buffer (lanes off), e.g. a
         # convolution's grid row that wraps into the next output row
-        v = self.get(op.value_to_store)
+        v = self._to_memory(self.get(op.value_to_store))
         ptr = self._elem_ptr(op.base, op.indices[0], inbounds=False)
         mask = self.get(op.mask)
         fn = self.intrinsic(self._masked_name("store", v.type), ir.VoidType(), [v.type, PTR, ir.IntType(32), mask.type])
