@@ -114,9 +114,10 @@ def test_quantized_models_match_onnxruntime(build, fmt, tmp_path):
 
 def _oracle(q: onnx.ModelProto, fmt: str):
     """ONNX Runtime for QOperator models (com.microsoft ops); ONNX's reference evaluator for the
-    others: ONNX Runtime 1.31's u8 x s8 kernels (MatMulInteger, per-channel QLinearConv/MatMul)
-    saturate pairs of products in int16 on this CPU (its documented reduce_range issue), so
-    they are up to 14 steps off the exact integer result that the specification defines."""
+    others: on CPUs without VNNI, ONNX Runtime 1.31's u8 x s8 kernels (MatMulInteger,
+    per-channel QLinearConv/MatMul) saturate pairs of products in int16 (vpmaddubsw: its
+    documented reduce_range issue), up to 14 steps off the exact result the specification
+    defines (seen on an AVX2-only AMD EPYC)."""
     if fmt == "qoperator":
         return lambda x: ort_run(q, {"x": x})[0]
     from onnx.reference import ReferenceEvaluator
