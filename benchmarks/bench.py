@@ -2,11 +2,17 @@
 
     python benchmarks/bench.py [--rounds 7] [--iters 10] [--models mlp,squeezenet,resnet50] [--markdown out.md]
 
-For each model, batch-1 latency of: ovcc (CPU device), ONNX Runtime (2 intra-op threads) and
-OpenVINO (CPU, INFERENCE_PRECISION_HINT f32, 2 threads). Each round runs every engine in
-turn, so that the machine's noise spreads over all of them; the table shows medians over all
-rounds and the ratio to ONNX Runtime. Then float32 matmul 1024^3 (ovcc's kernel vs numpy's
-`@`), and ovcc's compile time cold (empty cache) and from the object cache."""
+For each model, batch-1 latency in three precisions, every engine of a model interleaved in
+one run (each round runs every engine in turn, so that the machine's noise spreads over all of
+them; the table shows medians over all rounds):
+- f32: ovcc (INFERENCE_PRECISION_HINT f32), ONNX Runtime (2 intra-op threads), OpenVINO (f32);
+- default: ovcc and OpenVINO with no hint (bf16 where the CPU has native bf16, else f32);
+- int8: the model quantized (ONNX Runtime's static QDQ quantizer, u8 activations, s8 weights per
+  channel, calibrated on 16 random inputs; or `compiler.quantize` where it exists, with
+  `--quantizer ovcc`) run by ovcc, OpenVINO and ONNX Runtime; with the cosine of ovcc's int8
+  outputs against its f32 ones over 8 held-out inputs.
+Then float32 matmul 1024^3 (ovcc's kernel vs numpy's `@`), and ovcc's compile time cold
+(empty cache) and from the object cache."""
 
 from __future__ import annotations
 
@@ -20,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import onnx
+import onnx.version_converter
 from onnx import helper, numpy_helper
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -48,26 +55,99 @@ def mlp_model() -> tuple[onnx.ModelProto, np.ndarray]:
     return m, rng.standard_normal((1, 784)).astype(np.float32)
 
 
-def engines(model: onnx.ModelProto, x: np.ndarray, tmp: Path) -> dict:
+def encoder_model() -> tuple[onnx.ModelProto, np.ndarray]:
+    """A BERT-style encoder (MiniLM's shape: 6 layers, d 384, 12 heads, FFN 1536, GELU, sequence
+    128), exported from PyTorch with seeded weights."""
+    import io
+
+    import torch
+
+    torch.manual_seed(0)
+    torch.backends.mha.set_fastpath_enabled(False)  # the fused fast path has no ONNX export
+    layer = torch.nn.TransformerEncoderLayer(384, 12, 1536, dropout=0.0, activation="gelu", batch_first=True)
+    enc = torch.nn.TransformerEncoder(layer, 6, enable_nested_tensor=False).eval()
+    x = torch.randn(1, 128, 384)
+    buf = io.BytesIO()
+    with torch.no_grad():
+        torch.onnx.export(enc, (x,), buf, input_names=["x"], output_names=["y"], opset_version=17, dynamo=False)
+    return onnx.load_from_string(buf.getvalue()), x.numpy()
+
+
+def quantized(model: onnx.ModelProto, x: np.ndarray, tmp: Path, quantizer: str):
+    """The model quantized to int8, and how: ONNX Runtime's static QDQ quantizer, or ovcc's."""
+    rng = np.random.default_rng(1)
+    samples = [rng.standard_normal(x.shape).astype(np.float32) for _ in range(16)]
+    if quantizer == "ovcc":
+        q = ov.quantize(ov.convert_model(model), ov.Dataset(samples), subset_size=len(samples))
+        path = tmp / "q.xml"
+        ov.save_model(q, str(path))
+        return q, path
+    import warnings
+
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
+    name = next(i.name for i in model.graph.input if i.name not in {t.name for t in model.graph.initializer})
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            self.data = iter([{name: s} for s in samples])
+
+        def get_next(self):
+            return next(self.data, None)
+
+    src, dst = tmp / "float.onnx", tmp / "q.onnx"
+    model = onnx.ModelProto.FromString(model.SerializeToString())
+    model.ir_version = max(model.ir_version, 7)  # initializers need not be inputs (the zoo's are old)
+    if model.opset_import[0].version < 13:  # OpenVINO reads ORT's QDQ output of opset 13 models
+        model = onnx.version_converter.convert_version(model, 13)
+    onnx.save(onnx.shape_inference.infer_shapes(model), str(src))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        quantize_static(str(src), str(dst), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+    return onnx.load(str(dst)), dst
+
+
+def engines(model: onnx.ModelProto, x: np.ndarray, tmp: Path, quantizer: str) -> tuple[dict, dict]:
+    """Timed callables by "engine precision", and what the table says beside them."""
     import onnxruntime as ort
     import openvino
 
     path = tmp / "m.onnx"
     onnx.save(model, str(path))
     name = next(i.name for i in model.graph.input if i.name not in {t.name for t in model.graph.initializer})
-    compiled = ov.compile_model(ov.convert_model(model), "CPU")
+    converted = ov.convert_model(model)
+    f32 = ov.compile_model(converted, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+    default = ov.compile_model(converted, "CPU")
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 2
     opts.log_severity_level = 3
     sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
     core = openvino.Core()
-    ovc = core.compile_model(core.read_model(str(path)), "CPU",
-                             {"INFERENCE_PRECISION_HINT": "f32", "INFERENCE_NUM_THREADS": 2})
+    ov_f32 = core.compile_model(core.read_model(str(path)), "CPU",
+                                {"INFERENCE_PRECISION_HINT": "f32", "INFERENCE_NUM_THREADS": 2})
+    ov_default = core.compile_model(core.read_model(str(path)), "CPU", {"INFERENCE_NUM_THREADS": 2})
+    q, qpath = quantized(model, x, tmp, quantizer)
+    int8 = ov.compile_model(ov.convert_model(q) if isinstance(q, onnx.ModelProto) else q, "CPU")
+    ov_int8 = core.compile_model(core.read_model(str(qpath)), "CPU", {"INFERENCE_NUM_THREADS": 2})
+    fns = {"ovcc f32": lambda: f32([x]), "onnxruntime f32": lambda: sess.run(None, {name: x}),
+           "openvino f32": lambda: ov_f32([x]), "ovcc default": lambda: default([x]),
+           "openvino default": lambda: ov_default([x]), "ovcc int8": lambda: int8([x]),
+           "openvino int8": lambda: ov_int8([x])}
+    if qpath.suffix == ".onnx":
+        qsess = ort.InferenceSession(str(qpath), opts, providers=["CPUExecutionProvider"])
+        fns["onnxruntime int8"] = lambda: qsess.run(None, {name: x})
     ref = sess.run(None, {name: x})[0]
-    got = compiled([x])[0]
-    err = float(np.abs(got - ref).max())
-    return {"ovcc": lambda: compiled([x]), "onnxruntime": lambda: sess.run(None, {name: x}),
-            "openvino": lambda: ovc([x])}, err
+    rng = np.random.default_rng(2)
+    held = [rng.standard_normal(x.shape).astype(np.float32) for _ in range(8)]
+    a = np.concatenate([f32([h])[0].ravel() for h in held]).astype(np.float64)
+    b = np.concatenate([int8([h])[0].ravel() for h in held]).astype(np.float64)
+    info = {"err": float(np.abs(f32([x])[0] - ref).max()),
+            "default": f"ovcc {default.get_property('INFERENCE_PRECISION_HINT')}, OpenVINO "
+                       f"{ov_default.get_property('INFERENCE_PRECISION_HINT').to_string()}",
+            "int8": f"ovcc int8 ops {int8.stats.int8_ops} ({int8.stats.int8_isa or 'no int8 kernels'}), "
+                    f"cosine vs f32 {a @ b / (np.linalg.norm(a) * np.linalg.norm(b)):.5f}"}
+    return fns, info
 
 
 def interleaved(fns: dict, rounds: int, iters: int) -> dict[str, float]:
@@ -95,7 +175,7 @@ def matmul_bench(rounds: int) -> dict[str, float]:
                            helper.make_tensor_value_info("b", onnx.TensorProto.FLOAT, [s, s])],
                           [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [s, s])])
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
-    compiled = ov.compile_model(ov.convert_model(m), "CPU")
+    compiled = ov.compile_model(ov.convert_model(m), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
     rng = np.random.default_rng(0)
     a, b = rng.random((s, s), np.float32), rng.random((s, s), np.float32)
     assert np.allclose(compiled([a, b])[0], a @ b, rtol=1e-3, atol=1e-2)
@@ -119,22 +199,34 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--iters", type=int, default=10)
-    ap.add_argument("--models", default="mlp,squeezenet,resnet50")
+    ap.add_argument("--models", default="mlp,squeezenet,resnet50,densenet121,encoder")
     ap.add_argument("--markdown", help="also write the table to this file")
+    ap.add_argument("--quantizer", choices=["onnxruntime", "ovcc"], default="onnxruntime",
+                    help="who quantizes the int8 models (ovcc: compiler.quantize, written as IR)")
     args = ap.parse_args(argv)
-    lines = ["| benchmark | ovcc | ONNX Runtime | OpenVINO | ovcc / ORT | ovcc / OpenVINO | max abs err vs ORT |",
+    lines = ["| benchmark | ovcc | ONNX Runtime | OpenVINO | ovcc / ORT | ovcc / OpenVINO | notes |",
              "|---|---|---|---|---|---|---|"]
+
+    def row(label, ms, key, note):
+        o, r, v = (ms.get(f"{e} {key}") for e in ("ovcc", "onnxruntime", "openvino"))
+        cells = [f"{t:.2f}" if t else "" for t in (o, r, v)]
+        ratios = [f"{o / t:.2f}" if t else "" for t in (r, v)]
+        lines.append(f"| {label} | " + " | ".join(cells + ratios) + f" | {note} |")
+        print(lines[-1], flush=True)
+
     with tempfile.TemporaryDirectory() as d:
         for name in args.models.split(","):
-            model, x = mlp_model() if name == "mlp" else (light_model(name), None)
-            if x is None:
+            if name in ("mlp", "encoder"):
+                model, x = mlp_model() if name == "mlp" else encoder_model()
+            else:
+                model = light_model(name)
                 x = light_input(model)
-            fns, err = engines(model, x, Path(d))
+            fns, info = engines(model, x, Path(d), args.quantizer)
             med = interleaved(fns, args.rounds, args.iters)
             ms = {k: v * 1e3 for k, v in med.items()}
-            lines.append(f"| {name} latency (ms) | {ms['ovcc']:.2f} | {ms['onnxruntime']:.2f} | {ms['openvino']:.2f} | "
-                         f"{ms['ovcc'] / ms['onnxruntime']:.2f} | {ms['ovcc'] / ms['openvino']:.2f} | {err:.1e} |")
-            print(lines[-1], flush=True)
+            row(f"{name} f32 (ms)", ms, "f32", f"max abs err vs ORT {info['err']:.1e}")
+            row(f"{name} default (ms)", ms, "default", info["default"])
+            row(f"{name} int8 (ms)", ms, "int8", info["int8"])
     gf = matmul_bench(args.rounds)
     lines.append(f"| matmul 1024^3 (GFLOP/s) | {gf['ovcc']:.1f} | | | numpy: {gf['numpy']:.1f} | "
                  f"ovcc/numpy {gf['ovcc'] / gf['numpy']:.2f} | |")
@@ -144,8 +236,11 @@ def main(argv: list[str] | None = None) -> int:
     print(lines[-1], flush=True)
     table = "\n".join(lines)
     cpu = os.popen("grep -m1 'model name' /proc/cpuinfo").read().split(":")[-1].strip()
-    header = f"Measured {time.strftime('%Y-%m-%d')} on {cpu} ({os.cpu_count()} cores); medians of " \
-             f"{args.rounds} interleaved rounds x {args.iters} runs.\n\n"
+    import llvmlite.binding as llvm
+
+    feats = sorted(k for k, v in llvm.get_host_cpu_features().items() if v and k.startswith(("avx", "amx", "fma")))
+    header = f"Measured {time.strftime('%Y-%m-%d')} on {cpu} ({os.cpu_count()} cores; LLVM host features " \
+             f"{' '.join(feats)}); medians of {args.rounds} interleaved rounds x {args.iters} runs.\n\n"
     print("\n" + header + table)
     if args.markdown:
         Path(args.markdown).write_text(header + table + "\n")
