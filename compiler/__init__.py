@@ -39,7 +39,14 @@ _SUBMODULES = {"preprocess": "compiler.preprocess", "opset": "compiler.opset", "
                "frontend": "compiler.frontend", "inference_engine": "compiler.inference_engine"}
 
 
+# post-training quantization (NNCF's names), from compiler.quantization on first use
+_QUANTIZATION = ("quantize", "compress_weights", "Dataset", "QuantizationPreset", "ModelType", "TargetDevice",
+                 "IgnoredScope", "CompressWeightsMode", "QuantizationError")
+
+
 def __getattr__(name: str) -> Any:
+    if name in _QUANTIZATION:
+        return getattr(importlib.import_module("compiler.quantization"), name)
     if name in _SUBMODULES:
         return importlib.import_module(_SUBMODULES[name])
     if name.startswith("opset") and name[5:].isdigit():  # ov.opset8, ov.opset13: one factory module

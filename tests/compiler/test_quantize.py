@@ -1,0 +1,215 @@
+"""Post-training quantization (compiler.quantize, NNCF's API) and weight compression: accuracy
+against the f32 model, the int8 kernels taking the quantized ops over, the real OpenVINO
+runtime running our quantized IR, and every refusal."""
+
+import numpy as np
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+import compiler as ov
+from codegen.target import host
+from dialects.ov import constant_of
+from passes.quantized import analyze
+from tests.models import F32
+
+ISAS = host().int8_isas()
+SHAPE = (1, 3, 16, 16)
+
+
+def _onnx(nodes, inits, x_shape, y_shape):
+    rng = np.random.default_rng(0)
+    inits = [numpy_helper.from_array(rng.normal(0, s, shp).astype(np.float32), n) for n, shp, s in inits]
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, x_shape)],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, y_shape)], inits)
+    return ov.convert_model(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]))
+
+
+def _cnn():
+    n = helper.make_node
+    nodes = [n("Conv", ["x", "w1", "b1"], ["c1"], pads=[1, 1, 1, 1], name="conv1"), n("Relu", ["c1"], ["r1"]),
+             n("Conv", ["r1", "w2", "b2"], ["c2"], pads=[1, 1, 1, 1], name="conv2"), n("Relu", ["c2"], ["r2"]),
+             n("GlobalAveragePool", ["r2"], ["g"]), n("Flatten", ["g"], ["f"]),
+             n("Gemm", ["f", "w3", "b3"], ["y"], transB=1, name="fc")]
+    inits = [("w1", (16, 3, 3, 3), 0.3), ("b1", (16,), 0.1), ("w2", (32, 16, 3, 3), 0.1), ("b2", (32,), 0.1),
+             ("w3", (10, 32), 0.2), ("b3", (10,), 0.1)]
+    return _onnx(nodes, inits, list(SHAPE), [1, 10])
+
+
+def _samples(n, seed):
+    rng = np.random.default_rng(seed)
+    return [rng.normal(0, 1, SHAPE).astype(np.float32) for _ in range(n)]
+
+
+@pytest.fixture(scope="module")
+def cnn():
+    m = _cnn()
+    return m, ov.quantize(m, ov.Dataset(_samples(40, 1)), subset_size=40)
+
+
+def _anchors(model, kind=None):
+    return [op for op in model.get_ops() if getattr(op, "IR_TYPE", None) in
+            ((kind,) if kind else ("Convolution", "MatMul"))]
+
+
+def _input_op(op, i=0):
+    return getattr(getattr(op.operands[i], "op", None), "IR_TYPE", None)
+
+
+def _cos(a, b):
+    a, b = a.ravel().astype(np.float64), b.ravel().astype(np.float64)
+    return a @ b / np.linalg.norm(a) / np.linalg.norm(b)
+
+
+def test_quantized_cnn_keeps_f32_accuracy_and_is_int8_shaped(cnn):
+    m, q = cnn
+    assert q.op_counts()["FakeQuantize"] == 3 and m.op_counts().get("FakeQuantize", 0) == 0
+    for op in _anchors(q):
+        assert _input_op(op) == "FakeQuantize"
+        mul = op.operands[1].op
+        assert mul.IR_TYPE == "Multiply" and constant_of(mul.operands[0].op.operands[0]).dtype == np.int8
+    # what the int8 kernels take over (on a CPU that has them): every Convolution/MatMul
+    assert len(analyze(q.function.body.block, True).acts) == 3
+    cf, cq = ov.compile_model(m, "CPU", F32), ov.compile_model(q, "CPU", F32)
+    for x in _samples(8, 99):  # held out
+        assert _cos(cf([x])[0], cq([x])[0]) >= 0.999
+
+
+@pytest.mark.skipif(not ISAS, reason="this CPU has neither AMX-INT8 nor AVX512-VNNI")
+def test_quantized_cnn_runs_on_int8_kernels(cnn):
+    m, q = cnn
+    cq = ov.compile_model(q, "CPU", F32)
+    assert cq.stats.int8_ops > 0
+    x = _samples(1, 7)[0]
+    assert _cos(ov.compile_model(m, "CPU", F32)([x])[0], cq([x])[0]) >= 0.999
+
+
+def test_openvino_runs_our_quantized_ir_within_one_step(cnn, tmp_path):
+    openvino = pytest.importorskip("openvino")
+    _, q = cnn
+    ov.save_model(q, tmp_path / "q.xml", compress_to_fp16=False)
+    theirs = openvino.Core().compile_model(str(tmp_path / "q.xml"), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+    ours = ov.compile_model(q, "CPU", F32)
+    # bound: one level of the last quantizer (the fc input's step d) on every fc input moves
+    # output n by at most d * sum_k |W[n, k]|
+    fc = _anchors(q, "MatMul")[0]
+    fq = fc.operands[0].op
+    lo, hi = (float(constant_of(fq.operands[i])) for i in (1, 2))
+    mul = fc.operands[1].op
+    w = constant_of(mul.operands[0].op.operands[0]).astype(np.float64) * constant_of(mul.operands[1])
+    bound = (hi - lo) / 255 * np.abs(w).sum(axis=1 if fc.attr.transpose_b else 0).max()
+    for x in _samples(4, 5):
+        assert np.max(np.abs(theirs([x])[0] - ours([x])[0])) <= bound
+
+
+def _compressed(mode):
+    m = _cnn()
+    c = ov.compress_weights(m, mode=mode)
+    return m, c
+
+
+@pytest.mark.parametrize("mode, dtype", [("INT8_SYM", np.int8), (ov.CompressWeightsMode.INT8_ASYM, np.uint8)])
+def test_compress_weights(mode, dtype, tmp_path):
+    openvino = pytest.importorskip("openvino")
+    m, c = _compressed(mode)
+    assert "FakeQuantize" not in c.op_counts()
+    for op in _anchors(c):
+        chain = op.operands[1].op
+        while chain.IR_TYPE != "Convert":
+            chain = chain.operands[0].op
+        assert constant_of(chain.operands[0]).dtype == dtype
+    x = _samples(1, 3)[0]
+    want = ov.compile_model(m, "CPU", F32)([x])[0]
+    got = ov.compile_model(c, "CPU", F32)([x])[0]
+    # each weight is off by at most half a step (max|w| / 254 of its channel, 0.4%); through three
+    # layers of random weights the error stays within 2% of the output's scale
+    assert np.max(np.abs(got - want)) <= 0.02 * np.max(np.abs(want)) and _cos(got, want) >= 0.999
+    ov.save_model(c, tmp_path / "c.xml", compress_to_fp16=False)
+    theirs = openvino.Core().compile_model(str(tmp_path / "c.xml"), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+    np.testing.assert_allclose(theirs([x])[0], got, rtol=1e-4, atol=1e-5 * np.max(np.abs(got)))
+
+
+def test_ignored_scope_keeps_named_and_typed_ops_float():
+    m = _cnn()
+    data = ov.Dataset(_samples(4, 1))
+    q = ov.quantize(m, data, ignored_scope=ov.IgnoredScope(names=["conv2"], types=["MatMul"]))
+    conv1, conv2 = _anchors(q, "Convolution")
+    assert _input_op(conv1) == "FakeQuantize" and _input_op(conv1, 1) == "Multiply"
+    assert _input_op(conv2) != "FakeQuantize" and _input_op(conv2, 1) == "Const"
+    assert _input_op(_anchors(q, "MatMul")[0], 1) == "Const"
+    q = ov.quantize(m, data, ignored_scope=ov.IgnoredScope(patterns=["conv.*"]))
+    assert [_input_op(op) for op in _anchors(q)].count("FakeQuantize") == 1
+
+
+def _attention():
+    n = helper.make_node
+    nodes = [n("MatMul", ["x", "w1"], ["s"]), n("Softmax", ["s"], ["p"], axis=-1), n("MatMul", ["p", "w2"], ["y"])]
+    return _onnx(nodes, [("w1", (8, 8), 0.5), ("w2", (8, 4), 0.5)], [2, 8], [2, 4])
+
+
+def test_transformer_mode_keeps_softmax_float():
+    m = _attention()
+    rng = np.random.default_rng(0)
+    data = ov.Dataset([rng.normal(0, 1, (2, 8)).astype(np.float32) for _ in range(4)])
+    default = ov.quantize(m, data)
+    assert [_input_op(op) for op in _anchors(default)] == ["FakeQuantize", "FakeQuantize"]
+    q = ov.quantize(m, data, model_type=ov.ModelType.TRANSFORMER)
+    first, second = _anchors(q)
+    assert _input_op(first) == "FakeQuantize" and _input_op(second) == "SoftMax"
+    softmax = second.operands[0].op
+    assert _input_op(softmax) == "MatMul"  # Softmax reads a float MatMul result, no quantizer between
+
+
+def test_presets_choose_symmetric_or_asymmetric_activations():
+    m = _attention()
+    rng = np.random.default_rng(0)
+    data = ov.Dataset([rng.normal(0.5, 1, (2, 8)).astype(np.float32) for _ in range(4)])
+
+    def first_range(q):
+        fq = _anchors(q)[0].operands[0].op
+        return tuple(float(constant_of(fq.operands[i])) for i in (1, 2))
+
+    lo, hi = first_range(ov.quantize(m, data, preset=ov.QuantizationPreset.PERFORMANCE))
+    assert lo < 0 and np.isclose(hi, -lo * 127 / 128)
+    lo, hi = first_range(ov.quantize(m, data, preset="MIXED"))
+    assert lo < 0 < hi and not np.isclose(hi, -lo * 127 / 128)
+    step = (hi - lo) / 255
+    assert np.isclose(-lo / step, round(-lo / step), atol=1e-3)  # 0.0 is a level
+
+
+@pytest.mark.parametrize("data, kwargs, message", [
+    ([], {}, "dataset is empty"),
+    ([np.zeros((1, 3, 8, 8), np.float32)], {}, "has shape [1, 3, 8, 8]"),
+    ([[np.zeros(SHAPE, np.float32)] * 2], {}, "has 2 inputs; the model has 1"),
+    ([{"image": np.zeros(SHAPE, np.float32)}], {}, "has inputs ['image']"),
+    ([np.zeros(SHAPE, np.float32)], {"subset_size": 0}, "subset_size must be a positive integer"),
+    ([np.zeros(SHAPE, np.float32)], {"preset": "fastest"}, "preset: 'fastest' is not one of"),
+    ([np.zeros(SHAPE, np.float32)], {"target_device": "GPU9"}, "target_device"),
+])
+def test_bad_calibration_input_is_refused(data, kwargs, message):
+    with pytest.raises(ov.QuantizationError, match=None) as e:
+        ov.quantize(_cnn(), ov.Dataset(data), **kwargs)
+    assert message in str(e.value) and isinstance(e.value, ov.OvccError)
+
+
+def test_bad_arguments_are_refused():
+    with pytest.raises(ov.QuantizationError, match="compiler.Dataset"):
+        ov.quantize(_cnn(), [np.zeros(SHAPE, np.float32)])
+    with pytest.raises(ov.QuantizationError, match="mode: 'INT4' is not one of"):
+        ov.compress_weights(_cnn(), mode="INT4")
+
+
+def test_dataset_transform_and_dict_samples():
+    m = _cnn()
+    items = [{"pixels": x} for x in _samples(3, 2)]
+    q = ov.quantize(m, ov.Dataset(items, lambda item: {"x": item["pixels"]}))
+    assert q.op_counts()["FakeQuantize"] == 3
+
+
+def test_progress_bar_only_on_a_terminal(monkeypatch):
+    from compiler.quantization import _progress
+
+    steps = range(3)
+    assert _progress(steps, 3) is steps  # pytest's stderr is not a terminal
+    monkeypatch.setattr("sys.stderr.isatty", lambda: True, raising=False)
+    monkeypatch.setenv("OVCC_PROGRESS", "0")
+    assert _progress(steps, 3) is steps
