@@ -100,6 +100,7 @@ def convert_program(program: Program, where: str, inputs: Sequence[InputSpec] = 
     if unknown:
         raise ConversionError(f"{where}: output {unknown[0]!r} is not a variable of the program")
     ctx = PaddleContext(where)
+    ctx.nodes = program.nodes
     feeds = {n: (shape, dt) for n, shape, dt in program.feeds}
     named = {s.name: s for s in inputs if s.name}
     unnamed = [s for s in inputs if not s.name]

@@ -57,6 +57,7 @@ class PaddleContext(FrontendContext):
         self.b = GraphBuilder()
         self.where = where
         self.values: dict[str, SSAValue] = {}
+        self.nodes: list[Node] = []  # the whole program, for converters that look at its users
 
     def error(self, node: Node, msg: str) -> ConversionError:
         return ConversionError(f"{self.where}: op {node.type} ({node.name}): {msg}")

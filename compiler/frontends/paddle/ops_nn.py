@@ -162,7 +162,9 @@ def _pool(ctx: PaddleContext, node: Node):
         y = ctx.b.out("ReduceMax" if kind == "max" else "ReduceMean", [x, axes], keep_dims=True)
     elif ctx.attr(node, "adaptive", False):
         out = ctx.i64([s if k == -1 else k for k, s in zip(ksize, spatial)]) if -1 in ksize else ctx.i64(ksize)
-        y = ctx.b.op("AdaptiveMaxPool" if kind == "max" else "AdaptiveAvgPool", [x, out]).outputs[0]
+        # the indices are not used: int32 ones, which OpenVINO's CPU plugin supports
+        kw = {"index_element_type": np.dtype(np.int32)} if kind == "max" else {}
+        y = ctx.b.op("AdaptiveMaxPool" if kind == "max" else "AdaptiveAvgPool", [x, out], **kw).outputs[0]
     else:
         if len(ksize) == 1:
             ksize = ksize * n
@@ -173,10 +175,20 @@ def _pool(ctx: PaddleContext, node: Node):
         attrs = dict(kernel=ksize, strides=strides, pads_begin=begin, pads_end=end, auto_pad="explicit",
                      rounding_type="ceil" if ctx.attr(node, "ceil_mode", False) else "floor")
         if kind == "max":
-            y = ctx.b.op("MaxPool", [x], dilations=[1] * n, **attrs).outputs[0]
+            y = ctx.b.op("MaxPool", [x], dilations=[1] * n, index_element_type=np.dtype(np.int32), **attrs).outputs[0]
         else:
             y = ctx.b.out("AvgPool", [x], exclude_pad=bool(ctx.attr(node, "exclusive", True)), **attrs)
     return {"Out": ctx.from_nchw(y) if last else y}
+
+
+@OPS.register("max_pool2d_with_index", "max_pool3d_with_index")
+def _max_pool_with_index(ctx: PaddleContext, node: Node):
+    """Max pooling (adaptive pooling's form); the indices are not computed."""
+    if node.outputs.get("Mask") and any(node.outputs["Mask"][0] in n.inputs.get(s, []) for n in ctx.nodes
+                                        for s in n.inputs):
+        raise ctx.error(node, "the indices of the maxima (Mask) are not supported")
+    node.attrs = {**node.attrs, "pooling_type": "max"}
+    return _pool(ctx, node)
 
 
 @OPS.register("layer_norm")

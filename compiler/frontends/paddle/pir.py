@@ -46,6 +46,7 @@ PIR_OPS: dict[str, tuple[str, list[str], list[str], dict[str, str]]] = {
     "batch_norm": ("batch_norm", ["X", "Mean", "Variance", "Scale", "Bias"], ["Y"], {"data_format": "data_layout"}),
     "batch_norm_": ("batch_norm", ["X", "Mean", "Variance", "Scale", "Bias"], ["Y"], {"data_format": "data_layout"}),
     "pool2d": ("pool2d", ["X", "ksize"], ["Out"], {}),
+    "max_pool2d_with_index": ("max_pool2d_with_index", ["X"], ["Out", "Mask"], {"kernel_size": "ksize"}),
     "leaky_relu": ("leaky_relu", ["X"], ["Out"], {"negative_slope": "alpha"}),
     "hardswish": ("hard_swish", ["X"], ["Out"], {}),
     "hardsigmoid": ("hard_sigmoid", ["X"], ["Out"], {}),
@@ -68,6 +69,8 @@ PIR_OPS: dict[str, tuple[str, list[str], list[str], dict[str, str]]] = {
     "scale": ("scale", ["X", "ScaleTensor"], ["Out"], {}),
     "full": ("fill_constant", [], ["Out"], {}),
     "full_int_array": ("assign_value", [], ["Out"], {}),
+    "assign_value": ("assign_value", [], ["Out"], {}),
+    "assign_value_": ("assign_value", ["_Dest"], ["Out"], {}),  # its operand is only overwritten
     "full_like": ("fill_any_like", ["X", "ValueTensor"], ["Out"], {}),
     "shape": ("shape", ["Input"], ["Out"], {}),
     "shape64": ("shape64", ["Input"], ["Out"], {}),

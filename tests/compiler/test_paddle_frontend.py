@@ -1,0 +1,354 @@
+"""Paddle frontend: small Paddle models built here, saved by `paddle.jit.save` in the forms the
+installed Paddle writes (Paddle 3's PIR `.json` and, under its old-IR guard, `.pdmodel`), read
+by ovcc without Paddle, run natively and compared with Paddle's own outputs on the same inputs;
+our IR of one runs in OpenVINO to the same outputs; bad files fail with one-line errors."""
+
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+import pytest
+
+import compiler as ov
+from dialects.errors import ModelFileError, OvccError, UnsupportedOpsError
+from tests.models import F32
+
+try:
+    import paddle
+    import paddle.nn.functional as F
+    from paddle import nn
+except ImportError as e:  # the test extra installs it
+    print(f"test_paddle_frontend: skipped, paddle is not importable ({e})")
+    pytest.skip(f"paddle is not importable ({e})", allow_module_level=True)
+
+RTOL, ATOL = 1e-4, 1e-5
+
+
+def _old_ir():
+    return paddle.pir_utils.OldIrGuard()
+
+
+def _save(layer, specs, folder, form: str):
+    """paddle.jit.save of `layer` traced with `specs`; the program file written."""
+    layer.eval()
+    prefix = str(folder / form / "m")
+    if form == "pdmodel":
+        with _old_ir():
+            paddle.jit.save(paddle.jit.to_static(layer, input_spec=specs, full_graph=True), prefix)
+        return folder / form / "m.pdmodel"
+    paddle.jit.save(paddle.jit.to_static(layer, input_spec=specs, full_graph=True), prefix)
+    return folder / form / "m.json"
+
+
+def _paddle_run(layer, arrays):
+    layer.eval()
+    with paddle.no_grad():
+        out = layer(*[paddle.to_tensor(a) for a in arrays])
+    outs = out if isinstance(out, list | tuple) else [out]
+    return [o.numpy() for o in outs]
+
+
+def _ovcc_run(path, arrays, **kw):
+    compiled = ov.compile_model(ov.convert_model(str(path), **kw), "CPU", F32)
+    res = compiled(list(arrays))
+    return [np.asarray(res[i]) for i in range(len(compiled.outputs))]
+
+
+def _check(got, want, rtol=RTOL, atol=ATOL):
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        assert g.shape == w.shape, (g.shape, w.shape)
+        if np.issubdtype(w.dtype, np.integer):
+            np.testing.assert_array_equal(g, w)
+        else:
+            scale = max(float(np.abs(w).max()), 1.0)
+            np.testing.assert_allclose(g, w, rtol=rtol, atol=atol * scale)
+
+
+def _legacy(fn, op_type: str, inputs: dict, attrs: dict, *args, dtype=None, **kw):
+    """`fn(*args, **kw)`, or, while a program is built in the old IR, the legacy op appended
+    directly: Paddle 3.3's Python APIs of these ops call its PIR-only C++ API there."""
+    if paddle.in_dynamic_mode() or paddle.framework.in_pir_mode():
+        return fn(*args, **kw)
+    from paddle.base.layer_helper import LayerHelper
+
+    helper = LayerHelper(op_type)
+    out = helper.create_variable_for_type_inference(dtype or next(iter(inputs.values())).dtype)
+    helper.append_op(type=op_type, inputs=inputs, outputs={"Out": out}, attrs=attrs)
+    return out
+
+
+def _matmul(x, y, transpose_y=False):
+    return _legacy(paddle.matmul, "matmul_v2", {"X": x, "Y": y}, {"trans_x": False, "trans_y": transpose_y}, x, y,
+                   transpose_y=transpose_y)
+
+
+def _gelu(x, approximate=False):
+    return _legacy(F.gelu, "gelu", {"X": x}, {"approximate": approximate}, x, approximate=approximate)
+
+
+def _unary(fn, op_type, x):
+    return _legacy(fn, op_type, {"X": x}, {}, x)
+
+
+def _spec(shape, dtype="float32", name=None):
+    return paddle.static.InputSpec(shape, dtype, name)
+
+
+# --- models ------------------------------------------------------------------------------
+class ResBlock(nn.Layer):
+    """conv/bn/relu twice with a projected shortcut, max pooling with ceil_mode, average
+    pooling counting the padding, adaptive pooling, flatten and a classifier."""
+
+    def __init__(self):
+        super().__init__()
+        self.c1 = nn.Conv2D(3, 8, 3, stride=2, padding=1, bias_attr=False)
+        self.b1 = nn.BatchNorm2D(8)
+        self.c2 = nn.Conv2D(8, 8, 3, padding=[2, 0, 1, 1], dilation=1)
+        self.b2 = nn.BatchNorm2D(8)
+        self.proj = nn.Conv2D(3, 8, 1, stride=2)
+        self.fc = nn.Linear(8 * 2 * 3, 5)
+
+    def forward(self, x):
+        y = F.relu(self.b1(self.c1(x)))
+        y = self.b2(self.c2(y))
+        y = F.relu(y[:, :, :, :] + self.proj(x)[:, :, :, :])
+        y = F.max_pool2d(y, 3, stride=2, padding=1, ceil_mode=True)
+        y = F.avg_pool2d(y, 2, stride=1, padding=1, exclusive=False)
+        y = F.adaptive_avg_pool2d(y, [2, 3])
+        return F.softmax(self.fc(paddle.flatten(y, 1)), axis=-1)
+
+
+class MobileBlock(nn.Layer):
+    """Expand, depthwise (stride 2, SAME), squeeze-excite with hardsigmoid, project; then a
+    transposed convolution upsampling and the other activations."""
+
+    def __init__(self):
+        super().__init__()
+        self.expand = nn.Conv2D(4, 12, 1)
+        self.bn = nn.BatchNorm2D(12)
+        self.dw = nn.Conv2D(12, 12, 3, stride=2, padding="SAME", groups=12)
+        self.se1 = nn.Conv2D(12, 4, 1)
+        self.se2 = nn.Conv2D(4, 12, 1)
+        self.project = nn.Conv2D(12, 6, 1, groups=2)
+        self.up = nn.Conv2DTranspose(6, 3, 3, stride=2, padding=1, output_padding=1)
+        self.up_dw = nn.Conv2DTranspose(3, 3, 4, stride=2, padding=1, groups=3)
+
+    def forward(self, x):
+        y = F.hardswish(self.bn(self.expand(x)))
+        y = F.relu6(self.dw(y))
+        s = F.adaptive_avg_pool2d(y, 1)
+        s = F.hardsigmoid(self.se2(F.relu(self.se1(s))))
+        y = self.project(y * s)
+        y = F.leaky_relu(self.up(y), 0.1)
+        y = F.swish(self.up_dw(y))
+        return _unary(paddle.tanh, "tanh", y) + _unary(F.sigmoid, "sigmoid", y), F.adaptive_max_pool2d(y, [3, 2])
+
+
+class TransformerBlock(nn.Layer):
+    """Embedding with padding_idx, attention (matmul with transpose, scale, softmax) over heads
+    made by reshape/transpose, layer norm, a GELU MLP; then reductions and tensor ops."""
+
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(20, 16, padding_idx=0)
+        self.qkv = nn.Linear(16, 48)
+        self.out = nn.Linear(16, 16)
+        self.ln1 = nn.LayerNorm(16)
+        self.ln2 = nn.LayerNorm([6, 16], epsilon=1e-3)
+        self.mlp1 = nn.Linear(16, 32)
+        self.mlp2 = nn.Linear(32, 16)
+
+    def forward(self, ids, x):
+        h = self.emb(ids) + x
+        q, k, v = paddle.split(self.qkv(self.ln1(h)), 3, axis=-1)
+        heads = [paddle.transpose(paddle.reshape(t, [0, 0, 2, 8]), [0, 2, 1, 3]) for t in (q, k, v)]
+        att = F.softmax(_matmul(heads[0], heads[1], transpose_y=True) * (8 ** -0.5), axis=-1)
+        o = paddle.reshape(paddle.transpose(_matmul(att, heads[2]), [0, 2, 1, 3]), [0, 0, 16])
+        h = h + F.dropout(self.out(o), 0.3, training=False)
+        h = h + self.mlp2(_gelu(self.mlp1(self.ln2(h)), approximate=True))
+        g = _gelu(h)
+        total = _legacy(paddle.sum, "reduce_sum", {"X": h}, {"dim": [1, 2], "keep_dim": True, "reduce_all": False}, h,
+                        axis=[1, 2], keepdim=True)
+        pooled = paddle.mean(g, axis=1) + paddle.max(h, axis=1) - total[:, 0]
+        parts = paddle.split(h, [4, -1, 8], axis=2)
+        cat = paddle.concat([parts[2], parts[0]], axis=-1)
+        cat = paddle.squeeze(paddle.unsqueeze(cat, [0, 3]), [0])[:, 1:5:2, :, 0]
+        clipped = paddle.clip(pooled, -1.0, 1.0) ** 2 + _unary(paddle.sqrt, "sqrt",
+                                                               _unary(paddle.abs, "abs", pooled) + 1.0)
+        picked = paddle.gather(h, paddle.to_tensor([2, 0], dtype="int64"), axis=1)
+        idx = _legacy(paddle.argmax, "arg_max", {"X": h}, {"axis": -1, "keepdims": False, "flatten": False,
+                                                           "dtype": 3}, h, axis=-1, dtype=paddle.int64)
+        w = paddle.where(h > 0, h, paddle.scale(h, 0.5, bias=1.0))
+        return clipped, cat, picked, idx, paddle.cast(paddle.shape(w)[1], "float32") * w
+
+
+class InterpPad(nn.Layer):
+    """bilinear (align_corners, half-pixel), nearest by size and by scale, pad3d's modes."""
+
+    def forward(self, x):
+        a = F.interpolate(x, size=[9, 7], mode="bilinear", align_corners=True)
+        b = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
+        c = F.interpolate(x, size=[11, 13], mode="nearest")
+        d = F.upsample(x, scale_factor=[1.5, 2.0], mode="bilinear", align_corners=False, align_mode=1)
+        e = F.pad(x, [1, 2, 0, 3], mode="reflect")
+        f = F.pad(x, [2, 0, 1, 1], mode="replicate")
+        g = F.pad(x, [1, 1, 2, 2], value=0.5)
+        return a, b, c, d, e, f, g
+
+
+def _rand(rng, *shape):
+    return rng.standard_normal(shape).astype(np.float32)
+
+
+def _randomize_bn(layer, rng):
+    """BatchNorm statistics that are not the identity, so that folding them is tested."""
+    for sub in layer.sublayers():
+        if isinstance(sub, nn.BatchNorm2D):
+            n = sub._mean.shape[0]
+            sub._mean.set_value(rng.standard_normal(n).astype(np.float32) * 0.5)
+            sub._variance.set_value(rng.uniform(0.5, 2.0, n).astype(np.float32))
+            sub.weight.set_value(rng.uniform(0.5, 1.5, n).astype(np.float32))
+            sub.bias.set_value(rng.standard_normal(n).astype(np.float32) * 0.2)
+
+
+def _cases():
+    rng = np.random.default_rng(0)
+    ids = rng.integers(0, 20, (2, 6)).astype(np.int64)
+    ids[0, 1] = 0  # the padding row
+    return {
+        "resnet_block": (ResBlock, [_spec([None, 3, 9, 11], name="x")], [_rand(rng, 2, 3, 9, 11)]),
+        "mobilenet_block": (MobileBlock, [_spec([1, 4, 10, 9], name="x")], [_rand(rng, 1, 4, 10, 9)]),
+        "transformer_block": (TransformerBlock, [_spec([2, 6], "int64", "ids"), _spec([2, 6, 16], name="x")],
+                              [ids, _rand(rng, 2, 6, 16)]),
+        "interp_pad": (InterpPad, [_spec([1, 2, 5, 6], name="x")], [_rand(rng, 1, 2, 5, 6)]),
+    }
+
+
+CASES = _cases()
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    """Each model saved once in both forms, with Paddle's outputs."""
+    out = {}
+    for name, (cls, specs, arrays) in CASES.items():
+        paddle.seed(1)
+        layer = cls()
+        _randomize_bn(layer, np.random.default_rng(2))
+        folder = tmp_path_factory.mktemp(name)
+        files = {form: _save(layer, specs, folder, form) for form in ("json", "pdmodel")}
+        out[name] = (layer, files, arrays, _paddle_run(layer, arrays))
+    return out
+
+
+@pytest.mark.parametrize("form", ["json", "pdmodel"])
+@pytest.mark.parametrize("name", list(CASES))
+def test_against_paddle(saved, name, form):
+    _, files, arrays, want = saved[name]
+    _check(_ovcc_run(files[form], arrays), want)
+
+
+def test_params_path_and_cli(saved, tmp_path):
+    """The .pdiparams of a pair names the model too; the ovcc driver converts it to IR."""
+    from compiler.cli import main
+
+    _, files, arrays, want = saved["resnet_block"]
+    _check(_ovcc_run(files["json"].with_suffix(".pdiparams"), arrays), want)
+    assert main([str(files["pdmodel"]), "--output_model", str(tmp_path / "r.xml"), "--compress_to_fp16=False"]) == 0
+    _check(_ovcc_run(tmp_path / "r.xml", arrays), want)
+
+
+def test_our_ir_runs_in_openvino(saved, tmp_path):
+    import openvino
+
+    _, files, arrays, want = saved["mobilenet_block"]
+    ov.save_model(ov.convert_model(str(files["json"])), tmp_path / "m.xml", compress_to_fp16=False)
+    res = openvino.Core().compile_model(str(tmp_path / "m.xml"), "CPU", F32)(arrays)
+    _check([res[i] for i in range(len(want))], want)
+
+
+def test_layer_object_with_example_input_and_input():
+    paddle.seed(3)
+    layer = ResBlock()
+    x = _rand(np.random.default_rng(4), 1, 3, 9, 11)
+    want = _paddle_run(layer, [x])
+    _check([ov.compile_model(ov.convert_model(layer, example_input=x), "CPU", F32)([x])[0]], want)
+    model = ov.convert_model(layer, input=[("x", [1, 3, 9, 11], np.float32)])
+    assert model.inputs[0].get_any_name() == "x"
+    _check([ov.compile_model(model, "CPU", F32)([x])[0]], want)
+    with pytest.raises(OvccError, match="example_input"):
+        ov.convert_model(layer)
+
+
+def test_directory_form(saved, tmp_path):
+    """The older form: __model__ and one parameter record per file, named after its variable."""
+    from compiler.frontends.paddle.schema import read_program
+
+    _, files, arrays, want = saved["resnet_block"]
+    program = read_program(files["pdmodel"])
+    names = sorted(v.name for v in program.blocks[0].vars if v.persistable and v.type.type == 7)
+    data = files["pdmodel"].with_suffix(".pdiparams").read_bytes()
+    folder = tmp_path / "dir"
+    folder.mkdir()
+    (folder / "__model__").write_bytes(files["pdmodel"].read_bytes())
+    pos = 0
+    for name in names:  # split the combined file at its record boundaries
+        start = pos
+        (levels,) = struct.unpack_from("<Q", data, pos + 4)
+        assert levels == 0
+        pos += 16
+        (desc_size,) = struct.unpack_from("<i", data, pos)
+        from compiler.frontends.paddle.schema import _messages
+
+        desc = _messages()["TensorDesc"]()
+        desc.ParseFromString(data[pos + 4:pos + 4 + desc_size])
+        pos += 4 + desc_size + int(np.prod(desc.dims)) * 4
+        (folder / name).write_bytes(data[start:pos])
+    assert pos == len(data)
+    _check(_ovcc_run(folder, arrays), want)
+
+
+# --- errors --------------------------------------------------------------------------------
+def test_truncated_program(saved, tmp_path):
+    _, files, _, _ = saved["resnet_block"]
+    bad = tmp_path / "m.pdmodel"
+    bad.write_bytes(files["pdmodel"].read_bytes()[:-7])
+    (tmp_path / "m.pdiparams").write_bytes(files["pdmodel"].with_suffix(".pdiparams").read_bytes())
+    with pytest.raises(ModelFileError, match=r"m\.pdmodel: truncated or malformed Paddle program") as e:
+        ov.convert_model(str(bad))
+    assert "\n" not in str(e.value)
+    bad_json = tmp_path / "p.json"
+    bad_json.write_bytes(files["json"].read_bytes()[:-50])
+    with pytest.raises(ModelFileError, match=r"p\.json: not a Paddle PIR program"):
+        ov.convert_model(str(bad_json))
+
+
+@pytest.mark.parametrize("form", ["json", "pdmodel"])
+def test_short_params(saved, tmp_path, form):
+    _, files, _, _ = saved["transformer_block"]
+    prog = tmp_path / files[form].name
+    prog.write_bytes(files[form].read_bytes())
+    params = prog.with_suffix(".pdiparams")
+    params.write_bytes(files[form].with_suffix(".pdiparams").read_bytes()[:-100])
+    with pytest.raises(ModelFileError, match=r"m\.pdiparams: ends inside the record of parameter") as e:
+        ov.convert_model(str(prog))
+    assert "\n" not in str(e.value)
+    params.unlink()
+    with pytest.raises(ModelFileError, match="no .pdiparams file"):
+        ov.convert_model(str(prog))
+
+
+class Unsupported(nn.Layer):
+    def forward(self, x):
+        return paddle.nn.functional.log_sigmoid(x) + paddle.cumprod(x, 1) + paddle.nn.functional.log_sigmoid(x * 2)
+
+
+@pytest.mark.parametrize("form", ["json", "pdmodel"])
+def test_unsupported_ops_listed_together(tmp_path, form):
+    path = _save(Unsupported(), [_spec([1, 4])], tmp_path, form)
+    with pytest.raises(UnsupportedOpsError) as e:
+        ov.convert_model(str(path))
+    msg = str(e.value)
+    assert "cumprod" in msg and ("logsigmoid" in msg or "log_sigmoid" in msg), msg
