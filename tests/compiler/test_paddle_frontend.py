@@ -352,3 +352,50 @@ def test_unsupported_ops_listed_together(tmp_path, form):
         ov.convert_model(str(path))
     msg = str(e.value)
     assert "cumprod" in msg and ("logsigmoid" in msg or "log_sigmoid" in msg), msg
+
+
+def _append(op_type: str, inputs: dict, attrs: dict, dtype: str = "float32"):
+    from paddle.base.layer_helper import LayerHelper
+
+    helper = LayerHelper(op_type)
+    out = helper.create_variable_for_type_inference(dtype)
+    helper.append_op(type=op_type, inputs=inputs, outputs={"Out": out}, attrs=attrs)
+    return out
+
+
+def test_legacy_ops_of_static_programs(tmp_path):
+    """Ops that Paddle 3's Python API no longer writes, in a static program built op by op and
+    run by Paddle's executor: elementwise broadcasting along `axis` (either operand the smaller,
+    with trailing 1s), mul with num_col_dims, matmul (v1) with alpha, pow, fill_constant, fc."""
+    rng = np.random.default_rng(5)
+    feed = {"x": _rand(rng, 2, 3, 4, 5), "y": _rand(rng, 3, 4), "z": _rand(rng, 3, 1)}
+    with _old_ir():
+        paddle.enable_static()
+        try:
+            main, startup = paddle.static.Program(), paddle.static.Program()
+            with paddle.static.program_guard(main, startup):
+                x = paddle.static.data("x", [2, 3, 4, 5], "float32")
+                y = paddle.static.data("y", [3, 4], "float32")
+                z = paddle.static.data("z", [3, 1], "float32")
+                from paddle.base.layer_helper import LayerHelper
+
+                w = LayerHelper("mul").create_parameter(paddle.ParamAttr(name="w"), [20, 6], "float32")
+                fc_w = LayerHelper("fc").create_parameter(paddle.ParamAttr(name="fc_w"), [3, 7], "float32")
+                fc_b = LayerHelper("fc").create_parameter(paddle.ParamAttr(name="fc_b"), [7], "float32",
+                                                          is_bias=True)
+                a = _append("elementwise_add", {"X": x, "Y": y}, {"axis": 1})
+                a = _append("elementwise_sub", {"X": a, "Y": z}, {"axis": 1})  # [3, 1]: its trailing 1 dropped
+                b = _append("mul", {"X": a, "Y": w}, {"x_num_col_dims": 2, "y_num_col_dims": 1})
+                c = _append("matmul", {"X": b, "Y": b}, {"transpose_X": False, "transpose_Y": True, "alpha": 0.5})
+                d = _append("pow", {"X": _append("abs", {"X": c}, {})}, {"factor": 1.5})
+                e = _append("elementwise_mul", {"X": y, "Y": x}, {"axis": 1})
+                f = _append("fill_constant", {}, {"shape": [2, 3], "value": 2.5, "dtype": 5})
+                g = _append("fc", {"Input": c, "W": fc_w, "Bias": fc_b}, {"in_num_col_dims": 2,
+                                                                           "activation_type": "relu"})
+                exe = paddle.static.Executor(paddle.CPUPlace())
+                exe.run(startup)
+                want = exe.run(main, feed=feed, fetch_list=[d, e, f, g])
+                paddle.static.save_inference_model(str(tmp_path / "m"), [x, y, z], [d, e, f, g], exe)
+        finally:
+            paddle.disable_static()
+    _check(_ovcc_run(tmp_path / "m.pdmodel", [feed["x"], feed["y"], feed["z"]]), want)
