@@ -198,6 +198,32 @@ class InterpPad(nn.Layer):
         return a, b, c, d, e, f, g
 
 
+class MoreOps(nn.Layer):
+    """Channels-last convolution and padding, output_size of a transposed convolution,
+    exclusive average pooling with ceil_mode, nearest by fractional scales, bicubic, and tensor
+    ops: stack, expand, tile, cumsum, log_softmax, prod/min reductions, broadcasting where."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2D(3, 4, 3, stride=2, padding=[1, 0], data_format="NHWC")
+        self.up = nn.Conv2DTranspose(4, 2, 3, stride=2, padding=1)
+
+    def forward(self, x):
+        nhwc = F.elu(self.conv(paddle.transpose(x, [0, 2, 3, 1])), 0.7)
+        y = self.up(paddle.transpose(nhwc, [0, 3, 1, 2]), output_size=[8, 7])
+        p = F.avg_pool2d(x, 3, stride=2, padding=1, ceil_mode=True, exclusive=True)
+        n = F.interpolate(x, scale_factor=[1.6, 0.7], mode="nearest")
+        c = F.interpolate(x, size=[9, 11], mode="bicubic", align_corners=True)
+        padded = F.pad(nhwc, [1, 0, 2, 1], value=-1.0, data_format="NHWC")
+        st = paddle.stack([p, p * 2], axis=1)
+        ex = paddle.expand(paddle.mean(x, axis=[2, 3], keepdim=True), [2, 3, 4, 4])
+        ex = ex + paddle.tile(p[:, :, :1], [1, 1, 4, 1])[:, :, :, :4]
+        cs = paddle.cumsum(x, axis=2) + F.log_softmax(x, axis=1)
+        red = paddle.prod(F.sigmoid(x), axis=[1]) + paddle.min(x, axis=-1, keepdim=True)[:, 0]
+        w = paddle.where(x > 0.5, x, paddle.zeros([1, 3, 1, 1]))
+        return y, p, n, c, padded, st, ex, cs, red, F.silu(w) + F.hardswish(w)
+
+
 def _rand(rng, *shape):
     return rng.standard_normal(shape).astype(np.float32)
 
@@ -223,7 +249,9 @@ def _cases():
         "transformer_block": (TransformerBlock, [_spec([2, 6], "int64", "ids"), _spec([2, 6, 16], name="x")],
                               [ids, _rand(rng, 2, 6, 16)]),
         "interp_pad": (InterpPad, [_spec([1, 2, 5, 6], name="x")], [_rand(rng, 1, 2, 5, 6)]),
+        "more_ops": (MoreOps, [_spec([2, 3, 7, 9], name="x")], [_rand(rng, 2, 3, 7, 9)]),
     }
+JSON_ONLY = {"more_ops"}  # Paddle 3.3's old-IR tracer breaks on several of its APIs
 
 
 CASES = _cases()
@@ -238,13 +266,14 @@ def saved(tmp_path_factory):
         layer = cls()
         _randomize_bn(layer, np.random.default_rng(2))
         folder = tmp_path_factory.mktemp(name)
-        files = {form: _save(layer, specs, folder, form) for form in ("json", "pdmodel")}
+        forms = ("json",) if name in JSON_ONLY else ("json", "pdmodel")
+        files = {form: _save(layer, specs, folder, form) for form in forms}
         out[name] = (layer, files, arrays, _paddle_run(layer, arrays))
     return out
 
 
-@pytest.mark.parametrize("form", ["json", "pdmodel"])
-@pytest.mark.parametrize("name", list(CASES))
+@pytest.mark.parametrize(("name", "form"), [(n, f) for n in CASES for f in ("json", "pdmodel")
+                                            if f == "json" or n not in JSON_ONLY])
 def test_against_paddle(saved, name, form):
     _, files, arrays, want = saved[name]
     _check(_ovcc_run(files[form], arrays), want)

@@ -312,6 +312,10 @@ def _interp(ctx: PaddleContext, node: Node):
     align = bool(ctx.attr(node, "align_corners", True if not node.type.endswith("_v2") else False))
     align_mode = int(ctx.attr(node, "align_mode", 1))
     sizes, scales = _interp_sizes(ctx, node, x, n)
+    spatial = ctx.shape(x)[2:]
+    if method == "nearest" and None not in spatial:
+        y = _nearest(ctx, x, spatial, sizes, scales, align)
+        return {"Out": ctx.from_nchw(y) if last else y}
     if method == "nearest":
         mode, coord, nearest = "nearest", ("align_corners" if align else "asymmetric"), (
             "round_prefer_ceil" if align else "floor")
@@ -331,6 +335,31 @@ def _interp(ctx: PaddleContext, node: Node):
                       shape_calculation_mode="scales", coordinate_transformation_mode=coord, nearest_mode=nearest,
                       cube_coeff=-0.75)
     return {"Out": ctx.from_nchw(y) if last else y}
+
+
+def _nearest(ctx: PaddleContext, x, spatial, sizes, scales, align: bool):
+    """Nearest neighbours picked as Paddle's kernel picks them, in float32: source index
+    int(ratio * k) (+ 0.5 with align_corners), ratio = 1 / scale when a scale is given, else
+    in / out ((in - 1) / (out - 1) with align_corners); gathered axis by axis."""
+    y = x
+    f32 = np.float32
+    for i, d in enumerate(spatial):
+        if sizes is not None:
+            out, scale = sizes[i], 0.0
+        else:
+            scale = f32(scales[i])
+            out = int(f32(d) * scale)
+        if align:
+            ratio = f32(d - 1) / f32(out - 1) if out > 1 else f32(0)
+        else:
+            ratio = f32(1.0 / float(scale)) if scale > 0 else f32(d) / f32(out)
+        k = np.arange(out, dtype=f32)
+        idx = (ratio * k + (f32(0.5) if align else f32(0))).astype(np.int64)
+        idx = np.minimum(idx, d - 1)
+        if out == d and np.array_equal(idx, np.arange(d)):
+            continue
+        y = ctx.b.out("Gather", [y, ctx.i64(idx), ctx.i64(2 + i)], batch_dims=0)
+    return y
 
 
 @OPS.register("pad3d", "pad2d")
