@@ -428,3 +428,16 @@ def test_legacy_ops_of_static_programs(tmp_path):
         finally:
             paddle.disable_static()
     _check(_ovcc_run(tmp_path / "m.pdmodel", [feed["x"], feed["y"], feed["z"]]), want)
+
+
+def test_translated_layer(saved):
+    """What paddle.jit.load returns converts as it is (it holds its program)."""
+    _, files, arrays, want = saved["transformer_block"]
+    loaded = paddle.jit.load(str(files["json"].with_suffix("")))
+    _check(_run_compiled(ov.convert_model(loaded, example_input=arrays), arrays), want)
+
+
+def _run_compiled(model, arrays):
+    compiled = ov.compile_model(model, "CPU", F32)
+    res = compiled(list(arrays))
+    return [np.asarray(res[i]) for i in range(len(compiled.outputs))]

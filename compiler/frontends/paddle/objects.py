@@ -2,7 +2,8 @@
 input specs taken from `example_input` (arrays or tensors) or from `input=` (shapes, types,
 names), and saved with `paddle.jit.save` to a temporary directory, in the form the installed
 Paddle writes (PIR `.json` for Paddle 3, `.pdmodel` before). A `paddle.jit.TranslatedLayer`
-(what `paddle.jit.load` returns) already holds its program and is saved as it is."""
+(what `paddle.jit.load` returns) is saved again the same way; Paddle 3 needs its input specs
+for that too."""
 
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ def _specs(paddle: Any, inputs: Sequence[InputSpec], example_input: Any) -> list
 def saved_layer(layer: Any, inputs: Sequence[InputSpec], example_input: Any) -> Iterator[Path]:
     import paddle
 
-    translated = type(layer).__name__ == "TranslatedLayer"
+    translated = type(layer).__name__ in ("TranslatedLayer", "PirTranslatedLayer")
     specs = _specs(paddle, inputs, example_input)
     if specs is None and not translated:
         raise InputError("convert_model: a paddle.nn.Layer needs example_input= or input= (shapes and types of its "
@@ -52,10 +53,13 @@ def saved_layer(layer: Any, inputs: Sequence[InputSpec], example_input: Any) -> 
         layer.eval()
         try:
             if translated:
-                paddle.jit.save(layer, prefix)
+                paddle.jit.save(layer, prefix, **({"input_spec": specs} if specs else {}))
             else:
                 paddle.jit.save(paddle.jit.to_static(layer, input_spec=specs, full_graph=True), prefix)
         except Exception as e:  # Paddle's tracer raises many types; they are the model's problem
+            if translated and specs is None:
+                raise InputError(f"convert_model: Paddle cannot save this {type(layer).__name__} again without "
+                                 "its input specs: give example_input= or input=") from e
             raise ConversionError(f"convert_model: paddle.jit.save of {type(layer).__name__} failed: "
                                   f"{type(e).__name__}: {' '.join(str(e).split())[:300]}") from e
         finally:
