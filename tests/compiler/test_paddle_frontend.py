@@ -185,7 +185,8 @@ class TransformerBlock(nn.Layer):
 
 
 class InterpPad(nn.Layer):
-    """bilinear (align_corners, half-pixel), nearest by size and by scale, pad3d's modes."""
+    """bilinear (align_corners, half-pixel), nearest by size and by scale, pad3d's modes,
+    average pooling with ceil_mode (exclusive or not)."""
 
     def forward(self, x):
         a = F.interpolate(x, size=[9, 7], mode="bilinear", align_corners=True)
@@ -195,7 +196,10 @@ class InterpPad(nn.Layer):
         e = F.pad(x, [1, 2, 0, 3], mode="reflect")
         f = F.pad(x, [2, 0, 1, 1], mode="replicate")
         g = F.pad(x, [1, 1, 2, 2], value=0.5)
-        return a, b, c, d, e, f, g
+        # windows past the input: divided by what they cover of the padded input, or of the input
+        h = F.avg_pool2d(x, 2, stride=2, ceil_mode=True, exclusive=False)
+        i = F.avg_pool2d(x, 3, stride=2, padding=1, ceil_mode=True, exclusive=True)
+        return a, b, c, d, e, f, g, h, i
 
 
 class MoreOps(nn.Layer):

@@ -176,7 +176,7 @@ def _pool(ctx: PaddleContext, node: Node):
                      rounding_type="ceil" if ctx.attr(node, "ceil_mode", False) else "floor")
         if kind == "max":
             y = ctx.b.op("MaxPool", [x], dilations=[1] * n, index_element_type=np.dtype(np.int32), **attrs).outputs[0]
-        else:
+        else:  # not exclusive: divided by the window clipped to the padded input, as OpenVINO does
             y = ctx.b.out("AvgPool", [x], exclude_pad=bool(ctx.attr(node, "exclusive", True)), **attrs)
     return {"Out": ctx.from_nchw(y) if last else y}
 
