@@ -343,6 +343,13 @@ def test_directory_form(saved, tmp_path):
     _check(_ovcc_run(folder, arrays), want)
 
 
+def test_every_pir_op_maps_to_a_converter():
+    from compiler.frontends.paddle.context import OPS
+    from compiler.frontends.paddle.pir import PIR_OPS
+
+    assert not [(pir, legacy) for pir, (legacy, *_) in PIR_OPS.items() if legacy not in OPS]
+
+
 # --- errors --------------------------------------------------------------------------------
 def test_truncated_program(saved, tmp_path):
     _, files, _, _ = saved["resnet_block"]

@@ -244,7 +244,8 @@ def _arg(mode: str):
             x = ctx.b.out("Reshape", [x, ctx.i64([-1])], special_zero=False)
         rank = ctx.rank(x)
         axis = ctx.axis(node, ctx.ints(node, "axis", default=[-1])[0], rank)
-        dt = paddle_dtype(ctx, node, ctx.attr(node, "dtype", 3))
+        dt = ctx.attr(node, "dtype", -1)
+        dt = np.dtype(np.int64) if dt in (-1, None, "undefined", "") else paddle_dtype(ctx, node, dt)
         topk = ctx.b.op("TopK", [x, ctx.i64(1)], axis=axis, mode=mode, sort="none", index_element_type=dt,
                         stable=True)
         idx = topk.outputs[1]
