@@ -141,12 +141,14 @@ def read_pir(path: Path, params_path: Path) -> Program:
             raise KeyError("magic")
     except (ValueError, UnicodeDecodeError) as e:
         raise ModelFileError(f"{path}: not a Paddle PIR program (invalid JSON: {str(e)[:120]})") from None
+    except RecursionError:
+        raise ModelFileError(f"{path}: not a Paddle PIR program (JSON nested too deeply)") from None
     except (KeyError, IndexError, TypeError, AttributeError):
         raise ModelFileError(f"{path}: not a Paddle PIR program (no program.regions[0].blocks[0].ops with the "
                              "\"pir\" magic)") from None
     try:
         return _program(ops, where, params_path)
-    except (KeyError, IndexError, TypeError, AttributeError, ValueError) as e:
+    except (KeyError, IndexError, TypeError, AttributeError, ValueError, RecursionError) as e:
         raise ModelFileError(f"{path}: malformed Paddle PIR program ({type(e).__name__}: {str(e)[:120]})") from None
 
 
