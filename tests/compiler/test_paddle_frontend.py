@@ -167,6 +167,7 @@ class TransformerBlock(nn.Layer):
         att = F.softmax(_matmul(heads[0], heads[1], transpose_y=True) * (8 ** -0.5), axis=-1)
         o = paddle.reshape(paddle.transpose(_matmul(att, heads[2]), [0, 2, 1, 3]), [0, 0, 16])
         h = h + F.dropout(self.out(o), 0.3, training=False)
+        h = h + F.dropout(o, 0.25, training=False, mode="downscale_in_infer")
         h = h + self.mlp2(_gelu(self.mlp1(self.ln2(h)), approximate=True))
         g = _gelu(h)
         total = _legacy(paddle.sum, "reduce_sum", {"X": h}, {"dim": [1, 2], "keep_dim": True, "reduce_all": False}, h,

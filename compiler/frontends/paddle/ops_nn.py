@@ -390,7 +390,7 @@ def _dropout(ctx: PaddleContext, node: Node):
     """At inference "downgrade_in_infer" scales by 1 - p, "upscale_in_train" passes through."""
     x = ctx.x(node)
     impl = str(ctx.attr(node, "dropout_implementation", "downgrade_in_infer"))
-    p = float(ctx.attr(node, "dropout_prob", 0.5))
+    p = ctx.scalar(node, "dropout_prob", default=0.5)
     if impl == "upscale_in_train" or p == 0.0:
         return {"Out": x}
     return {"Out": ctx.b.out("Multiply", [x, ctx.const(np.asarray(1.0 - p, ctx.dtype(x)))])}

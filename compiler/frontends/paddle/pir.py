@@ -84,7 +84,7 @@ PIR_OPS: dict[str, tuple[str, list[str], list[str], dict[str, str]]] = {
     "linear_interp": ("linear_interp_v2", *_INTERP),
     "trilinear_interp": ("trilinear_interp_v2", *_INTERP),
     "pad3d": ("pad3d", ["X", "Paddings"], ["Out"], {"pad_value": "value"}),
-    "dropout": ("dropout", ["X", "Seed"], ["Out"], {"p": "dropout_prob", "mode": "dropout_implementation"}),
+    "dropout": ("dropout", ["X", "Seed", "dropout_prob"], ["Out"], {"mode": "dropout_implementation"}),
     "embedding": ("lookup_table_v2", ["Ids", "W"], ["Out"], {}),
     "where": ("where", ["Condition", "X", "Y"], ["Out"], {}),
     "clip": ("clip", ["X", "Min", "Max"], ["Out"], {}),
