@@ -229,6 +229,21 @@ class MoreOps(nn.Layer):
         return y, p, n, c, padded, st, ex, cs, red, F.silu(w) + F.hardswish(w)
 
 
+class MathOps(nn.Layer):
+    """Unary and binary math as Paddle 3 writes it: pow, full_like, arg_min, floor_divide,
+    remainder, rsqrt, square, reciprocal, exp/log, softplus (beta, threshold), mish,
+    comparisons and logical ops, sign, sin, cos."""
+
+    def forward(self, x, y):
+        a = paddle.pow(x, 3.0) + paddle.full_like(x, 2.0) + paddle.zeros_like(x)
+        b = paddle.floor_divide(x, y) + paddle.remainder(x, y)
+        c = paddle.rsqrt(paddle.abs(x) + 0.5) + paddle.square(y) + paddle.reciprocal(y)
+        d = paddle.log(paddle.exp(x) + 1.0) + F.softplus(x, beta=2.0, threshold=1.0) + F.mish(x)
+        e = paddle.logical_and(x > y, paddle.logical_or(x <= 0.1, y != x))
+        f = paddle.cast(e, "float32") + paddle.sign(x) + paddle.sin(x) * paddle.cos(y)
+        return a, b, c, d, f, paddle.argmin(x, axis=1, keepdim=True)
+
+
 def _rand(rng, *shape):
     return rng.standard_normal(shape).astype(np.float32)
 
@@ -255,8 +270,11 @@ def _cases():
                               [ids, _rand(rng, 2, 6, 16)]),
         "interp_pad": (InterpPad, [_spec([1, 2, 5, 6], name="x")], [_rand(rng, 1, 2, 5, 6)]),
         "more_ops": (MoreOps, [_spec([2, 3, 7, 9], name="x")], [_rand(rng, 2, 3, 7, 9)]),
+        "math_ops": (MathOps, [_spec([3, 5], name="x"), _spec([3, 5], name="y")],
+                     [_rand(rng, 3, 5) * 3, np.where(rng.random((3, 5)) < 0.5, -1, 1).astype(np.float32)
+                      * rng.uniform(0.5, 2.0, (3, 5)).astype(np.float32)]),
     }
-JSON_ONLY = {"more_ops"}  # Paddle 3.3's old-IR tracer breaks on several of its APIs
+JSON_ONLY = {"more_ops", "math_ops"}  # Paddle 3.3's old-IR tracer breaks on several of its APIs
 
 
 CASES = _cases()

@@ -23,7 +23,7 @@ def paddle_dtype(ctx: PaddleContext, node: Node, v) -> np.dtype:
 
 
 _UNARY = {"relu": "ReLU", "sigmoid": "Sigmoid", "tanh": "Tanh", "exp": "Exp", "log": "Log", "sqrt": "Sqrt",
-          "abs": "Abs", "erf": "Erf", "floor": "Floor", "ceil": "Ceiling", "mish": "Mish", "softplus": "SoftPlus",
+          "abs": "Abs", "erf": "Erf", "floor": "Floor", "ceil": "Ceiling", "mish": "Mish",
           "softsign": "SoftSign", "sin": "Sin", "cos": "Cos", "sign": "Sign", "logical_not": "LogicalNot"}
 
 
@@ -57,6 +57,16 @@ def _reciprocal(ctx: PaddleContext, node: Node):
 def _square(ctx: PaddleContext, node: Node):
     x = ctx.x(node)
     return {"Out": ctx.b.out("Multiply", [x, x])}
+
+
+@OPS.register("softplus")
+def _softplus(ctx: PaddleContext, node: Node):
+    """log(1 + exp(beta x)) / beta, or x where beta x > threshold."""
+    x = ctx.x(node)
+    beta, threshold = float(ctx.attr(node, "beta", 1.0)), float(ctx.attr(node, "threshold", 20.0))
+    bx = ctx.b.out("Multiply", [x, _c(ctx, x, beta)])
+    soft = ctx.b.out("Divide", [ctx.b.out("SoftPlus", [bx]), _c(ctx, x, beta)])
+    return {"Out": ctx.b.out("Select", [ctx.b.out("Greater", [bx, _c(ctx, x, threshold)]), x, soft])}
 
 
 @OPS.register("relu6")
