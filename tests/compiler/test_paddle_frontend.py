@@ -471,3 +471,18 @@ def _run_compiled(model, arrays):
     compiled = ov.compile_model(model, "CPU", F32)
     res = compiled(list(arrays))
     return [np.asarray(res[i]) for i in range(len(compiled.outputs))]
+
+
+def test_input_shape_and_inner_output(saved):
+    """input= fixes the dynamic batch; output= names an inner variable of the program."""
+    layer, files, arrays, _ = saved["resnet_block"]
+    from compiler.frontends.paddle import load_program
+
+    program, _ = load_program(files["pdmodel"])
+    first_relu = next(n for n in program.nodes if n.type == "relu").outputs["Out"][0]
+    model = ov.convert_model(str(files["pdmodel"]), input=[("x", [2, 3, 9, 11])], output=first_relu)
+    assert [tuple(p.shape) for p in model.inputs] == [(2, 3, 9, 11)]
+    assert model.outputs[0].get_any_name() == first_relu
+    with paddle.no_grad():
+        want = F.relu(layer.b1(layer.c1(paddle.to_tensor(arrays[0])))).numpy()
+    _check(_run_compiled(model, arrays), [want])
