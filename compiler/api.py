@@ -77,7 +77,7 @@ def convert_model(input_model: Any, *, example_input: Any = None, input: Any = N
             from compiler.frontends.tensorflow import convert_tensorflow
 
             return _cleanup(Model(convert_tensorflow(input_model, specs, outs, example_input, **kwargs)))
-    if _is_instance_of(input_model, "paddle", ["Layer"]):
+    if _is_instance_of(input_model, "paddle", ["Layer", "Program"]):
         from compiler.frontends.paddle import convert_paddle
 
         return _cleanup(Model(convert_paddle(input_model, specs, outs, example_input)))

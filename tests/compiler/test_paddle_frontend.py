@@ -455,9 +455,13 @@ def test_legacy_ops_of_static_programs(tmp_path):
                 exe.run(startup)
                 want = exe.run(main, feed=feed, fetch_list=[d, e, f, g])
                 paddle.static.save_inference_model(str(tmp_path / "m"), [x, y, z], [d, e, f, g], exe)
+                # the Program object itself, by its feed and fetch names
+                from_program = ov.convert_model(main, input=["x", "y", "z"], output=[d.name, e.name, g.name])
         finally:
             paddle.disable_static()
-    _check(_ovcc_run(tmp_path / "m.pdmodel", [feed["x"], feed["y"], feed["z"]]), want)
+    arrays = [feed["x"], feed["y"], feed["z"]]
+    _check(_ovcc_run(tmp_path / "m.pdmodel", arrays), want)
+    _check(_run_compiled(from_program, arrays), [want[0], want[1], want[3]])
 
 
 def test_translated_layer(saved):

@@ -5,8 +5,8 @@ dialect, read without Paddle installed.
   `__model__` and one file per parameter (the older form);
 - `.json` (a Paddle 3 PIR program, `pir`) + `.pdiparams`;
 - the path of either file of a pair; the other is found beside it by its stem.
-`paddle.nn.Layer` objects (and `paddle.jit.TranslatedLayer`s) are saved to a temporary
-directory with `paddle.jit.save` first (`objects`), which imports Paddle only then."""
+`paddle.nn.Layer` objects (and `paddle.jit.TranslatedLayer`s) and static `Program`s are saved to
+a temporary directory first (`objects`), which imports Paddle only then."""
 
 from __future__ import annotations
 
@@ -73,8 +73,12 @@ def convert_paddle(model: Any, inputs: Sequence[InputSpec] = (), outputs: Sequen
                    example_input: Any = None) -> ModuleOp:
     """Convert a Paddle model file (see the module's doc) or a `paddle.nn.Layer`."""
     if not isinstance(model, str | os.PathLike):
-        from compiler.frontends.paddle.objects import saved_layer
+        from compiler.frontends.paddle.objects import saved_layer, saved_program
 
+        if type(model).__name__ == "Program":
+            with saved_program(model, inputs, outputs) as path:  # feeds and fetches are the ones named
+                return convert_paddle(path, [s for s in inputs if s.shape is not None or s.dtype is not None
+                                             or s.value is not None])
         with saved_layer(model, inputs, example_input) as path:
             return convert_paddle(path, inputs, outputs)
     program, where = load_program(Path(model))

@@ -3,7 +3,10 @@ input specs taken from `example_input` (arrays or tensors) or from `input=` (sha
 names), and saved with `paddle.jit.save` to a temporary directory, in the form the installed
 Paddle writes (PIR `.json` for Paddle 3, `.pdmodel` before). A `paddle.jit.TranslatedLayer`
 (what `paddle.jit.load` returns) is saved again the same way; Paddle 3 needs its input specs
-for that too."""
+for that too. A static `paddle.static.Program` (the old IR) is saved with
+`paddle.static.save_inference_model`, feeding the variables `input=` names and fetching those
+`output=` names, its parameters taken from the global scope (where its startup program put
+them)."""
 
 from __future__ import annotations
 
@@ -73,4 +76,38 @@ def saved_layer(layer: Any, inputs: Sequence[InputSpec], example_input: Any) -> 
         raise ConversionError(f"convert_model: paddle.jit.save wrote no program for {type(layer).__name__}")
 
 
-__all__ = ["saved_layer"]
+@contextlib.contextmanager
+def saved_program(program: Any, inputs: Sequence[InputSpec], outputs: Sequence[str]) -> Iterator[Path]:
+    import paddle
+
+    if "pir" in type(program).__module__.split(".") or not hasattr(program, "global_block"):
+        raise ConversionError("convert_model: a PIR Program object cannot be saved by name; save it with "
+                              "paddle.static.save_inference_model and convert the files")
+    names = [s.name for s in inputs if s.name]
+    if not names or len(names) != len(inputs) or not outputs:
+        raise InputError("convert_model: a paddle.static.Program needs the names of its feed variables (input=) "
+                         "and of its fetch variables (output=)")
+    block = program.global_block()
+    missing = [n for n in [*names, *outputs] if not block.has_var(n)]
+    if missing:
+        raise InputError(f"convert_model: {missing[0]!r} is not a variable of the Program")
+    static = paddle.in_dynamic_mode()
+    if static:
+        paddle.enable_static()
+    try:
+        with tempfile.TemporaryDirectory(prefix="ovcc_paddle_") as tmp:
+            prefix = str(Path(tmp) / "model")
+            try:
+                paddle.static.save_inference_model(prefix, [block.var(n) for n in names],
+                                                   [block.var(n) for n in outputs],
+                                                   paddle.static.Executor(paddle.CPUPlace()), program=program)
+            except Exception as e:  # Paddle raises many types; they are the program's problem
+                raise ConversionError(f"convert_model: paddle.static.save_inference_model failed: "
+                                      f"{type(e).__name__}: {' '.join(str(e).split())[:300]}") from e
+            yield Path(prefix + ".pdmodel")
+    finally:
+        if static:
+            paddle.disable_static()
+
+
+__all__ = ["saved_layer", "saved_program"]
