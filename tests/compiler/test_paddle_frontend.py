@@ -490,3 +490,18 @@ def test_input_shape_and_inner_output(saved):
     with paddle.no_grad():
         want = F.relu(layer.b1(layer.c1(paddle.to_tensor(arrays[0])))).numpy()
     _check(_run_compiled(model, arrays), [want])
+
+
+def test_files_are_read_without_paddle(saved):
+    """Reading either form imports no Paddle (run in a fresh interpreter)."""
+    import subprocess
+    import sys
+
+    _, files, _, _ = saved["mobilenet_block"]
+    code = ("import sys, compiler as ov\n"
+            f"for p in {[str(files['json']), str(files['pdmodel'])]!r}:\n"
+            "    ov.convert_model(p)\n"
+            "assert 'paddle' not in sys.modules, 'paddle was imported'\n")
+    from pathlib import Path
+
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=str(Path(__file__).parents[2]))
