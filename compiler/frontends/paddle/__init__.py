@@ -34,7 +34,7 @@ def is_paddle_path(path: Path) -> bool:
         return True
     if path.is_dir():
         return (path / DIRECTORY_PROGRAM).is_file()
-    return suffix == ".json" and path.with_suffix(".pdiparams").is_file() or suffix == ".json" and _pir_magic(path)
+    return suffix == ".json" and (path.with_suffix(".pdiparams").is_file() or _pir_magic(path))
 
 
 def _pir_magic(path: Path) -> bool:
