@@ -244,6 +244,20 @@ class MathOps(nn.Layer):
         return a, b, c, d, f, paddle.argmin(x, axis=1, keepdim=True)
 
 
+class Recurrent(nn.Layer):
+    """A CRNN-style head: a 2-layer bidirectional LSTM (batch-major), then a time-major one."""
+
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.LSTM(4, 5, num_layers=2, direction="bidirect")
+        self.lstm2 = nn.LSTM(10, 3, time_major=True)
+
+    def forward(self, x):
+        y, (h, c) = self.lstm(x)
+        z, _ = self.lstm2(y)
+        return y, h, c, z
+
+
 def _rand(rng, *shape):
     return rng.standard_normal(shape).astype(np.float32)
 
@@ -270,11 +284,12 @@ def _cases():
                               [ids, _rand(rng, 2, 6, 16)]),
         "interp_pad": (InterpPad, [_spec([1, 2, 5, 6], name="x")], [_rand(rng, 1, 2, 5, 6)]),
         "more_ops": (MoreOps, [_spec([2, 3, 7, 9], name="x")], [_rand(rng, 2, 3, 7, 9)]),
+        "lstm": (Recurrent, [_spec([2, 6, 4], name="x")], [_rand(rng, 2, 6, 4)]),
         "math_ops": (MathOps, [_spec([3, 5], name="x"), _spec([3, 5], name="y")],
                      [_rand(rng, 3, 5) * 3, np.where(rng.random((3, 5)) < 0.5, -1, 1).astype(np.float32)
                       * rng.uniform(0.5, 2.0, (3, 5)).astype(np.float32)]),
     }
-JSON_ONLY = {"more_ops", "math_ops"}  # Paddle 3.3's old-IR tracer breaks on several of its APIs
+JSON_ONLY = {"more_ops", "math_ops", "lstm"}  # Paddle 3.3's old-IR tracer breaks on several of its APIs
 
 
 CASES = _cases()

@@ -20,7 +20,7 @@ from xdsl.dialects.builtin import ModuleOp
 
 from compiler.frontends.builder import add_tensor_name, name_ops_since
 from compiler.frontends.inputs import InputSpec
-from compiler.frontends.paddle import ops_math, ops_nn, ops_tensor  # noqa: F401  (fill the table)
+from compiler.frontends.paddle import ops_math, ops_nn, ops_rnn, ops_tensor  # noqa: F401  (fill the table)
 from compiler.frontends.paddle.context import OPS, PaddleContext, Program
 from dialects.errors import ConversionError, InputError, InternalError, ModelFileError, OvccError, UnsupportedOpsError
 

@@ -96,6 +96,8 @@ PIR_OPS: dict[str, tuple[str, list[str], list[str], dict[str, str]]] = {
     "tile": ("tile", ["X", "RepeatTimes"], ["Out"], {}),
     "stack": ("stack", ["X"], ["Y"], {}),
     "cumsum": ("cumsum", ["X", "axis"], ["Out"], {}),
+    "rnn": ("rnn", ["Input", "PreState", "WeightList", "SequenceLength"],  # its dropout state is unused
+            ["Out", "DropoutStateOut", "State", "Reserve"], {}),
 }
 
 
@@ -172,6 +174,9 @@ def _program(ops: list, where: str, params_path: Path) -> Program:
         if kind == "p":
             pname = str(op["A"][-1])
             vid = int(op["O"]["%"])
+            oa = op.get("OA") or [1]
+            if not oa[0]:  # not persistable (e.g. an LSTM's dropout state): not stored
+                continue
             params.append((pname, _tensor_type(op["O"].get("TT"), where)[1]))
             param_values[name(vid)] = pname
             continue
