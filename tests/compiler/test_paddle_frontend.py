@@ -245,17 +245,22 @@ class MathOps(nn.Layer):
 
 
 class Recurrent(nn.Layer):
-    """A CRNN-style head: a 2-layer bidirectional LSTM (batch-major), then a time-major one."""
+    """A CRNN-style head: a 2-layer bidirectional LSTM (batch-major), then a time-major one;
+    a bidirectional GRU and simple RNNs (tanh, relu)."""
 
     def __init__(self):
         super().__init__()
         self.lstm = nn.LSTM(4, 5, num_layers=2, direction="bidirect")
         self.lstm2 = nn.LSTM(10, 3, time_major=True)
+        self.gru = nn.GRU(4, 3, direction="bidirect")
+        self.rnn = nn.SimpleRNN(4, 3, num_layers=2)
+        self.rnn_relu = nn.SimpleRNN(4, 2, activation="relu")
 
     def forward(self, x):
         y, (h, c) = self.lstm(x)
         z, _ = self.lstm2(y)
-        return y, h, c, z
+        g, gh = self.gru(x)
+        return y, h, c, z, g, gh, self.rnn(x)[0], self.rnn_relu(x)[0]
 
 
 def _rand(rng, *shape):
@@ -284,7 +289,7 @@ def _cases():
                               [ids, _rand(rng, 2, 6, 16)]),
         "interp_pad": (InterpPad, [_spec([1, 2, 5, 6], name="x")], [_rand(rng, 1, 2, 5, 6)]),
         "more_ops": (MoreOps, [_spec([2, 3, 7, 9], name="x")], [_rand(rng, 2, 3, 7, 9)]),
-        "lstm": (Recurrent, [_spec([2, 6, 4], name="x")], [_rand(rng, 2, 6, 4)]),
+        "recurrent": (Recurrent, [_spec([2, 6, 4], name="x")], [_rand(rng, 2, 6, 4)]),
         "math_ops": (MathOps, [_spec([3, 5], name="x"), _spec([3, 5], name="y")],
                      [_rand(rng, 3, 5) * 3, np.where(rng.random((3, 5)) < 0.5, -1, 1).astype(np.float32)
                       * rng.uniform(0.5, 2.0, (3, 5)).astype(np.float32)]),
