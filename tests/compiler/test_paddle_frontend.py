@@ -232,7 +232,7 @@ class MoreOps(nn.Layer):
 class MathOps(nn.Layer):
     """Unary and binary math as Paddle 3 writes it: pow, full_like, arg_min, floor_divide,
     remainder, rsqrt, square, reciprocal, exp/log, softplus (beta, threshold), mish,
-    comparisons and logical ops, sign, sin, cos."""
+    comparisons and logical ops, sign, sin, cos, topk."""
 
     def forward(self, x, y):
         a = paddle.pow(x, 3.0) + paddle.full_like(x, 2.0) + paddle.zeros_like(x)
@@ -241,7 +241,9 @@ class MathOps(nn.Layer):
         d = paddle.log(paddle.exp(x) + 1.0) + F.softplus(x, beta=2.0, threshold=1.0) + F.mish(x)
         e = paddle.logical_and(x > y, paddle.logical_or(x <= 0.1, y != x))
         f = paddle.cast(e, "float32") + paddle.sign(x) + paddle.sin(x) * paddle.cos(y)
-        return a, b, c, d, f, paddle.argmin(x, axis=1, keepdim=True)
+        values, indices = paddle.topk(x, 2, axis=1)
+        small, _ = paddle.topk(y, 3, axis=0, largest=False)
+        return a, b, c, d, f, paddle.argmin(x, axis=1, keepdim=True), values, indices, small
 
 
 class Recurrent(nn.Layer):
@@ -436,13 +438,15 @@ def test_unsupported_ops_listed_together(tmp_path, form):
     assert "cumprod" in msg and ("logsigmoid" in msg or "log_sigmoid" in msg), msg
 
 
-def _append(op_type: str, inputs: dict, attrs: dict, dtype: str = "float32"):
+def _append(op_type: str, inputs: dict, attrs: dict, dtype: str = "float32", extra: tuple = ()):
+    """The legacy op appended to the current program; its "Out" (and the `extra` outputs it
+    must have, unused)."""
     from paddle.base.layer_helper import LayerHelper
 
     helper = LayerHelper(op_type)
-    out = helper.create_variable_for_type_inference(dtype)
-    helper.append_op(type=op_type, inputs=inputs, outputs={"Out": out}, attrs=attrs)
-    return out
+    outs = {slot: helper.create_variable_for_type_inference(dtype) for slot in ("Out", *extra)}
+    helper.append_op(type=op_type, inputs=inputs, outputs=outs, attrs=attrs)
+    return outs["Out"]
 
 
 def test_legacy_ops_of_static_programs(tmp_path):
@@ -474,6 +478,7 @@ def test_legacy_ops_of_static_programs(tmp_path):
                 f = _append("fill_constant", {}, {"shape": [2, 3], "value": 2.5, "dtype": 5})
                 g = _append("fc", {"Input": c, "W": fc_w, "Bias": fc_b}, {"in_num_col_dims": 2,
                                                                            "activation_type": "relu"})
+                g = _append("flatten2", {"X": g}, {"axis": 2}, extra=("XShape",))  # [2, 3, 7] -> [6, 7]
                 exe = paddle.static.Executor(paddle.CPUPlace())
                 exe.run(startup)
                 want = exe.run(main, feed=feed, fetch_list=[d, e, f, g])

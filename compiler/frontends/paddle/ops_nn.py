@@ -288,8 +288,11 @@ def _interp_sizes(ctx: PaddleContext, node: Node, x, n: int):
     if size is not None:
         return [int(v) for v in size.reshape(-1)], None
     scale = ctx.known_input(node, "Scale")
-    scale = [float(v) for v in scale.reshape(-1)] if scale is not None else [
-        float(v) for v in (ctx.attr(node, "scale", []) or [])]
+    if scale is not None:
+        scale = [float(v) for v in scale.reshape(-1)]
+    else:  # a list in the v2 ops, one float in the older ones
+        attr = ctx.attr(node, "scale", [])
+        scale = [float(v) for v in (attr if isinstance(attr, list | tuple) else [attr])]
     if scale and all(s > 0 for s in scale):
         if len(scale) == 1:
             scale = scale * n

@@ -149,6 +149,37 @@ def _flatten(ctx: PaddleContext, node: Node):
     return {"Out": ctx.b.out("Reshape", [x, ctx.i64(target)], special_zero=True)}
 
 
+@OPS.register("flatten2", "flatten")
+def _flatten2(ctx: PaddleContext, node: Node):
+    """The older flatten: to 2-D, [prod(dims before axis), prod(dims from axis)]."""
+    x = ctx.x(node)
+    rank = ctx.rank(x)
+    axis = int(ctx.attr(node, "axis", 1))
+    if not 0 <= axis <= rank:
+        raise ctx.error(node, f"axis {axis} is out of range for an input of rank {rank}")
+    shape = ctx.shape(x)
+    if None not in shape[axis:]:
+        target = [-1, int(np.prod(shape[axis:], dtype=np.int64))]
+    elif None not in shape[:axis]:
+        target = [int(np.prod(shape[:axis], dtype=np.int64)), -1]
+    else:
+        raise ctx.error(node, f"needs the dims on one side of axis {axis} static, got {shape}")
+    return {"Out": ctx.b.out("Reshape", [x, ctx.i64(target)], special_zero=False)}
+
+
+@OPS.register("top_k_v2", "top_k")
+def _top_k(ctx: PaddleContext, node: Node):
+    """The k largest (or smallest) along `axis` (the last for top_k), values and int64 indices."""
+    x = ctx.x(node)
+    k = ctx.ints(node, "k", "K")[0]
+    axis = ctx.axis(node, int(ctx.attr(node, "axis", -1)), ctx.rank(x))
+    largest = bool(ctx.attr(node, "largest", True))
+    op = ctx.b.op("TopK", [x, ctx.i64(k)], axis=axis, mode="max" if largest else "min",
+                  sort="value" if ctx.attr(node, "sorted", True) else "none", index_element_type=np.dtype(np.int64),
+                  stable=True)
+    return {"Out": op.outputs[0], "Indices": op.outputs[1]}
+
+
 @OPS.register("shape")
 def _shape(ctx: PaddleContext, node: Node):
     """Paddle's shape is int32."""

@@ -78,6 +78,7 @@ PIR_OPS: dict[str, tuple[str, list[str], list[str], dict[str, str]]] = {
     "gather": ("gather", ["X", "Index", "Axis"], ["Out"], {}),
     "argmax": ("arg_max", ["X", "axis"], ["Out"], {}),
     "argmin": ("arg_min", ["X", "axis"], ["Out"], {}),
+    "topk": ("top_k_v2", ["X", "k"], ["Out", "Indices"], {}),
     "bilinear_interp": ("bilinear_interp_v2", *_INTERP),
     "nearest_interp": ("nearest_interp_v2", *_INTERP),
     "bicubic_interp": ("bicubic_interp_v2", *_INTERP),
