@@ -77,12 +77,16 @@ def convert_model(input_model: Any, *, example_input: Any = None, input: Any = N
             from compiler.frontends.tensorflow import convert_tensorflow
 
             return _cleanup(Model(convert_tensorflow(input_model, specs, outs, example_input, **kwargs)))
+    if _is_instance_of(input_model, "paddle", ["Layer", "Program"]):
+        from compiler.frontends.paddle import convert_paddle
+
+        return _cleanup(Model(convert_paddle(input_model, specs, outs, example_input)))
     if isinstance(input_model, Model):
         return input_model
     raise OvccError(f"convert_model: cannot convert an object of type {type(input_model).__module__}."
-                    f"{type(input_model).__name__} (supported: paths to .onnx/.xml/.pb/.tflite/.pt2/.pt/.caffemodel "
-                    "files or SavedModel directories, onnx.ModelProto, torch.nn.Module, torch.export.ExportedProgram, "
-                    "torch.jit.ScriptModule, tf.keras.Model, tf.Module)")
+                    f"{type(input_model).__name__} (supported: paths to .onnx/.xml/.pb/.tflite/.pt2/.pt/.caffemodel/"
+                    ".pdmodel/.json files or SavedModel directories, onnx.ModelProto, torch.nn.Module, "
+                    "torch.export.ExportedProgram, torch.jit.ScriptModule, tf.keras.Model, tf.Module, paddle.nn.Layer)")
 
 
 def _convert_path(path: Path, specs, outs, example_input, kwargs) -> Model:
@@ -105,6 +109,10 @@ def _convert_path(path: Path, specs, outs, example_input, kwargs) -> Model:
         from compiler.frontends.caffe import convert_caffe
 
         return Model(convert_caffe(path, specs, outs, kwargs.get("input_proto")), path.stem)
+    from compiler.frontends import paddle
+
+    if paddle.is_paddle_path(path):
+        return Model(paddle.convert_paddle(path, specs, outs), path.stem)
     if suffix in (".pb", ".pbtxt", ".tflite", ".keras", ".h5") or path.is_dir():
         from compiler.frontends.tensorflow import convert_tensorflow
 
@@ -115,7 +123,8 @@ def _convert_path(path: Path, specs, outs, example_input, kwargs) -> Model:
         return Model(kaldi.convert_kaldi(path, specs, outs, kwargs.get("counts"),
                                          bool(kwargs.get("remove_output_softmax"))), path.stem)
     raise ModelFileError(f"{path}: unknown model format (expected .onnx, .xml, .pb, .pbtxt, .tflite, .pt2, .pt, "
-                         ".caffemodel, .prototxt, a Kaldi .nnet/.mdl/.raw, or a SavedModel directory)")
+                         ".caffemodel, .prototxt, .pdmodel, a Paddle PIR .json, a Kaldi .nnet/.mdl/.raw, or a "
+                         "SavedModel directory)")
 
 
 def read_model(model: str | os.PathLike, weights: str | os.PathLike | None = None) -> Model:

@@ -34,8 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="ovcc", description="ovcc: model compiler for CPU inference (OpenVINO-compatible).",
         epilog="Exit codes: 0 ok, 1 bad input/unsupported model, 2 bad command line, 3 internal error.")
     p.add_argument("input_model", help="model file: .onnx, .xml (OpenVINO IR), .pb, .tflite, .pt2, .caffemodel "
-                                       "(or a weightless .prototxt), a Kaldi .nnet/.mdl/.raw, or a SavedModel "
-                                       "directory")
+                                       "(or a weightless .prototxt), Paddle .pdmodel/.json (+ .pdiparams), a "
+                                       "Kaldi .nnet/.mdl/.raw, or a SavedModel directory")
     conv = p.add_argument_group("conversion (as OpenVINO's ovc)")
     conv.add_argument("--output_model", "-o", metavar="PATH",
                       help="where to write the IR (.xml, the .bin goes beside it); default: the input's name "
