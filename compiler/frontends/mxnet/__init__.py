@@ -34,7 +34,8 @@ from dialects.errors import ConversionError, InputError, InternalError, ModelFil
 SYMBOL_SUFFIX = "-symbol.json"
 LABEL_READERS = {"SoftmaxOutput": 1, "Softmax": 1, "LinearRegressionOutput": 1, "MAERegressionOutput": 1,
                  "LogisticRegressionOutput": 1, "SVMOutput": 1}
-# ops whose extra inputs are auxiliary parameters, not data
+# ops whose inputs after the first are trained parameters (the .params file must hold them)
+WEIGHTED = ("Convolution", "Deconvolution", "FullyConnected", "BatchNorm", "LayerNorm", "Embedding", "LeakyReLU")
 _PARAMS = re.compile(r"^(?P<prefix>.*)-(?P<epoch>\d+)\.params$")
 
 
@@ -151,6 +152,11 @@ def _convert(symbol: Symbol, weights: dict, specs: Sequence[InputSpec], outputs:
             missing.setdefault(n.op, []).append(n.name)
     if missing:
         raise UnsupportedOpsError("MXNet", where, missing)
+    absent = sorted({symbol.nodes[src].name for n in nodes if n.op in WEIGHTED for src, _ in n.inputs[1:]
+                     if symbol.nodes[src].op == "null" and symbol.nodes[src].name not in weights})
+    if absent:
+        listed = ", ".join(absent[:6]) + (", ..." if len(absent) > 6 else "")
+        raise ModelFileError(f"{params_where}: holds no arrays for parameters {listed} of {where}")
     data_vars = [n for n in nodes if n.op == "null" and n.name not in weights]
     named = {s.name: s for s in specs if s.name}
     unnamed = [s for s in specs if not s.name]
