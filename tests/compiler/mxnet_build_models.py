@@ -1,5 +1,6 @@
 """Run by MXNet 1.9.1 in its own virtualenv (tests/compiler/mxnet_oracle.py makes it): builds the
-MXNet test models, exports each as OUT/NAME-symbol.json + OUT/NAME-0000.params, runs it on
+MXNet test models (Gluon blocks, a symbol-API checkpoint, three Gluon model-zoo networks with
+seeded weights), exports each as OUT/NAME-symbol.json + OUT/NAME-0000.params, runs it on
 seeded inputs and writes the inputs and MXNet's outputs to OUT/expected.npz
 (NAME/in/INPUT, NAME/out/K) and the inputs' names to OUT/models.json.
 
@@ -13,6 +14,7 @@ import sys
 import mxnet as mx
 import numpy as np
 from mxnet.gluon import nn
+from mxnet.gluon.model_zoo import vision
 
 OUT = sys.argv[1]
 mx.random.seed(0)
@@ -206,6 +208,11 @@ record("softmax_output", ["data"], [x], outs)
 dtypes = ["float32", "float64", "float16", "uint8", "int32", "int8", "int64"]
 mx.nd.save(f"{OUT}/dtypes.params", {f"arg:{d}": mx.nd.array(np.arange(6).reshape(2, 3) - 2 * (d[0] != "u"),
                                                                 dtype=d) for d in dtypes})
+
+# Networks of the Gluon model zoo (untrained, seeded weights) at a small resolution.
+
+for zoo, size in [("mobilenetv2_0.25", 64), ("mobilenet0.25", 64), ("resnet18_v1", 32)]:
+    gluon("zoo_" + zoo.replace(".", "_"), vision.get_model(zoo, classes=10), [normal(1, 3, size, size)])
 np.savez(f"{OUT}/expected.npz", **expected)
 with open(f"{OUT}/models.json", "w") as f:
     json.dump(manifest, f)
