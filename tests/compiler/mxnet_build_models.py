@@ -185,6 +185,8 @@ gluon("reshape_codes", ReshapeCodes(), [normal(2, 3, 4, 5)])
 gluon("pools", Pools(), [normal(1, 2, 9, 8)])
 gluon("misc", Misc(), [normal(1, 4, 5, 6)])
 gluon("text", TextClassifier(), [rng.integers(0, 20, (2, 7)).astype(np.float32)])
+# out-of-range and fractional token ids: MXNet truncates them and clips them to the table
+gluon("text_clipped", TextClassifier(), [np.array([[-3, 1.7, 25, 19.9, 0, 5, 3]], np.float32)])
 
 # A symbol-API classifier with a training head (SoftmaxOutput and its label), saved as a checkpoint.
 data = mx.sym.var("data")

@@ -19,7 +19,7 @@ from dialects.errors import ConversionError, InputError, ModelFileError, Unsuppo
 from tests.compiler.mxnet_oracle import MxnetUnavailable, build_models
 from tests.models import F32
 
-MODELS = ["resblock", "mobilenet_block", "mlp", "reshape_codes", "pools", "misc", "text", "softmax_output",
+MODELS = ["resblock", "mobilenet_block", "mlp", "reshape_codes", "pools", "misc", "text", "text_clipped", "softmax_output",
           "zoo_mobilenetv2_0_25", "zoo_mobilenet0_25", "zoo_resnet18_v1"]
 SOFTMAX_EPOCH = "0003"
 
@@ -109,6 +109,16 @@ def test_params_beside_the_symbol_and_the_symbol_beside_the_params(mx_dir, tmp_p
                                    input_symbol=str(_symbol(mx_dir, "softmax_output"))),
                   ov.convert_model(str(_symbol(mx_dir, "softmax_output")), input="data[4,2,3]", params=elsewhere)):
         _check([ov.compile_model(model, "CPU", F32)(inputs)[k] for k in range(4)], want)
+
+
+def test_outputs_can_name_inner_nodes(mx_dir):
+    """output="fc" cuts the checkpoint after its FullyConnected: x W^T + b with the stored W, b."""
+    inputs, _ = _expected(mx_dir, "softmax_output")
+    stored = read_params(mx_dir / f"softmax_output-{SOFTMAX_EPOCH}.params")
+    model = ov.convert_model(str(_symbol(mx_dir, "softmax_output")), input="data[4,2,3]", output="fc")
+    got = ov.compile_model(model, "CPU", F32)(inputs)["fc_output"]
+    want = inputs["data"].reshape(4, 6) @ stored["arg:fc_weight"].T + stored["arg:fc_bias"]
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
 
 
 def test_ovcc_and_the_model_optimizer_command_lines(mx_dir, tmp_path):
