@@ -19,8 +19,8 @@ from dialects.errors import ConversionError, InputError, ModelFileError, Unsuppo
 from tests.compiler.mxnet_oracle import MxnetUnavailable, build_models
 from tests.models import F32
 
-MODELS = ["resblock", "mobilenet_block", "mlp", "reshape_codes", "pools", "misc", "text", "text_clipped", "softmax_output",
-          "zoo_mobilenetv2_0_25", "zoo_mobilenet0_25", "zoo_resnet18_v1"]
+MODELS = ["resblock", "mobilenet_block", "mlp", "reshape_codes", "pools", "misc", "text", "text_clipped",
+          "softmax_output", "zoo_mobilenetv2_0_25", "zoo_mobilenet0_25", "zoo_resnet18_v1"]
 SOFTMAX_EPOCH = "0003"
 
 
