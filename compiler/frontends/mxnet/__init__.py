@@ -35,6 +35,9 @@ SYMBOL_SUFFIX = "-symbol.json"
 LABEL_READERS = {"SoftmaxOutput": 1, "Softmax": 1, "LinearRegressionOutput": 1, "MAERegressionOutput": 1,
                  "LogisticRegressionOutput": 1, "SVMOutput": 1}
 # ops whose inputs after the first are trained parameters (the .params file must hold them)
+# how many inputs an op reads at least (1 unless listed)
+MIN_INPUTS = {"Convolution": 2, "Deconvolution": 2, "FullyConnected": 2, "BatchNorm": 5, "LayerNorm": 3,
+              "Embedding": 2, "dot": 2, "batch_dot": 2}
 WEIGHTED = ("Convolution", "Deconvolution", "FullyConnected", "BatchNorm", "LayerNorm", "Embedding", "LeakyReLU")
 _PARAMS = re.compile(r"^(?P<prefix>.*)-(?P<epoch>\d+)\.params$")
 
@@ -97,6 +100,9 @@ def convert_mxnet(path: str | os.PathLike, inputs: Sequence[InputSpec] = (), out
         raise InternalError(f"{symbol_path}: conversion failed: {type(e).__name__}: {e}") from e
 
 
+_BINARY = {OPS[name] for name in ops_tensor.TWO_INPUT_OPS}
+
+
 def _needed(symbol: Symbol, heads: list[tuple[int, int]]) -> set[int]:
     seen: set[int] = set()
     stack = [n for n, _ in heads]
@@ -135,9 +141,9 @@ def _input_shape(node: Node, symbol: Symbol, weights: dict, where: str) -> list 
     for user in symbol.nodes:  # the first Convolution reading it gives the rank and channels
         if user.op == "Convolution" and user.inputs and user.inputs[0][0] == node.index and len(user.inputs) > 1:
             w = weights.get(symbol.nodes[user.inputs[1][0]].name)
-            if w is not None:
-                groups = int(user.attrs.get("num_group", "1"))
-                return [None, int(w.shape[1]) * groups] + [None] * (w.ndim - 2)
+            groups = user.attrs.get("num_group", "1").strip()
+            if w is not None and w.ndim >= 3 and groups.isdigit():
+                return [None, int(w.shape[1]) * int(groups)] + [None] * (w.ndim - 2)
     return None
 
 
@@ -201,6 +207,11 @@ def _convert(symbol: Symbol, weights: dict, specs: Sequence[InputSpec], outputs:
                 raise ConversionError(f"{where}: node {n.name!r} reads output {src[1]} of "
                                       f"{symbol.nodes[src[0]].name!r}, which does not have it")
             ins.append(values[src])
+        need = MIN_INPUTS.get(n.op, 2 if OPS[n.op] in _BINARY else 1)
+        if n.op == "LeakyReLU" and n.attrs.get("act_type", "").strip() == "prelu":
+            need = 2
+        if len(ins) < need:
+            raise ConversionError(f"{where}: node {n.name!r} ({n.op}) has {len(ins)} inputs, needs {need}")
         before = ctx.b.block.last_op
         try:
             results = OPS[n.op](ctx, n, ins)

@@ -27,6 +27,10 @@ UNARY = {"exp": "Exp", "log": "Log", "sqrt": "Sqrt", "abs": "Abs", "negative": "
          "ceil": "Ceiling", "sin": "Sin", "cos": "Cos", "erf": "Erf", "sign": "Sign"}
 
 
+TWO_INPUT_OPS = [n for names in ALIASES.values() for n in names] + [f"{p}{k}" for k in COMPARE
+                                                                   for p in ("broadcast_", "_")]
+
+
 def _binary(ov_op: str):
     def convert(ctx: MxContext, node, ins):
         return [ctx.b.out(ov_op, ins[:2])]

@@ -13,6 +13,7 @@ Names carry `arg:` (parameters) and `aux:` (auxiliary states) prefixes when a mo
 
 from __future__ import annotations
 
+import math
 import struct
 from pathlib import Path
 
@@ -24,6 +25,7 @@ LIST_MAGIC = 0x112
 V1, V2, V3 = 0xF993FAC8, 0xF993FAC9, 0xF993FACA
 DENSE = 0
 MAX_NDIM = 32
+MAX_ELEMENTS = 1 << 40
 # mshadow TypeFlag: float32 float64 float16 uint8 int32 int8 int64 bool int16 uint16 uint32 uint64
 DTYPES = {0: np.float32, 1: np.float64, 2: np.float16, 3: np.uint8, 4: np.int32, 5: np.int8, 6: np.int64,
           7: np.bool_, 8: np.int16, 9: np.uint16, 10: np.uint32, 11: np.uint64}
@@ -96,7 +98,9 @@ def _array(r: _Reader, i: int) -> np.ndarray | None:
         dtype = np.dtype(DTYPES[flag]).newbyteorder("<")
     else:
         raise ModelFileError(f"{r.where}: {what} has unknown dtype flag {flag}")
-    count = int(np.prod(shape, dtype=np.int64))
+    if math.prod(d for d in shape if d) >= MAX_ELEMENTS:  # even for an empty array numpy refuses these
+        raise ModelFileError(f"{r.where}: {what} has shape {list(shape)} (a corrupt file?)")
+    count = math.prod(shape)
     raw = r.take(count * dtype.itemsize, f"{what} data ({count} values)")
     arr = np.frombuffer(raw, dtype).reshape(shape)
     if flag == BFLOAT16:
