@@ -248,3 +248,39 @@ def test_unsupported_ops_are_listed_in_one_error(mx_dir, tmp_path):
     msg = str(e.value)
     assert "RNN (" in msg and "_contrib_Mystery (" in msg and "\n" not in msg
     assert set(e.value.ops) == {"RNN", "_contrib_Mystery"}
+
+
+@pytest.mark.parametrize("name,shape", [("resblock", "data[2,4,8,8]"), ("reshape_codes", "data[2,3,4,5]")])
+def test_mutated_files_convert_or_fail_with_a_refusal(mx_dir, tmp_path, name, shape):
+    """Seeded edits of a model's files (bytes of the .params, attributes, inputs, ops and heads of
+    the symbol): each converts or raises an OvccError that is not an internal error."""
+    from dialects.errors import InternalError, OvccError
+
+    rng = np.random.default_rng(7)
+    params = (mx_dir / f"{name}-0000.params").read_bytes()
+    text = _symbol(mx_dir, name).read_text()
+    for i in range(60):
+        p, doc = bytearray(params), json.loads(text)
+        nodes = doc["nodes"]
+        node = nodes[int(rng.integers(len(nodes)))]
+        kind = i % 5
+        if kind == 0:
+            for k in rng.integers(0, len(p), 3):
+                p[k] = int(rng.integers(256))
+        elif kind == 1 and node.get("attrs"):
+            key = sorted(node["attrs"])[int(rng.integers(len(node["attrs"])))]
+            node["attrs"][key] = ["(", "-5", "abc", "(0, 0)", "1e30", "()", "None", "True", "(-9, 3)"][i % 9]
+        elif kind == 2:
+            node["inputs"] = node["inputs"][:int(rng.integers(3))]
+        elif kind == 3:
+            node["op"] = ["Reshape", "Pooling", "Convolution", "Concat", "FullyConnected", "BatchNorm", "null"][i % 7]
+        else:
+            doc["heads"] = [[int(rng.integers(len(nodes))), int(rng.integers(3)), 0]]
+        (tmp_path / "f-0000.params").write_bytes(bytes(p))
+        (tmp_path / "f-symbol.json").write_text(json.dumps(doc))
+        try:
+            ov.convert_model(str(tmp_path / "f-symbol.json"), input=shape)
+        except InternalError as e:
+            pytest.fail(f"mutation {i}: {e}")
+        except OvccError as e:
+            assert "\n" not in str(e)
