@@ -165,7 +165,9 @@ class Misc(nn.HybridBlock):
                 F.Pad(x, mode="edge", pad_width=(0, 0, 0, 0, 1, 2, 2, 1)),
                 F.Pad(x, mode="reflect", pad_width=(0, 0, 0, 0, 1, 2, 2, 1)),
                 F.LRN(x, nsize=3, alpha=0.01, beta=0.75, knorm=2.0), self.ln(x), self.bn(x),
-                F.SoftmaxActivation(x), F.SoftmaxActivation(x, mode="channel"), F.identity(x))
+                F.SoftmaxActivation(x), F.SoftmaxActivation(x, mode="channel"), F.identity(x),
+                F.Crop(x, h_w=(3, 4), offset=(1, 2), num_args=1), F.Crop(x, h_w=(2, 3), center_crop=True, num_args=1),
+                F.Crop(x, F.slice_axis(x, axis=3, begin=0, end=2), offset=(0, 1), num_args=2))
 
 
 class TextClassifier(nn.HybridBlock):  # Embedding, averaged, then a Dense head

@@ -1,7 +1,7 @@
 """MXNet's element-wise, scalar, reduction and data-movement operators (apache/mxnet
 src/operator/tensor/): elemwise_*/broadcast_* (and their old names _Plus, _Minus, ...),
 _*_scalar, Flatten, Reshape with its special codes, transpose, Concat, SliceChannel,
-slice_axis, slice, clip, expand_dims, squeeze, mean/sum/max/min/prod, Pad, Cast, and the ops
+slice_axis, slice, Crop, clip, expand_dims, squeeze, mean/sum/max/min/prod, Pad, Cast, and the ops
 that are the identity at inference (Dropout, _copy, identity, BlockGrad)."""
 
 from __future__ import annotations
@@ -325,3 +325,29 @@ def _pad(ctx: MxContext, node, ins):
         raise ctx.error(node, f"pad_width has {len(width)} values for an input of rank {ctx.rank(x)}")
     value = ctx.scalar(ctx.float(node, "constant_value", 0.0), x)
     return [ctx.b.out("Pad", [x, ctx.i64(width[0::2]), ctx.i64(width[1::2]), value], pad_mode=mode)]
+
+
+@register("Crop")
+def _crop(ctx: MxContext, node, ins):
+    """The spatial axes (2, 3) cut to h_w, or to the second input's size, at `offset` or centred."""
+    x = ins[0]
+    if ctx.rank(x) != 4:
+        raise ctx.error(node, f"crops 4-D inputs only, got rank {ctx.rank(x)}")
+    h, w = ctx.static_shape(node, x)[2:]
+    if len(ins) > 1:
+        th, tw = ctx.static_shape(node, ins[1])[2:]
+    else:
+        size = [int(v) for v in ctx.tuple(node, "h_w", [])]
+        if len(size) != 2 or min(size) <= 0:
+            raise ctx.error(node, f"h_w {size} must give a positive height and width (or a second input)")
+        th, tw = size
+    if ctx.bool(node, "center_crop", False):
+        oh, ow = (h - th) // 2, (w - tw) // 2
+    else:
+        off = [int(v) for v in ctx.tuple(node, "offset", [])] or [0, 0]
+        if len(off) != 2:
+            raise ctx.error(node, f"offset {off} needs two values")
+        oh, ow = off
+    if oh < 0 or ow < 0 or oh + th > h or ow + tw > w:
+        raise ctx.error(node, f"a {th}x{tw} crop at ({oh}, {ow}) does not fit the {h}x{w} input")
+    return [ctx.b.out("Slice", [x, ctx.i64([oh, ow]), ctx.i64([oh + th, ow + tw]), ctx.i64([1, 1]), ctx.i64([2, 3])])]
