@@ -133,7 +133,9 @@ def test_ovcc_and_the_model_optimizer_command_lines(mx_dir, tmp_path):
     assert mo(["--input_model", str(mx_dir / "mlp-0000.params"), "--input_symbol", str(_symbol(mx_dir, "mlp")),
                "--input_shape", "[3,2,5]", "--output_dir", str(tmp_path), "--model_name", "b",
                "--compress_to_fp16=False"]) == 0
-    for xml in ("a.xml", "b.xml"):
+    assert mo(["--input_symbol", str(_symbol(mx_dir, "mlp")), "--input_shape", "[3,2,5]", "--output_dir",
+               str(tmp_path), "--silent", "--compress_to_fp16=False"]) == 0  # params found beside it
+    for xml in ("a.xml", "b.xml", "mlp.xml"):
         results = openvino.Core().compile_model(str(tmp_path / xml), "CPU", F32)(inputs)
         _check([results[k] for k in range(2)], want)
 
