@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
-.PHONY: setup demo test lint bench fuzz-readers
+.PHONY: setup demo test lint bench fuzz-readers mxnet-oracle
 setup: $(STAMP)
 
 demo: $(STAMP)
@@ -31,3 +31,8 @@ bench: $(STAMP)
 # A larger random hostile-input run than the seeded one in `make test` (tests/hostile/).
 fuzz-readers: $(STAMP)
 	$(BIN)/python -m tests.hostile.runner --seed random --scale 4
+
+# MXNet 1.9.1 (numpy<1.24, Python <= 3.11) in its own virtualenv, the oracle of the MXNet tests;
+# they make it on first use too (~/.cache/ovcc/mxnet-venv, or $$OVCC_MXNET_VENV).
+mxnet-oracle: $(STAMP)
+	$(BIN)/python -m tests.compiler.mxnet_oracle

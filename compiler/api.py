@@ -85,7 +85,7 @@ def convert_model(input_model: Any, *, example_input: Any = None, input: Any = N
         return input_model
     raise OvccError(f"convert_model: cannot convert an object of type {type(input_model).__module__}."
                     f"{type(input_model).__name__} (supported: paths to .onnx/.xml/.pb/.tflite/.pt2/.pt/.caffemodel/"
-                    ".pdmodel/.json files or SavedModel directories, onnx.ModelProto, torch.nn.Module, "
+                    ".pdmodel/.json/-symbol.json files or SavedModel directories, onnx.ModelProto, torch.nn.Module, "
                     "torch.export.ExportedProgram, torch.jit.ScriptModule, tf.keras.Model, tf.Module, paddle.nn.Layer)")
 
 
@@ -113,6 +113,11 @@ def _convert_path(path: Path, specs, outs, example_input, kwargs) -> Model:
 
     if paddle.is_paddle_path(path):
         return Model(paddle.convert_paddle(path, specs, outs), path.stem)
+    if suffix in (".json", ".params"):
+        from compiler.frontends.mxnet import convert_mxnet
+
+        stem = path.name.removesuffix("-symbol.json") if suffix == ".json" else path.stem
+        return Model(convert_mxnet(path, specs, outs, kwargs.get("params"), kwargs.get("input_symbol")), stem)
     if suffix in (".pb", ".pbtxt", ".tflite", ".keras", ".h5") or path.is_dir():
         from compiler.frontends.tensorflow import convert_tensorflow
 
@@ -123,7 +128,8 @@ def _convert_path(path: Path, specs, outs, example_input, kwargs) -> Model:
         return Model(kaldi.convert_kaldi(path, specs, outs, kwargs.get("counts"),
                                          bool(kwargs.get("remove_output_softmax"))), path.stem)
     raise ModelFileError(f"{path}: unknown model format (expected .onnx, .xml, .pb, .pbtxt, .tflite, .pt2, .pt, "
-                         ".caffemodel, .prototxt, .pdmodel, a Paddle PIR .json, a Kaldi .nnet/.mdl/.raw, or a "
+                         ".caffemodel, .prototxt, .pdmodel, a Paddle PIR .json, an MXNet -symbol.json/.params, "
+                         "a Kaldi .nnet/.mdl/.raw, or a "
                          "SavedModel directory)")
 
 

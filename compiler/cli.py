@@ -34,7 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="ovcc", description="ovcc: model compiler for CPU inference (OpenVINO-compatible).",
         epilog="Exit codes: 0 ok, 1 bad input/unsupported model, 2 bad command line, 3 internal error.")
     p.add_argument("input_model", help="model file: .onnx, .xml (OpenVINO IR), .pb, .tflite, .pt2, .caffemodel "
-                                       "(or a weightless .prototxt), Paddle .pdmodel/.json (+ .pdiparams), a "
+                                       "(or a weightless .prototxt), Paddle .pdmodel/.json (+ .pdiparams), an MXNet "
+                                       "-symbol.json (or its .params), a "
                                        "Kaldi .nnet/.mdl/.raw, or a SavedModel directory")
     conv = p.add_argument_group("conversion (as OpenVINO's ovc)")
     conv.add_argument("--output_model", "-o", metavar="PATH",
@@ -46,6 +47,10 @@ def build_parser() -> argparse.ArgumentParser:
     conv.add_argument("--output", metavar="NAMES", help="comma-separated output tensor names (cuts the graph)")
     conv.add_argument("--input_proto", metavar="PATH", help="Caffe: the network description (.prototxt) of the "
                       ".caffemodel given (default: found beside it, e.g. NAME.prototxt or deploy.prototxt)")
+    conv.add_argument("--input_symbol", metavar="PATH", help="MXNet: the -symbol.json of the .params given (default: "
+                      "PREFIX-symbol.json beside PREFIX-NNNN.params)")
+    conv.add_argument("--params", metavar="PATH", help="MXNet: the .params of the -symbol.json given (default: the "
+                      "PREFIX-NNNN.params beside it, the latest epoch)")
     conv.add_argument("--signature", metavar="NAME", help="SavedModel signature to convert (default: "
                       "serving_default, or the only one)")
     conv.add_argument("--counts", nargs="?", const="", metavar="FILE",
@@ -118,6 +123,9 @@ def _run(args: argparse.Namespace) -> int:
     extra = {"signature": args.signature} if args.signature else {}
     if args.input_proto:
         extra["input_proto"] = args.input_proto
+    for key in ("input_symbol", "params"):
+        if getattr(args, key):
+            extra[key] = getattr(args, key)
     if args.counts is not None:
         extra["counts"] = args.counts
     if args.remove_output_softmax:

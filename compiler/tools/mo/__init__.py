@@ -89,6 +89,8 @@ def convert_model(input_model: Any = None, *, framework: str | None = None, inpu
     kwargs = {k: v for k, v in kwargs.items() if k not in REFUSED}
     if framework is not None and str(framework).lower() not in FRAMEWORKS:
         raise ConversionError(f"--framework {framework!r}: expected one of {', '.join(FRAMEWORKS)}")
+    if input_model is None and kwargs.get("input_symbol") is not None:  # MXNet: the symbol alone
+        input_model = kwargs.pop("input_symbol")
     sources = [s for s in (input_model, saved_model_dir, input_meta_graph) if s is not None]
     if len(sources) > 1 and not (input_checkpoint is not None and input_meta_graph is None):
         raise ConversionError("give the model once: --input_model, --saved_model_dir or --input_meta_graph")
