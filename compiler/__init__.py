@@ -27,9 +27,10 @@ from dialects.errors import (
     ShapeError,
     UnsupportedOpsError,
 )
+from runtime.async_queue import AsyncInferQueue
 
-__all__ = ["CompileError", "ConversionError", "Core", "Dimension", "DiscreteTypeInfo", "ExtensionError",
-           "InputError", "InternalError", "Layout", "Model", "ModelFileError", "Op", "OvccError", "PartialShape",
+__all__ = ["AsyncInferQueue", "CompileError", "ConversionError", "Core", "Dimension", "DiscreteTypeInfo",
+           "ExtensionError", "InputError", "InternalError", "Layout", "Model", "ModelFileError", "Op", "OvccError", "PartialShape",
            "Port", "ShapeError", "Tensor", "Type", "UnsupportedOpsError", "compile_model", "convert_model",
            "layout_helpers", "read_model", "save_model", "serialize"]
 

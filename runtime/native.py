@@ -236,7 +236,7 @@ class NativeCompiledModel(CompiledModelBase):
         self.model = model
         self.config = parse(config)
         self.precision = choose_precision(self.config)
-        self.nthreads = self.config.threads
+        self.nthreads = self.config.threads_per_stream  # threads of one inference
         self.perf_count = self.config.perf_count
         self.opt_level = self.config.opt_level
         self.cache_dir = self.config.cache_dir
@@ -301,10 +301,11 @@ class NativeCompiledModel(CompiledModelBase):
 
     def get_property(self, name: str) -> Any:
         c = self.config
-        values = {"INFERENCE_NUM_THREADS": c.threads, "PERF_COUNT": c.perf_count, "OPTIMIZATION_LEVEL": c.opt_level,
+        values = {"INFERENCE_NUM_THREADS": self.nthreads, "PERF_COUNT": c.perf_count, "OPTIMIZATION_LEVEL": c.opt_level,
                   "CACHE_DIR": str(c.cache_dir) if c.cache_dir else "", "EXECUTION_MODE_HINT": c.execution_mode,
                   "INFERENCE_PRECISION_HINT": self.precision.name, "PERFORMANCE_HINT": c.performance_hint,
-                  "NUM_STREAMS": c.num_streams or 1, "OPTIMAL_NUMBER_OF_INFER_REQUESTS": 1}
+                  "NUM_STREAMS": c.streams, "OPTIMAL_NUMBER_OF_INFER_REQUESTS": c.streams,
+                  "PERFORMANCE_HINT_NUM_REQUESTS": c.hint_num_requests}
         if name not in values:
             from runtime.config import ConfigError
 
