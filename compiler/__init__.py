@@ -30,8 +30,9 @@ from dialects.errors import (
 from runtime.async_queue import AsyncInferQueue
 
 __all__ = ["AsyncInferQueue", "CompileError", "ConversionError", "Core", "Dimension", "DiscreteTypeInfo",
-           "ExtensionError", "InputError", "InternalError", "Layout", "Model", "ModelFileError", "Op", "OvccError", "PartialShape",
-           "Port", "ShapeError", "Tensor", "Type", "UnsupportedOpsError", "compile_model", "convert_model",
+           "ExtensionError", "InputError", "InternalError", "Layout", "Model", "ModelFileError", "Op", "OvccError",
+           "PartialShape", "Port", "ShapeError", "Tensor", "Type", "UnsupportedOpsError", "compile_model",
+           "convert_model",
            "layout_helpers", "read_model", "save_model", "serialize"]
 
 # submodules OpenVINO's users reach as attributes (ov.preprocess.PrePostProcessor, ov.opset8.relu),
