@@ -78,6 +78,7 @@ class Library:
     lib: object
     symbols: dict[str, int]
     from_cache: bool
+    obj: bytes = b""  # the object code (what export_model packs)
 
     def function(self, name: str, restype, *argtypes):
         return ctypes.CFUNCTYPE(restype, *argtypes)(self.symbols[name])
@@ -157,4 +158,4 @@ def load(exported: list[str], cache_dir: Path | None, key: str, compile_fn) -> L
         for name in exported:
             builder = builder.export_symbol(name)
         lib = builder.link(_jit(), f"ovcc_{_counter}")
-    return Library(lib, {name: lib[name] for name in exported}, from_cache)
+    return Library(lib, {name: lib[name] for name in exported}, from_cache, obj)

@@ -32,6 +32,7 @@ class CompileStats:
     seconds_lower: float = 0.0
     seconds_llvm: float = 0.0
     from_cache: bool = False
+    from_blob: bool = False  # object code from an imported blob (no LLVM ran)
     kernels: int = 0
     steps: int = 0
     arena_bytes: int = 0
@@ -90,6 +91,7 @@ class Executable:
         # waking a second thread costs tens of microseconds; a small program runs on one
         self.worth_threads = sum(s.cost for s in program.steps) >= SMALL_PROGRAM_COST
         self.last_profile: np.ndarray | None = None
+        self.key = ""  # the JIT cache key of its object code
 
     def _acquire(self) -> _Request:
         with self._lock:
@@ -176,7 +178,7 @@ def _float_precision(config) -> Precision:
 
 def compile_program(model, cache_dir: Path | None, max_threads: int, profile: bool = False,
                     opt_level: str = "O2", const_pool: dict | None = None,
-                    precision: Precision = Precision("f32")) -> Executable:
+                    precision: Precision = Precision("f32"), objects: dict[str, bytes] | None = None) -> Executable:
     """Graph passes, lowering and native code for a model with static shapes."""
     from codegen.llvm import compile_to_object, emit_module
     from codegen.target import host
@@ -196,6 +198,9 @@ def compile_program(model, cache_dir: Path | None, max_threads: int, profile: bo
     key = cache_key(text, host())
 
     def compile_fn() -> bytes:
+        if objects and key in objects:  # imported with the model (runtime.blob)
+            stats.from_blob = True
+            return objects[key]
         obj, _ = compile_to_object(emit_module(program.module, exported=(ENTRY,)))
         return obj
 
@@ -211,7 +216,9 @@ def compile_program(model, cache_dir: Path | None, max_threads: int, profile: bo
     stats.int8_isa = precision.int8
     stats.int8_ops = sum(1 for s in program.steps if any(f"|{i}:" in s.kernel.key for i in ("vnni", "amx8")))
     program.release_ir()
-    return Executable(program, library, max_threads, stats, [p.shape for p in model.outputs])
+    exe = Executable(program, library, max_threads, stats, [p.shape for p in model.outputs])
+    exe.key = key
+    return exe
 
 
 MAX_SPECIALIZATIONS = 16  # input shapes kept compiled per model (least recently used go first)
@@ -229,11 +236,13 @@ class _Compiling:
 class NativeCompiledModel(CompiledModelBase):
     device = "CPU"
 
-    def __init__(self, model, config: dict[str, Any]):
+    def __init__(self, model, config: dict[str, Any], objects: dict[str, bytes] | None = None):
         from runtime.config import parse
 
         super().__init__(ports_of(model.inputs), ports_of(model.outputs))
         self.model = model
+        self.raw_config = dict(config)
+        self._objects = objects
         self.config = parse(config)
         self.precision = choose_precision(self.config)
         self.nthreads = self.config.threads_per_stream  # threads of one inference
@@ -287,7 +296,7 @@ class NativeCompiledModel(CompiledModelBase):
             m.reshape([list(s) for s in shapes])
         try:
             return compile_program(m, self.cache_dir, self.nthreads, self.perf_count, self.opt_level,
-                                   self._const_pool, self.precision)
+                                   self._const_pool, self.precision, self._objects)
         except OvccError:
             raise
         except Exception as e:  # a compiler bug must not look like bad user input
@@ -311,6 +320,27 @@ class NativeCompiledModel(CompiledModelBase):
 
             raise ConfigError(f"CPU: unknown property {name!r} (known: {', '.join(values)})")
         return values[name]
+
+    def export_model(self, stream: Any = None) -> bytes | None:
+        """The compiled model as bytes (`runtime.blob`): the model, its configuration and the
+        native code of every input shape compiled so far; written to `stream` if one is given."""
+        from codegen.ir_writer import _serialize, prepare
+        from codegen.target import host
+        from runtime.blob import BlobError, pack
+        from runtime.jit import generator_version
+
+        with self._lock:
+            exes = list(self._specialized.values())
+        if any(exe.callbacks.pointers for exe in exes):
+            raise BlobError("export_model: a model with custom Python ops cannot be exported")
+        xml, weights = _serialize(prepare(self.model), False)
+        config = {k: str(v) for k, v in self.raw_config.items() if k != "CACHE_DIR"}
+        header = {"generator": generator_version(), "target": host().key(), "config": config}
+        data = pack(header, xml.encode(), weights, {exe.key: exe.library.obj for exe in exes})
+        if stream is None:
+            return data
+        stream.write(data)
+        return None
 
     def profiling_info(self) -> list[tuple[str, str, float, float]]:
         """Per step of the last inference (PERF_COUNT=True), as thread 0 saw it: (kernel, op,
