@@ -3,13 +3,14 @@
 and the native object code of each compiled input-shape specialization, keyed as the JIT cache
 keys them. No pickle: a fixed header, a JSON header and length-prefixed byte sections, with a
 SHA-256 of everything. A blob made by another ovcc code generator or for other CPU features is
-refused, as are truncated or altered ones; nothing in a blob is executed until its checksum,
-version and target match this process (and the object code is only ever what this version
-generated for this CPU)."""
+refused, as are truncated or altered ones. The object code is loaded only when the blob is
+sealed with this user's key (the JIT cache's secret, `seal`): a blob from anybody else runs
+code compiled again here from its IR, never the code it carries."""
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import struct
 from dataclasses import dataclass
@@ -83,4 +84,17 @@ def unpack(data: bytes, generator: str, target: str) -> Blob:
     return Blob(header, sections[1], sections[2], dict(zip(keys, sections[3:])))
 
 
-__all__ = ["Blob", "BlobError", "pack", "unpack"]
+def seal(secret: bytes, objects: dict[str, bytes]) -> str:
+    """A keyed digest of the object code: only code this user's ovcc generated (same secret as
+    the JIT cache) is ever loaded from a blob; any other blob's code is compiled again from its IR."""
+    h = hmac.new(secret, b"ovcc-blob-objects", hashlib.sha256)
+    for k in sorted(objects):
+        h.update(k.encode() + b"\0" + len(objects[k]).to_bytes(8, "little") + objects[k])
+    return h.hexdigest()
+
+
+def trusted(secret: bytes, blob: Blob) -> bool:
+    return bool(secret) and hmac.compare_digest(str(blob.header.get("seal", "")), seal(secret, blob.objects))
+
+
+__all__ = ["Blob", "BlobError", "pack", "seal", "trusted", "unpack"]

@@ -117,6 +117,14 @@ def _secret(cache_dir: Path) -> bytes:
     return key
 
 
+def user_secret() -> bytes:
+    """This user's key (the default cache directory's), b"" when it cannot be made."""
+    try:
+        return _secret(default_cache_dir())
+    except OSError:
+        return b""
+
+
 def _mac(secret: bytes, name: str, obj: bytes) -> bytes:
     return hmac.new(secret, name.encode() + b"\0" + obj, hashlib.sha256).digest()
 

@@ -326,8 +326,8 @@ class NativeCompiledModel(CompiledModelBase):
         native code of every input shape compiled so far; written to `stream` if one is given."""
         from codegen.ir_writer import _serialize, prepare
         from codegen.target import host
-        from runtime.blob import BlobError, pack
-        from runtime.jit import generator_version
+        from runtime.blob import BlobError, pack, seal
+        from runtime.jit import generator_version, user_secret
 
         with self._lock:
             exes = list(self._specialized.values())
@@ -335,8 +335,12 @@ class NativeCompiledModel(CompiledModelBase):
             raise BlobError("export_model: a model with custom Python ops cannot be exported")
         xml, weights = _serialize(prepare(self.model), False)
         config = {k: str(v) for k, v in self.raw_config.items() if k != "CACHE_DIR"}
+        objects = {exe.key: exe.library.obj for exe in exes}
         header = {"generator": generator_version(), "target": host().key(), "config": config}
-        data = pack(header, xml.encode(), weights, {exe.key: exe.library.obj for exe in exes})
+        secret = user_secret()
+        if secret:
+            header["seal"] = seal(secret, objects)
+        data = pack(header, xml.encode(), weights, objects)
         if stream is None:
             return data
         stream.write(data)

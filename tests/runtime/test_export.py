@@ -81,3 +81,16 @@ def _here(data: bytes) -> tuple[str, str]:
     from runtime.jit import generator_version
 
     return generator_version(), host().key()
+
+
+def test_code_not_sealed_by_this_user_is_never_loaded(exported):
+    """A well-formed blob carrying other object code (a hostile one): its code is ignored and
+    the model is compiled again from the blob's IR."""
+    _, compiled, data = exported
+    blob = unpack(data, *_here(data))
+    forged = {k: b"\xcc" * len(v) for k, v in blob.objects.items()}  # int3 instead of the kernels
+    for header in ({**blob.header}, {k: v for k, v in blob.header.items() if k != "seal"}):
+        imported = ov.Core().import_model(pack(header, blob.xml, blob.weights, forged), "CPU", NO_CACHE)
+        assert not imported.stats.from_blob
+        x = np.ones((1, 3, 16, 16), np.float32)
+        assert np.array_equal(imported([x])[0], compiled([x])[0])
