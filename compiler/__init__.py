@@ -27,10 +27,12 @@ from dialects.errors import (
     ShapeError,
     UnsupportedOpsError,
 )
+from runtime.async_queue import AsyncInferQueue
 
-__all__ = ["CompileError", "ConversionError", "Core", "Dimension", "DiscreteTypeInfo", "ExtensionError",
-           "InputError", "InternalError", "Layout", "Model", "ModelFileError", "Op", "OvccError", "PartialShape",
-           "Port", "ShapeError", "Tensor", "Type", "UnsupportedOpsError", "compile_model", "convert_model",
+__all__ = ["AsyncInferQueue", "CompileError", "ConversionError", "Core", "Dimension", "DiscreteTypeInfo",
+           "ExtensionError", "InputError", "InternalError", "Layout", "Model", "ModelFileError", "Op", "OvccError",
+           "PartialShape", "Port", "ShapeError", "Tensor", "Type", "UnsupportedOpsError", "compile_model",
+           "convert_model",
            "layout_helpers", "read_model", "save_model", "serialize"]
 
 # submodules OpenVINO's users reach as attributes (ov.preprocess.PrePostProcessor, ov.opset8.relu),

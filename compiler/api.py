@@ -211,6 +211,32 @@ class Core:
             model = self.read_model(model)
         return compile_model(model, device_name, {**self.properties, **(config or {})})
 
+    def import_model(self, model_stream: Any, device_name: str = "CPU", config: dict | None = None):
+        """A CompiledModel from `CompiledModel.export_model()`'s bytes (or a binary stream of
+        them), running the native code in the blob (no LLVM compilation) when this user's ovcc
+sealed it, else compiling it again from the blob's IR. A blob from another
+        ovcc version or CPU, or a damaged one, raises BlobError."""
+        import tempfile
+
+        from codegen.target import host
+        from compiler.frontends.ir_reader import read_ir
+        from runtime.blob import trusted, unpack
+        from runtime.jit import generator_version, user_secret
+        from runtime.native import NativeCompiledModel
+
+        if (device_name or "CPU").upper() != "CPU":
+            raise CompileError(f"import_model: only the CPU device imports compiled models, not {device_name!r}")
+        data = model_stream.read() if hasattr(model_stream, "read") else model_stream
+        blob = unpack(data, generator_version(), host().key())
+        with tempfile.TemporaryDirectory(prefix="ovcc-import-") as tmp:
+            xml = Path(tmp) / "model.xml"
+            xml.write_bytes(blob.xml)
+            xml.with_suffix(".bin").write_bytes(blob.weights)
+            model = _cleanup(Model(read_ir(xml), "model"))
+        settings = {**blob.header.get("config", {}), **self.properties, **(config or {})}
+        objects = blob.objects if trusted(user_secret(), blob) else None  # else compiled again from the IR
+        return NativeCompiledModel(model, settings, objects)
+
     def set_property(self, properties: dict[str, Any]) -> None:
         self.properties.update(properties)
 

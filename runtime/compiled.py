@@ -188,6 +188,12 @@ class InferRequest:
         self._inputs: dict[int, Any] = {}
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
+        self._callback_error: BaseException | None = None
+        self._callback: Any = None
+        self._userdata: Any = None
+        self._done = threading.Event()
+        self._done.set()
+        self._on_done: Any = None  # AsyncInferQueue's hook: the request is idle again
 
     def infer(self, inputs: Any = None) -> Results:
         if inputs is None:
@@ -200,18 +206,56 @@ class InferRequest:
         self.latency = (time.perf_counter() - t0) * 1e3
         return self.results
 
-    def start_async(self, inputs: Any = None) -> None:
+    def start_async(self, inputs: Any = None, userdata: Any = None) -> None:
+        """Run one inference on a thread of its own (native code runs outside the GIL, so
+        requests overlap); `wait`/`wait_for` join it, the callback (if set) runs on that thread
+        with `(request, userdata)` once the results are in."""
         self.wait()
+        self._error = None
+        self._userdata = userdata
+        self._done.clear()
 
         def run() -> None:
             try:
                 self.infer(inputs)
             except BaseException as e:  # re-raised in wait()
                 self._error = e
+            callback = self._callback
+            if callback is not None and self._error is None:
+                try:
+                    callback(self, userdata)
+                except BaseException as e:  # reported by wait(), never lost
+                    self._callback_error = e
+            self._done.set()
+            if self._on_done is not None:
+                self._on_done()
 
-        self._error = None
-        self._thread = threading.Thread(target=run, daemon=True)
+        self._thread = threading.Thread(target=run, daemon=True, name="ovcc-infer-request")
         self._thread.start()
+
+    def set_callback(self, callback: Any, userdata: Any = None) -> None:
+        """Called as `callback(request, userdata)` after each `start_async` completes (the
+        userdata given to `start_async` takes precedence when it is not None)."""
+        if callback is None:
+            self._callback = None
+            return
+        if not callable(callback):
+            raise InputError(f"set_callback needs a callable, not {type(callback).__name__}")
+        if userdata is None:
+            self._callback = callback
+        else:
+            self._callback = lambda req, data: callback(req, userdata if data is None else data)
+
+    def wait_for(self, timeout: int) -> bool:
+        """Wait at most `timeout` milliseconds (negative: without limit); True when the request
+        has finished (its error, if any, is raised then)."""
+        if timeout < 0:
+            self.wait()
+            return True
+        if not self._done.wait(timeout / 1e3):
+            return False
+        self.wait()
+        return True
 
     def wait(self) -> None:
         if self._thread is not None:
@@ -220,6 +264,17 @@ class InferRequest:
         if self._error is not None:
             err, self._error = self._error, None
             raise err
+        if self._callback_error is not None:
+            err, self._callback_error = self._callback_error, None
+            raise err
+
+    @property
+    def is_ready(self) -> bool:
+        return self._done.is_set()
+
+    @property
+    def userdata(self) -> Any:
+        return self._userdata
 
     def _port(self, key: Any) -> tuple[str, PortInfo]:
         for what, ports in (("input", self.compiled.inputs), ("output", self.compiled.outputs)):

@@ -22,7 +22,8 @@ class ConfigError(OvccError):
 
 
 PROPERTIES = ("INFERENCE_NUM_THREADS", "PERF_COUNT", "CACHE_DIR", "OPTIMIZATION_LEVEL", "INFERENCE_PRECISION_HINT",
-              "EXECUTION_MODE_HINT", "PERFORMANCE_HINT", "NUM_STREAMS", "OVCC_BF16_ISA", "OVCC_INT8_ISA")
+              "EXECUTION_MODE_HINT", "PERFORMANCE_HINT", "NUM_STREAMS", "PERFORMANCE_HINT_NUM_REQUESTS",
+              "OVCC_BF16_ISA", "OVCC_INT8_ISA")
 PERFORMANCE_HINTS = ("LATENCY", "THROUGHPUT", "CUMULATIVE_THROUGHPUT")
 PRECISIONS = {"f32": "f32", "fp32": "f32", "float32": "f32", "bf16": "bf16", "bfloat16": "bf16"}
 BF16_ISAS = ("amx", "avx512bf16")  # OVCC_BF16_ISA: force one bf16 kernel family (tests, comparisons)
@@ -41,6 +42,23 @@ class CpuConfig:
     int8_isa: str | None = None  # forced int8 kernel family ("none": f32 kernels), None: the best
     performance_hint: str = "LATENCY"
     num_streams: int | None = None  # None: what the performance hint implies
+    hint_num_requests: int = 0  # PERFORMANCE_HINT_NUM_REQUESTS: 0 = no limit
+
+    @property
+    def streams(self) -> int:
+        """How many inferences run at once, as OpenVINO's CPU plugin decides: NUM_STREAMS if
+        given, else one per core for the throughput hints (at most PERFORMANCE_HINT_NUM_REQUESTS),
+        one for LATENCY."""
+        if self.num_streams is not None:
+            return self.num_streams
+        if self.performance_hint == "LATENCY":
+            return 1
+        n = os.cpu_count() or 1
+        return max(1, min(n, self.hint_num_requests)) if self.hint_num_requests else n
+
+    @property
+    def threads_per_stream(self) -> int:
+        return max(1, self.threads // self.streams)
 
 
 def _name(value: Any) -> str:
@@ -109,11 +127,19 @@ def parse(config: dict[str, Any] | None) -> CpuConfig:
                 raise ConfigError(f"CPU: NUM_STREAMS must be a whole number or AUTO, not {streams!r}") from None
             if streams < 1:
                 raise ConfigError(f"CPU: NUM_STREAMS must be at least 1, not {streams}")
+    raw_req = config.get("PERFORMANCE_HINT_NUM_REQUESTS", 0)
+    try:
+        num_requests = int(raw_req)
+    except (TypeError, ValueError):
+        raise ConfigError(f"CPU: PERFORMANCE_HINT_NUM_REQUESTS must be a whole number, not {raw_req!r}") from None
+    if num_requests < 0:
+        raise ConfigError(f"CPU: PERFORMANCE_HINT_NUM_REQUESTS must be 0 or more, not {num_requests}")
     i8 = config.get("OVCC_INT8_ISA") or os.environ.get("OVCC_INT8_ISA") or None
     if i8 is not None and str(i8).lower() not in INT8_ISAS:
         raise ConfigError(f"CPU: OVCC_INT8_ISA must be one of {', '.join(INT8_ISAS)}, not {i8!r}")
     return CpuConfig(threads, perf_s in ("true", "1", "yes"), cache_dir, level, precision, mode,
-                     str(isa).lower() if isa else None, str(i8).lower() if i8 else None, perf_hint, streams)
+                     str(isa).lower() if isa else None, str(i8).lower() if i8 else None, perf_hint, streams,
+                     num_requests)
 
 
 __all__ = ["BF16_ISAS", "ConfigError", "CpuConfig", "PROPERTIES", "parse"]

@@ -78,6 +78,7 @@ class Library:
     lib: object
     symbols: dict[str, int]
     from_cache: bool
+    obj: bytes = b""  # the object code (what export_model packs)
 
     def function(self, name: str, restype, *argtypes):
         return ctypes.CFUNCTYPE(restype, *argtypes)(self.symbols[name])
@@ -114,6 +115,14 @@ def _secret(cache_dir: Path) -> bytes:
     with os.fdopen(fd, "wb") as f:
         f.write(key)
     return key
+
+
+def user_secret() -> bytes:
+    """This user's key (the default cache directory's), b"" when it cannot be made."""
+    try:
+        return _secret(default_cache_dir())
+    except OSError:
+        return b""
 
 
 def _mac(secret: bytes, name: str, obj: bytes) -> bytes:
@@ -157,4 +166,4 @@ def load(exported: list[str], cache_dir: Path | None, key: str, compile_fn) -> L
         for name in exported:
             builder = builder.export_symbol(name)
         lib = builder.link(_jit(), f"ovcc_{_counter}")
-    return Library(lib, {name: lib[name] for name in exported}, from_cache)
+    return Library(lib, {name: lib[name] for name in exported}, from_cache, obj)

@@ -32,6 +32,7 @@ class CompileStats:
     seconds_lower: float = 0.0
     seconds_llvm: float = 0.0
     from_cache: bool = False
+    from_blob: bool = False  # object code from an imported blob (no LLVM ran)
     kernels: int = 0
     steps: int = 0
     arena_bytes: int = 0
@@ -90,6 +91,7 @@ class Executable:
         # waking a second thread costs tens of microseconds; a small program runs on one
         self.worth_threads = sum(s.cost for s in program.steps) >= SMALL_PROGRAM_COST
         self.last_profile: np.ndarray | None = None
+        self.key = ""  # the JIT cache key of its object code
 
     def _acquire(self) -> _Request:
         with self._lock:
@@ -176,7 +178,7 @@ def _float_precision(config) -> Precision:
 
 def compile_program(model, cache_dir: Path | None, max_threads: int, profile: bool = False,
                     opt_level: str = "O2", const_pool: dict | None = None,
-                    precision: Precision = Precision("f32")) -> Executable:
+                    precision: Precision = Precision("f32"), objects: dict[str, bytes] | None = None) -> Executable:
     """Graph passes, lowering and native code for a model with static shapes."""
     from codegen.llvm import compile_to_object, emit_module
     from codegen.target import host
@@ -196,6 +198,9 @@ def compile_program(model, cache_dir: Path | None, max_threads: int, profile: bo
     key = cache_key(text, host())
 
     def compile_fn() -> bytes:
+        if objects and key in objects:  # imported with the model (runtime.blob)
+            stats.from_blob = True
+            return objects[key]
         obj, _ = compile_to_object(emit_module(program.module, exported=(ENTRY,)))
         return obj
 
@@ -211,7 +216,9 @@ def compile_program(model, cache_dir: Path | None, max_threads: int, profile: bo
     stats.int8_isa = precision.int8
     stats.int8_ops = sum(1 for s in program.steps if any(f"|{i}:" in s.kernel.key for i in ("vnni", "amx8")))
     program.release_ir()
-    return Executable(program, library, max_threads, stats, [p.shape for p in model.outputs])
+    exe = Executable(program, library, max_threads, stats, [p.shape for p in model.outputs])
+    exe.key = key
+    return exe
 
 
 MAX_SPECIALIZATIONS = 16  # input shapes kept compiled per model (least recently used go first)
@@ -229,14 +236,16 @@ class _Compiling:
 class NativeCompiledModel(CompiledModelBase):
     device = "CPU"
 
-    def __init__(self, model, config: dict[str, Any]):
+    def __init__(self, model, config: dict[str, Any], objects: dict[str, bytes] | None = None):
         from runtime.config import parse
 
         super().__init__(ports_of(model.inputs), ports_of(model.outputs))
         self.model = model
+        self.raw_config = dict(config)
+        self._objects = objects
         self.config = parse(config)
         self.precision = choose_precision(self.config)
-        self.nthreads = self.config.threads
+        self.nthreads = self.config.threads_per_stream  # threads of one inference
         self.perf_count = self.config.perf_count
         self.opt_level = self.config.opt_level
         self.cache_dir = self.config.cache_dir
@@ -287,7 +296,7 @@ class NativeCompiledModel(CompiledModelBase):
             m.reshape([list(s) for s in shapes])
         try:
             return compile_program(m, self.cache_dir, self.nthreads, self.perf_count, self.opt_level,
-                                   self._const_pool, self.precision)
+                                   self._const_pool, self.precision, self._objects)
         except OvccError:
             raise
         except Exception as e:  # a compiler bug must not look like bad user input
@@ -301,15 +310,41 @@ class NativeCompiledModel(CompiledModelBase):
 
     def get_property(self, name: str) -> Any:
         c = self.config
-        values = {"INFERENCE_NUM_THREADS": c.threads, "PERF_COUNT": c.perf_count, "OPTIMIZATION_LEVEL": c.opt_level,
+        values = {"INFERENCE_NUM_THREADS": self.nthreads, "PERF_COUNT": c.perf_count, "OPTIMIZATION_LEVEL": c.opt_level,
                   "CACHE_DIR": str(c.cache_dir) if c.cache_dir else "", "EXECUTION_MODE_HINT": c.execution_mode,
                   "INFERENCE_PRECISION_HINT": self.precision.name, "PERFORMANCE_HINT": c.performance_hint,
-                  "NUM_STREAMS": c.num_streams or 1, "OPTIMAL_NUMBER_OF_INFER_REQUESTS": 1}
+                  "NUM_STREAMS": c.streams, "OPTIMAL_NUMBER_OF_INFER_REQUESTS": c.streams,
+                  "PERFORMANCE_HINT_NUM_REQUESTS": c.hint_num_requests}
         if name not in values:
             from runtime.config import ConfigError
 
             raise ConfigError(f"CPU: unknown property {name!r} (known: {', '.join(values)})")
         return values[name]
+
+    def export_model(self, stream: Any = None) -> bytes | None:
+        """The compiled model as bytes (`runtime.blob`): the model, its configuration and the
+        native code of every input shape compiled so far; written to `stream` if one is given."""
+        from codegen.ir_writer import _serialize, prepare
+        from codegen.target import host
+        from runtime.blob import BlobError, pack, seal
+        from runtime.jit import generator_version, user_secret
+
+        with self._lock:
+            exes = list(self._specialized.values())
+        if any(exe.callbacks.pointers for exe in exes):
+            raise BlobError("export_model: a model with custom Python ops cannot be exported")
+        xml, weights = _serialize(prepare(self.model), False)
+        config = {k: str(v) for k, v in self.raw_config.items() if k != "CACHE_DIR"}
+        objects = {exe.key: exe.library.obj for exe in exes}
+        header = {"generator": generator_version(), "target": host().key(), "config": config}
+        secret = user_secret()
+        if secret:
+            header["seal"] = seal(secret, objects)
+        data = pack(header, xml.encode(), weights, objects)
+        if stream is None:
+            return data
+        stream.write(data)
+        return None
 
     def profiling_info(self) -> list[tuple[str, str, float, float]]:
         """Per step of the last inference (PERF_COUNT=True), as thread 0 saw it: (kernel, op,
