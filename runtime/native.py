@@ -209,7 +209,7 @@ def compile_program(model, cache_dir: Path | None, max_threads: int, profile: bo
     stats.bf16_isa = precision.isa
     stats.note = precision.note
     stats.int8_isa = precision.int8
-    stats.int8_ops = sum(1 for s in program.steps if any(f"|{i}:" in s.kernel.key for i in ("vnni", "amx8")))
+    stats.int8_ops = sum(1 for s in program.steps if any(f"|{i}:" in s.kernel.key for i in ("vnni", "amx8", "avx2i8")))
     program.release_ir()
     return Executable(program, library, max_threads, stats, [p.shape for p in model.outputs])
 

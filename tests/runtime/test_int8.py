@@ -19,7 +19,7 @@ def needs(isa):
                                                       f"{', '.join(ISAS) or 'neither AMX-INT8 nor AVX512-VNNI'})")
 
 
-EACH_ISA = [pytest.param(i, marks=needs(i)) for i in ("amx", "vnni")]
+EACH_ISA = [pytest.param(i, marks=needs(i)) for i in ("amx", "vnni", "avx2")]
 
 
 def _q(name, scale, zp, zp_type=TensorProto.UINT8):
