@@ -41,8 +41,8 @@ from passes.ov_to_loops.microkernel import (
     microkernel_vnni,
     pack_a,
     pack_rows_bf16,
-    pack_rows_u16,
     pack_rows_u8,
+    pack_rows_u16,
 )
 from passes.ov_to_loops.program import Buf, Kernel, LowerCtx
 
