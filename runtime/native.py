@@ -136,7 +136,7 @@ class Precision:
     name: str  # "f32" | "bf16"
     isa: str | None = None  # the bf16 kernel family ("amx", "avx512bf16")
     note: str = ""  # why a bf16 request runs otherwise
-    int8: str | None = None  # the int8 kernel family of quantized ops ("amx", "vnni"), None: f32 kernels
+    int8: str | None = None  # the int8 kernel family of quantized ops ("amx", "vnni", "avx2"), None: f32 kernels
 
 
 def choose_precision(config) -> Precision:
