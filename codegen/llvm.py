@@ -415,6 +415,11 @@ class FunctionEmitter:
         fn = self.intrinsic("llvm.x86.avx512.vpdpbusd.512", acc.type, [acc.type, a.type, c.type])
         self.vals[op.result] = self.b.call(fn, [acc, a, c])
 
+    def op_loops_dot_i16(self, op) -> None:
+        acc, a, c = self.get(op.acc), self.get(op.a), self.get(op.b)
+        fn = self.intrinsic("llvm.x86.avx2.pmadd.wd", acc.type, [a.type, c.type])
+        self.vals[op.result] = self.b.add(acc, self.b.call(fn, [a, c]))
+
     def op_loops_tile_config(self, op) -> None:
         """The 64-byte tile configuration (palette 1) on the stack, then ldtilecfg."""
         cfg = [0] * 64

@@ -49,12 +49,14 @@ class Target:
 
     def int8_isas(self) -> list[str]:
         """The int8 kernel families this CPU runs, best first: "amx" (AMX-INT8 tiles), "vnni"
-        (AVX512-VNNI vpdpbusd)."""
+        (AVX512-VNNI vpdpbusd), "avx2" (AVX2 vpmaddwd on i16 pairs)."""
         out = []
         if self.has("amx-tile", "amx-int8", "avx512vnni") and amx_permitted():
             out.append("amx")
         if self.has("avx512vnni", "avx512bw"):
             out.append("vnni")
+        if self.has("avx2"):
+            out.append("avx2")
         return out
 
     def key(self) -> str:

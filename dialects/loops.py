@@ -8,7 +8,8 @@ that run the graph together.
 
 Low-precision dot products, which no generic op expresses: `loops.dot_bf16` (AVX512-BF16's
 pairwise bf16 dot product into f32 lanes), `loops.dot_u8s8` (AVX512-VNNI's u8 x s8 dot
-product of byte quadruples into i32 lanes) and the AMX tile ops. AMX tiles are named by number
+product of byte quadruples into i32 lanes), `loops.dot_i16` (AVX2's vpmaddwd of i16 pairs
+into i32 lanes, plus the accumulator) and the AMX tile ops. AMX tiles are named by number
 (0-7), as the instructions name them: a kernel configures the tiles it uses
 (`loops.tile_config`), loads, multiplies and stores them, and releases them."""
 
@@ -116,6 +117,22 @@ class DotU8S8Op(IRDLOperation):
 
 
 @irdl_op_definition
+class DotI16Op(IRDLOperation):
+    """acc[i] + a[2i] * b[2i] + a[2i+1] * b[2i+1]: 8 i32 lanes from 16 signed i16 pairs
+    (vpmaddwd then vpaddd; exact while the pair sums fit i32, as u8 x s8 sums do)."""
+
+    name = "loops.dot_i16"
+    acc = operand_def(VectorType)
+    a = operand_def(VectorType)
+    b = operand_def(VectorType)
+    result = result_def(VectorType)
+    assembly_format = "$acc `,` $a `,` $b attr-dict `:` type($acc) `,` type($a) `,` type($b) `->` type($result)"
+
+    def __init__(self, acc: SSAValue, a: SSAValue, b: SSAValue):
+        super().__init__(operands=[acc, a, b], result_types=[acc.type])
+
+
+@irdl_op_definition
 class TileConfigOp(IRDLOperation):
     """Configure AMX tiles 0-7: `rows[t]` rows of `colsb[t]` bytes each (0: unused)."""
 
@@ -212,5 +229,5 @@ class CallPointerOp(IRDLOperation):
         super().__init__(operands=[callee, args])
 
 
-LOOPS = Dialect("loops", [ViewOp, BarrierOp, CyclesOp, RemFOp, DotBF16Op, DotU8S8Op, TileConfigOp, TileZeroOp,
+LOOPS = Dialect("loops", [ViewOp, BarrierOp, CyclesOp, RemFOp, DotBF16Op, DotU8S8Op, DotI16Op, TileConfigOp, TileZeroOp,
                           TileLoadOp, TileStoreOp, TileDotOp, TileReleaseOp, CallPointerOp], [])

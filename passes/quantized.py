@@ -272,9 +272,11 @@ def reserved(block) -> set[int]:
     return analyze(block, True).keep
 
 
-def analyze(block, int8: bool) -> Quantized:
-    """Find the weight decompressions and, where `int8` kernels exist for this CPU, the
-    quantized Convolutions/MatMuls of a function's block."""
+def analyze(block, int8: bool | str) -> Quantized:
+    """Find the weight decompressions and, where `int8` kernels exist for this CPU (True, or
+    the family's name), the quantized Convolutions/MatMuls of a function's block. AVX2's
+    kernels leave 1x1 convolutions to the f32 kernels: measured no faster there (short K, the
+    f32 kernels read the input in place while int8 packs levels)."""
     out = Quantized({}, {}, set(), set())
     # quantizer output -> (its ops, the (op, operand index) uses the int8 kernels take over)
     claims: dict[SSAValue, tuple[list[OvOp], set[tuple[int, int]]]] = {}
@@ -295,6 +297,8 @@ def analyze(block, int8: bool) -> Quantized:
             continue
         if anchor.IR_TYPE == "GroupConvolution" and shape_of(w.type)[1] == 1 and shape_of(w.type)[2] == 1:
             continue  # depthwise: the vector units run it
+        if int8 == "avx2" and anchor.IR_TYPE != "MatMul" and all(d == 1 for d in shape_of(w.type)[-2:]):
+            continue
         if anchor.IR_TYPE == "MatMul" and (anchor.attr.transpose_a or len(shape_of(x.type)) < 2):
             continue
         if anchor.IR_TYPE != "MatMul" and len(shape_of(x.type)) not in (3, 4):

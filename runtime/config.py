@@ -27,7 +27,7 @@ PROPERTIES = ("INFERENCE_NUM_THREADS", "PERF_COUNT", "CACHE_DIR", "OPTIMIZATION_
 PERFORMANCE_HINTS = ("LATENCY", "THROUGHPUT", "CUMULATIVE_THROUGHPUT")
 PRECISIONS = {"f32": "f32", "fp32": "f32", "float32": "f32", "bf16": "bf16", "bfloat16": "bf16"}
 BF16_ISAS = ("amx", "avx512bf16")  # OVCC_BF16_ISA: force one bf16 kernel family (tests, comparisons)
-INT8_ISAS = ("amx", "vnni", "none")  # OVCC_INT8_ISA: force one int8 kernel family, or f32 kernels
+INT8_ISAS = ("amx", "vnni", "avx2", "none")  # OVCC_INT8_ISA: force one int8 kernel family, or f32 kernels
 
 
 @dataclass(frozen=True)

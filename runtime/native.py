@@ -138,7 +138,7 @@ class Precision:
     name: str  # "f32" | "bf16"
     isa: str | None = None  # the bf16 kernel family ("amx", "avx512bf16")
     note: str = ""  # why a bf16 request runs otherwise
-    int8: str | None = None  # the int8 kernel family of quantized ops ("amx", "vnni"), None: f32 kernels
+    int8: str | None = None  # the int8 kernel family of quantized ops ("amx", "vnni", "avx2"), None: f32 kernels
 
 
 def choose_precision(config) -> Precision:
@@ -214,7 +214,7 @@ def compile_program(model, cache_dir: Path | None, max_threads: int, profile: bo
     stats.bf16_isa = precision.isa
     stats.note = precision.note
     stats.int8_isa = precision.int8
-    stats.int8_ops = sum(1 for s in program.steps if any(f"|{i}:" in s.kernel.key for i in ("vnni", "amx8")))
+    stats.int8_ops = sum(1 for s in program.steps if any(f"|{i}:" in s.kernel.key for i in ("vnni", "amx8", "avx2i8")))
     program.release_ir()
     exe = Executable(program, library, max_threads, stats, [p.shape for p in model.outputs])
     exe.key = key

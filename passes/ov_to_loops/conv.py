@@ -33,13 +33,16 @@ from passes.ov_to_loops.microkernel import (
     gemm_int8,
     levels,
     load_bf16,
+    load_i16,
     load_s8,
     microkernel,
+    microkernel_avx2i8,
     microkernel_bf16,
     microkernel_vnni,
     pack_a,
     pack_rows_bf16,
     pack_rows_u8,
+    pack_rows_u16,
 )
 from passes.ov_to_loops.program import Buf, Kernel, LowerCtx
 
@@ -97,21 +100,21 @@ def _row_chunks(units: int, mb: int) -> int:
     return n_mc
 
 
-def _b_rows(kb: KB, xb, kt, x_base, p0, ncols, plane, pointwise: bool, nvec: int):
-    """row(k) of a convolution's B for the tile of columns p0..p0+16*nvec: input rows (1x1,
-    masked past the last column) or rows of the padded phase grid through the offset table
-    (whole vectors: the grid has slack after it)."""
+def _b_rows(kb: KB, xb, kt, x_base, p0, ncols, plane, pointwise: bool, nvec: int, w: int = 16):
+    """row(k) of a convolution's B for the tile of columns p0..p0+w*nvec (vectors of w lanes):
+    input rows (1x1, masked past the last column) or rows of the padded phase grid through the
+    offset table (whole vectors: the grid has slack after it)."""
     if pointwise:
-        masks = [kb.mask(kb.imax(kb.imin(kb.sub(ncols, c * 16), 16), 0), 16) for c in range(nvec)]
+        masks = [kb.mask(kb.imax(kb.imin(kb.sub(ncols, c * w), w), 0), w) for c in range(nvec)]
 
         def row(k):
             at = kb.add(kb.add(x_base, kb.mul(k, plane)), p0)
-            return [kb.vload_masked(xb, kb.add(at, c * 16), masks[c], 16) for c in range(nvec)]
+            return [kb.vload_masked(xb, kb.add(at, c * w), masks[c], w) for c in range(nvec)]
         return row
 
     def row(k):
         at = kb.add(kb.add(x_base, kb.load_index(kt, k)), p0)
-        return [kb.vload(xb, kb.add(at, c * 16), 16) for c in range(nvec)]
+        return [kb.vload(xb, kb.add(at, c * w), w) for c in range(nvec)]
     return row
 
 
@@ -154,7 +157,7 @@ def _conv_gemm(ctx, label, x_v, wflat, ep, output, x_shape, out_shape, k, stride
         act, mult, corr = quant
     else:
         gm = gemm_for("f32" if dequantized(x_v) else ctx.precision, ctx.bf16_isa, cout_g)
-    mr, nr, v = gm.mr, gm.nr, gm.v
+    mr, nr, v, lanes = gm.mr, gm.nr, gm.v, gm.lanes
     low = gm.bf16 or gm.int8  # packed panels of words
     kdim = cin_g * kh * kw
     kp = gm.kpad(kdim)
@@ -251,9 +254,10 @@ def _conv_gemm(ctx, label, x_v, wflat, ep, output, x_shape, out_shape, k, stride
 
             def pack(t):  # tile t's panel into the half of the double buffer for its parity
                 p0 = kb.mul(t, nr)
-                row = _b_rows(kb, xb, kt, x_base, p0, kb.imin(nr, kb.sub(cols_, p0)), plane_, pointwise, nr // 16)
+                row = _b_rows(kb, xb, kt, x_base, p0, kb.imin(nr, kb.sub(cols_, p0)), plane_, pointwise,
+                              nr // lanes, lanes)
                 at = kb.add(soff, kb.mul(kb.rem(t, 2), panel_words))
-                _pack_panel(kb, gm, row, kdim_, kp_, sc, lambda p, c: kb.add(at, kb.add(kb.mul(p, nr), c * 16)),
+                _pack_panel(kb, gm, row, kdim_, kp_, sc, lambda p, c: kb.add(at, kb.add(kb.mul(p, nr), c * lanes)),
                             quant[0] if quant else None)
 
             def tile(t):
@@ -316,7 +320,7 @@ def _conv_gemm(ctx, label, x_v, wflat, ep, output, x_shape, out_shape, k, stride
         def bf16_blocks(gi, ni, p0, ncols, x_base, mc, t):
             """Every block of the unit's chunk of filter rows over tile t's columns of B, as bf16
             pairs or u8 quads (packed by the unit, or by the pack step before the convolution)."""
-            nvec = nr // 16
+            nvec = nr // lanes
             nonlocal panel_buf, panel
             if prepacked:
                 panel_buf = kb.args["panels"]
@@ -352,8 +356,11 @@ def _conv_gemm(ctx, label, x_v, wflat, ep, output, x_shape, out_shape, k, stride
                     return kb.load(wb, kb.add(base, kb.add(kb.mul(p, mr), r)))
 
                 def b_at(p, c):
-                    return kb.add(panel, kb.add(kb.mul(p, nr), c * 16))
-                if gm.int8:
+                    return kb.add(panel, kb.add(kb.mul(p, nr), c * lanes))
+                if gm.isa == "avx2i8":
+                    acc = microkernel_avx2i8(kb, mr, nvec, 0, kq, a_word,
+                                             lambda p, c: load_i16(kb, panel_buf, b_at(p, c)))
+                elif gm.int8:
                     acc = microkernel_vnni(kb, mr, nvec, 0, kq, a_word, lambda p, c: load_s8(kb, panel_buf, b_at(p, c)),
                                            a_unsigned=False)
                 else:
@@ -471,7 +478,9 @@ def _conv_gemm(ctx, label, x_v, wflat, ep, output, x_shape, out_shape, k, stride
 def _pack_panel(kb: KB, gm, row, k, kp, dst, at, act) -> None:
     """One tile's rows of B as a panel of words: bf16 pairs, or the u8 levels of the activation
     quantizer `act` (int8)."""
-    if gm.int8:
+    if gm.isa == "avx2i8":
+        pack_rows_u16(kb, lambda kk: [levels(kb, x, act) for x in row(kk)], gm.nr // gm.lanes, k, kp, dst, at)
+    elif gm.int8:
         pack_rows_u8(kb, lambda kk: [levels(kb, x, act) for x in row(kk)], gm.nr // 16, k, kp, dst, at)
     else:
         pack_rows_bf16(kb, row, gm.nr // 16, k, kp, dst, at)
@@ -494,9 +503,10 @@ def _pack_panels(ctx: LowerCtx, x: Buf, koff, dims, kdim: int, kp: int, gm, poin
             gi, t = kb.div(u, nt), kb.rem(u, nt)
             p0 = kb.mul(t, nr)
             row = _b_rows(kb, xb, kt, kb.mul(kb.mul(gi, cin_g), plane), p0, kb.imin(nr, kb.sub(cols, p0)), plane,
-                          pointwise, nr // 16)
+                          pointwise, nr // gm.lanes, gm.lanes)
             base = kb.mul(u, words)
-            _pack_panel(kb, gm, row, kdim, kp, ob, lambda p, c: kb.add(base, kb.add(kb.mul(p, nr), c * 16)), act)
+            _pack_panel(kb, gm, row, kdim, kp, ob, lambda p, c: kb.add(base, kb.add(kb.mul(p, nr), c * gm.lanes)),
+                        act)
         kb.for_(kb.args["lo"], kb.args["hi"], tile)
 
     args, bufs = [("x", F32, x.size)], [x]

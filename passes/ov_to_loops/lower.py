@@ -57,7 +57,7 @@ def lower_module(module: ModuleOp, profile: bool = False, const_pool: dict | Non
             if any(0 in shape_of(v.type) for v in list(op.inputs) + list(op.outputs)):
                 raise CompileError(f"{op.IR_TYPE}: tensors with zero elements are not supported on CPU")
     ctx = LowerCtx(const_pool, precision, bf16_isa, int8_isa)
-    ctx.quantized = analyze(block, int8_isa is not None)
+    ctx.quantized = analyze(block, int8_isa or False)
     for i, arg in enumerate(block.args):
         ctx.slots.append(Slot("input", i))
         info = ctx.value(arg)

@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from xdsl.dialects.builtin import f32
+from xdsl.dialects import arith
+from xdsl.dialects.builtin import VectorType, f32, i16
 from xdsl.ir import SSAValue
 
 from dialects.errors import CompileError
@@ -31,8 +32,10 @@ from passes.ov_to_loops.microkernel import (
     gemm_int8,
     levels,
     load_bf16,
+    load_i16,
     load_s8,
     microkernel,
+    microkernel_avx2i8,
     microkernel_bf16,
     microkernel_vnni,
     pack_b,
@@ -188,8 +191,11 @@ def lower_matmul(ctx: LowerCtx, mm: OvOp, ep: Epilogue, output: SSAValue, inputs
                             return kb.load(sc, kb.add(a_area, kb.add(r * kw, p)))
 
                         def word_at(p, c, base=base):
-                            return kb.add(base, kb.add(kb.mul(p, nr), c * 16))
-                        if gm.int8:
+                            return kb.add(base, kb.add(kb.mul(p, nr), c * gm.lanes))
+                        if gm.isa == "avx2i8":
+                            acc = microkernel_avx2i8(kb, rows, nr // gm.lanes, 0, kw, a_word,
+                                                     lambda p, c: load_i16(kb, buf, word_at(p, c)))
+                        elif gm.int8:
                             acc = microkernel_vnni(kb, rows, nr // 16, 0, kw, a_word,
                                                    lambda p, c: load_s8(kb, buf, word_at(p, c)), a_unsigned=True)
                         elif gm.bf16:
@@ -259,7 +265,10 @@ def lower_matmul(ctx: LowerCtx, mm: OvOp, ep: Epilogue, output: SSAValue, inputs
                             kb.store(kb.select(ok, kb.load(ab, idx), kb.f(0.0)), sc, kb.add(tmp, j))
                         kb.for_(0, span, el)
                         vals = [kb.vload(sc, kb.add(tmp, h * 16), 16) for h in range(span // 16)]
-                    if gm.int8:
+                    if gm.isa == "avx2i8":  # i16 pairs of levels
+                        h16 = [kb.emit(arith.TruncIOp(levels(kb, x, act), VectorType(i16, [16]))) for x in vals]
+                        words = kb.vbitcast(kb.shuffle(h16[0], h16[1], list(range(32))), f32, 16)
+                    elif gm.int8:
                         words = bytes_as_words(kb, [levels(kb, x, act) for x in vals])
                     else:
                         words = kb.vbitcast(kb.shuffle(kb.to_bf16(vals[0]), kb.to_bf16(vals[1]), list(range(32))),

@@ -7,6 +7,10 @@ Kernel families (`Gemm.isa`):
 - "f32": MR x NR/V vector accumulators, one broadcast of A and NR/V loads of B per k, FMAs.
 - "avx512bf16": the same block; operands are bf16 and k advances by pairs: a pair of A's
   elements is broadcast as one 32-bit word and `vdpbf16ps` adds both products into f32 lanes.
+- "avx2i8" (int8 on AVX2): a 6 x 16 block of i32 accumulators (8 lanes a ymm); k advances by
+  pairs: a pair of A's int8 values, widened to two i16, is broadcast as one 32-bit word, and
+  `vpmaddwd` multiplies it with B's pairs of u8 levels (as i16) into i32 lanes, exact (never
+  `vpmaddubsw`, which saturates), and `vpaddd` adds them up.
 - "amx": a 32 x 32 block in four AMX tiles (2 x 2), k advancing by 32 (one tile of A is 16 rows
   x 32 bf16, one tile of B 16 pairs of rows x 16 columns); C is stored to scratch and reloaded
   as vectors.
@@ -29,6 +33,7 @@ from xdsl.ir import SSAValue
 from codegen.target import host
 from dialects.loops import (
     DotBF16Op,
+    DotI16Op,
     DotU8S8Op,
     TileConfigOp,
     TileDotOp,
@@ -55,7 +60,7 @@ class Gemm:
     """One kernel family and its blocking: MR x NR block, V f32 lanes per vector, K taken in
     steps of KU (padded with zeros to a multiple of it)."""
 
-    isa: str  # "f32" | "avx512bf16" | "amx" (bf16) | "vnni" | "amx8" (int8)
+    isa: str  # "f32" | "avx512bf16" | "amx" (bf16) | "vnni" | "amx8" | "avx2i8" (int8)
     mr: int
     nr: int
     v: int
@@ -67,12 +72,17 @@ class Gemm:
 
     @property
     def int8(self) -> bool:
-        return self.isa in ("vnni", "amx8")
+        return self.isa in ("vnni", "amx8", "avx2i8")
 
     @property
     def per_word(self) -> int:
-        """K elements per 32-bit word of packed operands: 1 (f32), 2 (bf16 pairs), 4 (bytes)."""
-        return 4 if self.int8 else 2 if self.bf16 else 1
+        """K elements per 32-bit word of packed operands: 1 (f32), 2 (bf16 or i16 pairs), 4 (bytes)."""
+        return 2 if self.bf16 or self.isa == "avx2i8" else 4 if self.int8 else 1
+
+    @property
+    def lanes(self) -> int:
+        """32-bit words per vector of a packed panel (and lanes of the accumulators)."""
+        return 8 if self.isa == "avx2i8" else 16
 
     @property
     def tiles(self) -> bool:
@@ -108,8 +118,10 @@ def dequantized(v: SSAValue, depth: int = 6) -> bool:
 
 def gemm_int8(int8_isa: str, rows: int) -> Gemm:
     """The int8 kernel family: AMX-INT8 tiles (32 x 32 blocks, K by 64) where 16 rows fill a
-    tile, AVX512-VNNI otherwise (K by 4)."""
+    tile, AVX512-VNNI otherwise (K by 4); on AVX2, 6 x 16 blocks of i16 pairs (K by 2)."""
     mr, _, _ = blocking()
+    if int8_isa == "avx2":
+        return Gemm("avx2i8", 6, 16, 8, 2)
     if int8_isa == "amx" and rows >= 16:
         return Gemm("amx8", 32, 32, 16, 64)
     return Gemm("vnni", mr, 32, 16, 4)
@@ -175,6 +187,11 @@ def int8_words(quads: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(quads, np.int8)).view(np.float32)[..., 0]
 
 
+def i16_words(pairs: np.ndarray) -> np.ndarray:
+    """[..., 2] integers (int16 range) -> [...] f32-typed words holding the two i16 values."""
+    return np.ascontiguousarray(np.asarray(pairs, np.int16)).view(np.float32)[..., 0]
+
+
 def pack_a(wflat: np.ndarray, g: Gemm) -> np.ndarray:
     """Constant A, [G][M][K], as the kernel family reads it, rows zero-padded to a multiple of
     MR and K to a multiple of KU: f32 [G][M/MR][K][MR]; AVX512-BF16 words [G][M/MR][K/2][MR];
@@ -182,6 +199,10 @@ def pack_a(wflat: np.ndarray, g: Gemm) -> np.ndarray:
     AMX-INT8 words [G][M/32][K/64][32][16]."""
     groups, m, k = wflat.shape
     mb, kp = -(-m // g.mr), g.kpad(k)
+    if g.isa == "avx2i8":
+        a16 = np.zeros((groups, mb * g.mr, kp), np.int16)
+        a16[:, :m, :k] = wflat
+        return np.ascontiguousarray(i16_words(a16.reshape(groups, mb, g.mr, kp // 2, 2)).transpose(0, 1, 3, 2))
     if g.int8:
         a8 = np.zeros((groups, mb * g.mr, kp), np.int8)
         a8[:, :m, :k] = wflat
@@ -206,6 +227,10 @@ def pack_b(bmat: np.ndarray, g: Gemm) -> np.ndarray:
     bf16 words [BB][N/NR][K/2][NR] (both bf16 families); int8 words [BB][N/NR][K/4][NR]."""
     bb, k, n = bmat.shape
     nb, kp = -(-n // g.nr), g.kpad(k)
+    if g.isa == "avx2i8":
+        b16 = np.zeros((bb, kp, nb * g.nr), np.int16)
+        b16[:, :k, :n] = bmat
+        return np.ascontiguousarray(i16_words(b16.reshape(bb, kp // 2, 2, nb, g.nr).transpose(0, 3, 1, 4, 2)))
     if g.int8:
         b8 = np.zeros((bb, kp, nb * g.nr), np.int8)
         b8[:, :k, :n] = bmat
@@ -282,6 +307,32 @@ def pack_rows_u8(kb: KB, row: Callable, nvec: int, k, kp, dst: SSAValue, at: Cal
     kb.for_(kb.div(kb.add(k, 3), 4), kb.div(kp, 4), lambda p: put(p, [[zero] * nvec] * 4))
 
 
+def pack_rows_u16(kb: KB, row: Callable, nvec: int, k, kp, dst: SSAValue, at: Callable) -> None:
+    """Write B's rows as an i16-pair panel: `row(k)` gives row k as `nvec` vectors of 8 i32
+    levels (0..255); word c of pair p holds rows 2p (low half) and 2p + 1 (high half) of 8
+    columns. Rows from `k` on are zeros, up to `kp`."""
+    from xdsl.dialects import arith
+
+    zero = kb.splat(0, 8, np.int32)
+    sixteen = kb.splat(16, 8, np.int32)
+
+    def put(p, r0, r1):
+        for c in range(nvec):
+            w = kb.emit(arith.OrIOp(r0[c], kb.emit(arith.ShLIOp(r1[c], sixteen))))
+            kb.vstore(kb.vbitcast(w, f32, 8), dst, at(p, c))
+    full = kb.div(k, 2)
+    kb.for_(0, full, lambda p: put(p, row(kb.mul(p, 2)), row(kb.add(kb.mul(p, 2), 1))))
+    odd = kb.rem(k, 2)
+    if not (isinstance(odd, int) and odd == 0):
+        def last():
+            put(full, row(kb.sub(k, 1)), [zero] * nvec)
+        if isinstance(odd, int):
+            last()
+        else:
+            kb.if_(kb.icmp("ne", odd, 0), last)
+    kb.for_(kb.add(full, odd), kb.div(kp, 2), lambda p: put(p, [zero] * nvec, [zero] * nvec))
+
+
 def levels(kb: KB, x: SSAValue, act) -> SSAValue:
     """The quantizer's integer level (0..n, as i32 lanes) of each lane of f32 vector x, computed
     as the quantizer's op computes it (passes.quantized.ActQuant), so that the level is the one
@@ -354,6 +405,30 @@ def microkernel_vnni(kb: KB, mr: int, nvec: int, q_lo, q_hi, a_word, b_vec, a_un
                 out.append(kb.emit(DotU8S8Op(acc[r * nvec + c], u, s8)))
         return out
     return kb.for_(q_lo, q_hi, step, init=[zero] * (mr * nvec))
+
+
+def load_i16(kb: KB, buf: SSAValue, idx) -> SSAValue:
+    """8 words of an i16-pair panel as 16 i16 values."""
+    from xdsl.dialects.builtin import i16
+
+    return kb.vbitcast(kb.vload(buf, idx, 8), i16, 16)
+
+
+def microkernel_avx2i8(kb: KB, mr: int, nvec: int, p_lo, p_hi, a_word, b_vec) -> list[SSAValue]:
+    """acc[r][c] = sum over pairs p of A's pair (r, p) . B's pair vector (p, c) in exact int32,
+    by vpmaddwd + vpaddd: `a_word(r, p)` is a word (f32-typed) of two i16, `b_vec(p, c)` 16 i16."""
+    from xdsl.dialects.builtin import i16
+
+    zero = kb.splat(0, 8, np.int32)
+
+    def step(p, *acc):
+        bs = [b_vec(p, c) for c in range(nvec)]
+        out = []
+        for r in range(mr):
+            a = kb.vbitcast(kb.broadcast(a_word(r, p), 8), i16, 16)
+            out += [kb.emit(DotI16Op(acc[r * nvec + c], a, bs[c])) for c in range(nvec)]
+        return out
+    return kb.for_(p_lo, p_hi, step, init=[zero] * (mr * nvec))
 
 
 def load_bf16(kb: KB, buf: SSAValue, idx) -> SSAValue:
