@@ -74,7 +74,7 @@ def test_quantized_cnn_keeps_f32_accuracy_and_is_int8_shaped(cnn):
         assert _cos(cf([x])[0], cq([x])[0]) >= 0.999
 
 
-@pytest.mark.skipif(not ISAS, reason="this CPU has neither AMX-INT8 nor AVX512-VNNI")
+@pytest.mark.skipif(not ISAS, reason="this CPU has no int8 kernels (neither AMX-INT8, AVX512-VNNI nor AVX2)")
 def test_quantized_cnn_runs_on_int8_kernels(cnn):
     m, q = cnn
     cq = ov.compile_model(q, "CPU", F32)
