@@ -58,7 +58,7 @@ def mlp_model() -> tuple[onnx.ModelProto, np.ndarray]:
 
 def encoder_model() -> tuple[onnx.ModelProto, np.ndarray]:
     """A BERT-style encoder (MiniLM's shape: 6 layers, d 384, 12 heads, FFN 1536, GELU, sequence
-    128), exported from PyTorch with seeded weights."""
+    128), exported from PyTorch with seeded weights, distinct in every layer."""
     import io
 
     import torch
@@ -67,6 +67,9 @@ def encoder_model() -> tuple[onnx.ModelProto, np.ndarray]:
     torch.backends.mha.set_fastpath_enabled(False)  # the fused fast path has no ONNX export
     layer = torch.nn.TransformerEncoderLayer(384, 12, 1536, dropout=0.0, activation="gelu", batch_first=True)
     enc = torch.nn.TransformerEncoder(layer, 6, enable_nested_tensor=False).eval()
+    with torch.no_grad():  # the layers are deep copies of one: give each its own weights, as a trained model has
+        for p in enc.parameters():
+            p.add_(torch.randn_like(p) * 0.02)
     x = torch.randn(1, 128, 384)
     buf = io.BytesIO()
     with torch.no_grad():

@@ -266,6 +266,18 @@ def _activation_use(op, x: SSAValue) -> int:
     return 0
 
 
+def _weight_use(use) -> bool:
+    """Whether a use of a value is as the weights of a weighted op (or of its Fused group)."""
+    found = _anchor_inputs(use.operation)
+    if found is None:
+        return False
+    if isinstance(use.operation, Fused):
+        inner = found[0]
+        arg = use.operation.block.args[use.index]
+        return [a is arg for a in inner.inputs][1:2] == [True] and len(list(arg.uses)) == 1
+    return use.index == 1
+
+
 def reserved(block) -> set[int]:
     """id() of the ops of every weight decompression and activation quantizer that a weighted
     op may take over: `fuse` keeps them out of its groups."""
@@ -285,14 +297,16 @@ def analyze(block, int8: bool | str) -> Quantized:
         if found is None:
             continue
         anchor, (x, w) = found
-        if x is None or w is None or w in out.weights:
+        if x is None or w is None:
             continue
-        chain = _weight_chain(w)
-        if chain is None or not _single_use(w):
-            continue
-        ops, vals, wq = chain
-        out.weights[w] = (vals, wq)
-        out.skip.update(id(o) for o in ops)
+        if w not in out.weights:  # a decompression shared by several weighted ops serves them all
+            chain = _weight_chain(w)
+            if chain is None or not all(_weight_use(u) for u in w.uses):
+                continue
+            ops, vals, wq = chain
+            out.weights[w] = (vals, wq)
+            out.skip.update(id(o) for o in ops)
+        vals, wq = out.weights[w]
         if not int8 or wq is None or dtype_of(x.type) != np.float32:
             continue
         if anchor.IR_TYPE == "GroupConvolution" and shape_of(w.type)[1] == 1 and shape_of(w.type)[2] == 1:

@@ -134,8 +134,10 @@ def _power_of_two(op: OvOp) -> bool:
 
 
 def _sink_transpose(op: OvOp) -> bool:
-    """Elementwise(Transpose(x, p), c) -> Transpose(Elementwise(x, c'), p)."""
-    if op.IR_TYPE not in SCALAR or len(op.outputs) != 1:
+    """Elementwise(Transpose(x, p), c) -> Transpose(Elementwise(x, c'), p). Not into a
+    quantizer (Divide feeding Round: its zero point is a decompressed constant, so the Transpose
+    would stop in the middle of it, and the int8 kernels would no longer see Q(x))."""
+    if op.IR_TYPE not in SCALAR or len(op.outputs) != 1 or _quantizer_head(op):
         return False
     out_rank = len(shape_of(op.outputs[0].type))
     perm = None
@@ -166,6 +168,14 @@ def _sink_transpose(op: OvOp) -> bool:
         inner.attributes["ov.name"] = op.attributes["ov.name"]
     _replace(op, _transpose(inner.outputs[0], perm, op))
     return True
+
+
+def _quantizer_head(op: OvOp) -> bool:
+    """The Divide of a QuantizeLinear: x / scale with one user, a Round."""
+    if op.IR_TYPE != "Divide" or constant_of(op.inputs[1]) is None or len(list(op.outputs[0].uses)) != 1:
+        return False
+    user = next(iter(op.outputs[0].uses)).operation
+    return isinstance(user, OvOp) and user.IR_TYPE == "Round"
 
 
 def _named(new: OvOp, old: OvOp) -> OvOp:

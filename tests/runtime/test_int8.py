@@ -163,3 +163,52 @@ def test_what_the_int8_kernels_leave_to_the_vector_units():
     assert c.stats.int8_ops == 0
     x = rng.standard_normal((4, 16)).astype(np.float32)
     np.testing.assert_allclose(c([x])[0], x @ (w.astype(np.float32) * np.float32(0.01)), rtol=1e-5, atol=1e-6)
+
+
+def _matmul_case(rng, nodes, x_shape, k, n, xs=0.015, xz=128):
+    w = rng.integers(-128, 128, (k, n)).astype(np.int8)
+    ws = rng.uniform(0.001, 0.01, n).astype(np.float32)
+    m = make_model(nodes, [("x", np.float32, list(x_shape))], [("y", np.float32, None)],
+                   {"w": w, "w_s": ws, "w_z": np.zeros(n, np.int8)})
+    m.graph.initializer.extend(_q("x", xs, xz))
+    return m, w, ws
+
+
+@pytest.mark.parametrize("isa", EACH_ISA)
+def test_a_transposed_activation_is_quantized_after_its_transpose(isa):
+    """x -> Transpose -> QuantizeLinear -> DequantizeLinear -> MatMul (ONNX Runtime's QDQ form of
+    PyTorch's attention input projection): transpose sinking stops at the quantizer, so the int8
+    kernel still takes the MatMul over."""
+    rng = np.random.default_rng(3)
+    nodes = [helper.make_node("Transpose", ["x"], ["t"], perm=[1, 0, 2]),
+             helper.make_node("QuantizeLinear", ["t", "x_s", "x_z"], ["xq"]),
+             helper.make_node("DequantizeLinear", ["xq", "x_s", "x_z"], ["xd"]),
+             helper.make_node("DequantizeLinear", ["w", "w_s", "w_z"], ["wd"], axis=1),
+             helper.make_node("MatMul", ["xd", "wd"], ["y"])]
+    m, w, ws = _matmul_case(rng, nodes, (1, 24, 64), 64, 32)
+    x = rng.normal(0, 1, (1, 24, 64)).astype(np.float32)
+    c = ov.compile_model(ov.convert_model(m), "CPU", {**F32, "OVCC_INT8_ISA": isa})
+    assert c.stats.int8_ops == 1
+    acc = (_levels(x.transpose(1, 0, 2), 0.015, 128) - 128) @ w.astype(np.int64)
+    want = acc * (np.float64(np.float32(0.015)) * ws.astype(np.float64))
+    assert np.max(np.abs(c([x])[0] - want) / (np.abs(want) + 1e-30)) < 2e-7 * 2.5
+
+
+@pytest.mark.parametrize("isa", EACH_ISA)
+def test_int8_weights_shared_by_two_matmuls(isa):
+    """One weight decompression feeding two quantized MatMuls (tied layers): both on int8 kernels."""
+    rng = np.random.default_rng(4)
+    nodes = [helper.make_node("QuantizeLinear", ["x", "x_s", "x_z"], ["xq"]),
+             helper.make_node("DequantizeLinear", ["xq", "x_s", "x_z"], ["xd"]),
+             helper.make_node("DequantizeLinear", ["w", "w_s", "w_z"], ["wd"], axis=1),
+             helper.make_node("MatMul", ["xd", "wd"], ["h"]),
+             helper.make_node("QuantizeLinear", ["h", "x_s", "x_z"], ["hq"]),
+             helper.make_node("DequantizeLinear", ["hq", "x_s", "x_z"], ["hd"]),
+             helper.make_node("MatMul", ["hd", "wd"], ["y"])]
+    m, w, ws = _matmul_case(rng, nodes, (6, 48), 48, 48)
+    x = rng.normal(0, 1, (6, 48)).astype(np.float32)
+    c = ov.compile_model(ov.convert_model(m), "CPU", {**F32, "OVCC_INT8_ISA": isa})
+    assert c.stats.int8_ops == 2
+    ref = ov.compile_model(ov.convert_model(m), "REFERENCE")([x])[0]
+    # the reference computes the products in f32 (sums of K f32 terms): within its rounding
+    np.testing.assert_allclose(c([x])[0], ref, rtol=1e-5, atol=1e-5 * np.abs(ref).max())
