@@ -1,15 +1,19 @@
 """Run by MXNet 1.9.1 in its own virtualenv (tests/compiler/mxnet_oracle.py makes it): builds the
 MXNet test models (Gluon blocks, a symbol-API checkpoint, three Gluon model-zoo networks with
 seeded weights), exports each as OUT/NAME-symbol.json + OUT/NAME-0000.params, runs it on
-seeded inputs and writes the inputs and MXNet's outputs to OUT/expected.npz
-(NAME/in/INPUT, NAME/out/K) and the inputs' names to OUT/models.json.
+seeded inputs and writes the inputs and MXNet's outputs to OUT/NAME.npz (in/INPUT in the
+inputs' order, then out/0, out/1, ...), and a file of arrays of each dtype, OUT/dtypes.params.
 
-    python tests/compiler/mxnet_build_models.py OUT
+    python tests/compiler/mxnet_build_models.py OUT              # every model
+    python tests/compiler/mxnet_build_models.py OUT --fixtures   # the small ones: tests/data/mxnet
 
-Not imported by the tests (they have no MXNet)."""
+--fixtures leaves out the model-zoo networks (their weights are megabytes); the other models
+come out the same either way (one seeded generator, the zoo last), byte for byte: the .npz
+files are written with a fixed timestamp. Not imported by the tests (they have no MXNet)."""
 
-import json
+import io
 import sys
+import zipfile
 
 import mxnet as mx
 import numpy as np
@@ -17,10 +21,11 @@ from mxnet.gluon import nn
 from mxnet.gluon.model_zoo import vision
 
 OUT = sys.argv[1]
+FIXTURES = sys.argv[2:] == ["--fixtures"]
+if sys.argv[2:] not in ([], ["--fixtures"]):
+    sys.exit(f"usage: {sys.argv[0]} OUT [--fixtures]")
 mx.random.seed(0)
 rng = np.random.default_rng(0)
-expected = {}
-manifest = {}
 
 
 def randomize(net):
@@ -49,11 +54,14 @@ def gluon(name, net, inputs):
 
 
 def record(name, names, inputs, outs):
-    manifest[name] = names
-    for n, x in zip(names, inputs):
-        expected[f"{name}/in/{n}"] = x
-    for k, o in enumerate(outs):
-        expected[f"{name}/out/{k}"] = o
+    """OUT/NAME.npz, as np.savez writes it but with a fixed timestamp, so that a rebuild is the
+    same bytes."""
+    arrays = {**{f"in/{n}": x for n, x in zip(names, inputs)}, **{f"out/{k}": o for k, o in enumerate(outs)}}
+    with zipfile.ZipFile(f"{OUT}/{name}.npz", "w", zipfile.ZIP_STORED) as z:
+        for key, a in arrays.items():
+            buf = io.BytesIO()
+            np.lib.format.write_array(buf, np.ascontiguousarray(a), allow_pickle=False)
+            z.writestr(zipfile.ZipInfo(key + ".npy", date_time=(1980, 1, 1, 0, 0, 0)), buf.getvalue())
 
 
 def normal(*shape):
@@ -213,10 +221,8 @@ dtypes = ["float32", "float64", "float16", "uint8", "int32", "int8", "int64"]
 mx.nd.save(f"{OUT}/dtypes.params", {f"arg:{d}": mx.nd.array(np.arange(6).reshape(2, 3) - 2 * (d[0] != "u"),
                                                                 dtype=d) for d in dtypes})
 
-# Networks of the Gluon model zoo (untrained, seeded weights) at a small resolution.
-
-for zoo, size in [("mobilenetv2_0.25", 64), ("mobilenet0.25", 64), ("resnet18_v1", 32)]:
-    gluon("zoo_" + zoo.replace(".", "_"), vision.get_model(zoo, classes=10), [normal(1, 3, size, size)])
-np.savez(f"{OUT}/expected.npz", **expected)
-with open(f"{OUT}/models.json", "w") as f:
-    json.dump(manifest, f)
+# Networks of the Gluon model zoo (untrained, seeded weights) at a small resolution; last, so that
+# the models above do not depend on whether they are built.
+if not FIXTURES:
+    for zoo, size in [("mobilenetv2_0.25", 64), ("mobilenet0.25", 64), ("resnet18_v1", 32)]:
+        gluon("zoo_" + zoo.replace(".", "_"), vision.get_model(zoo, classes=10), [normal(1, 3, size, size)])

@@ -34,12 +34,10 @@ def mx_dir(tmp_path_factory):
 
 
 def _expected(folder, name):
-    exp = np.load(folder / "expected.npz")
-    inputs = {n: exp[f"{name}/in/{n}"] for n in json.loads((folder / "models.json").read_text())[name]}
-    outs, k = [], 0
-    while f"{name}/out/{k}" in exp:
-        outs.append(exp[f"{name}/out/{k}"])
-        k += 1
+    """The model's inputs by name and MXNet's outputs, from NAME.npz (in/INPUT..., out/0, out/1, ...)."""
+    with np.load(folder / f"{name}.npz") as exp:
+        inputs = {k[3:]: exp[k] for k in exp.files if k.startswith("in/")}
+        outs = [exp[f"out/{k}"] for k in range(sum(f.startswith("out/") for f in exp.files))]
     return inputs, outs
 
 
