@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
-.PHONY: setup demo test lint bench fuzz-readers mxnet-oracle
+.PHONY: setup demo test lint bench fuzz-readers mxnet-oracle mxnet-fixtures
 setup: $(STAMP)
 
 demo: $(STAMP)
@@ -32,7 +32,11 @@ bench: $(STAMP)
 fuzz-readers: $(STAMP)
 	$(BIN)/python -m tests.hostile.runner --seed random --scale 4
 
-# MXNet 1.9.1 (numpy<1.24, Python <= 3.11) in its own virtualenv, the oracle of the MXNet tests;
-# they make it on first use too (~/.cache/ovcc/mxnet-venv, or $$OVCC_MXNET_VENV).
+# MXNet 1.9.1 (numpy<1.24, Python <= 3.11) in its own virtualenv, the oracle of the MXNet tests
+# (~/.cache/ovcc/mxnet-venv, or $$OVCC_MXNET_VENV); they make the default one on first use too.
 mxnet-oracle: $(STAMP)
 	$(BIN)/python -m tests.compiler.mxnet_oracle
+
+# Rewrite the committed MXNet test models, tests/data/mxnet (see its README.md), with that MXNet.
+mxnet-fixtures: $(STAMP)
+	$(BIN)/python -m tests.compiler.mxnet_oracle --fixtures tests/data/mxnet
