@@ -47,6 +47,26 @@ F32 = np.dtype(np.float32)
 L2_BUDGET = 1 << 20  # bytes of B panels a MatMul keeps hot in a core's L2
 
 
+def _rows_merged(ep: Epilogue, a_shape: list[int]) -> Epilogue | None:
+    """[b..., M, K] x [K, N] is one GEMM of b...*M rows (the same memory on both sides, and one
+    panel of B packed for all of them, not b... products of M rows each: PyTorch's attention
+    projections on [seq, 1, d]): the epilogue seen with those dims merged, if its inputs allow
+    it (each broadcast over all of them or over none)."""
+    rows = int(np.prod(a_shape[:-1]))
+    lead = tuple(ep.out_shape[:-1])
+    if len(lead) != len(a_shape) - 1:
+        return None
+    views = []
+    for view in ep.views:
+        if all(d == 1 for d in view[:-1]):
+            views.append((1, view[-1]))
+        elif tuple(view[:-1]) == lead:
+            views.append((rows, view[-1]))
+        else:
+            return None
+    return Epilogue(ep.dag, ep.inputs, views, (rows, ep.out_shape[-1]))
+
+
 def lower_matmul(ctx: LowerCtx, mm: OvOp, ep: Epilogue, output: SSAValue, inputs: Sequence[SSAValue] = ()) -> None:
     a_v, b_v = inputs or mm.inputs
     dt = dtype_of(a_v.type)
@@ -58,6 +78,8 @@ def lower_matmul(ctx: LowerCtx, mm: OvOp, ep: Epilogue, output: SSAValue, inputs
         a_shape, ta = [1, a_shape[0]], False
     if len(b_shape) == 1:
         b_shape, tb = [b_shape[0], 1], False
+    if len(a_shape) > 2 and len(b_shape) == 2 and not ta and (merged := _rows_merged(ep, a_shape)) is not None:
+        a_shape, ep = [int(np.prod(a_shape[:-1])), a_shape[-1]], merged
     M = a_shape[-1] if ta else a_shape[-2]
     K = a_shape[-2] if ta else a_shape[-1]
     N = b_shape[-2] if tb else b_shape[-1]

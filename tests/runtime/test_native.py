@@ -186,6 +186,25 @@ def test_matmul_blocking_matches_onnxruntime(a_shape, b_shape, tb, const_b):
     np.testing.assert_allclose(got, ort_run(model, feeds)[0], rtol=1e-4, atol=1e-3)
 
 
+@pytest.mark.parametrize("e_shape", [(50,), (16, 3, 50), (16, 1, 50), (3, 1), (1, 3, 50)])
+@pytest.mark.parametrize("precision", ["f32", "bf16"])
+def test_batched_rows_times_shared_weights_with_an_epilogue(e_shape, precision):
+    """[16, 3, K] x [K, N] + e: one GEMM of 48 rows where e broadcasts over both leading dims or
+    over neither; else (e [16, 1, N] or [3, 1]) 16 products of 3 rows. Both against ONNX Runtime."""
+    rng = np.random.default_rng(5)
+    nodes = [helper.make_node("MatMul", ["a", "w"], ["m"]), helper.make_node("Add", ["m", "e"], ["s"]),
+             helper.make_node("Relu", ["s"], ["y"])]
+    model = make_model(nodes, [("a", np.float32, [16, 3, 70]), ("e", np.float32, list(e_shape))],
+                       [("y", np.float32, None)], {"w": rng.standard_normal((70, 50)).astype(np.float32)})
+    a = rng.standard_normal((16, 3, 70)).astype(np.float32)
+    e = rng.standard_normal(e_shape).astype(np.float32)
+    c = ov.compile_model(ov.convert_model(model), "CPU", {"INFERENCE_PRECISION_HINT": precision})
+    want = ort_run(model, {"a": a, "e": e})[0]
+    # bf16 (where the CPU runs it): operands rounded to 8 bits of mantissa, sums of 70 in f32
+    tol = 1e-4 if c.get_property("INFERENCE_PRECISION_HINT") == "f32" else 3e-2
+    np.testing.assert_allclose(c([a, e])[0], want, rtol=tol, atol=tol * np.abs(want).max())
+
+
 @pytest.mark.parametrize("cin,cout,hw,k,stride,dil,batch", [
     (16, 64, 56, 3, 1, 1, 1),   # output rows wider than a vector
     (8, 13, 7, 3, 1, 1, 2),     # rows narrower than a vector: one vector spans several rows
