@@ -6,7 +6,8 @@ For each model, batch-1 latency in three precisions, every engine of a model int
 one run (each round runs every engine in turn, so that the machine's noise spreads over all of
 them; the table shows medians over all rounds):
 - f32: ovcc (INFERENCE_PRECISION_HINT f32), ONNX Runtime (2 intra-op threads), OpenVINO (f32);
-- default: ovcc and OpenVINO with no hint (bf16 where the CPU has native bf16, else f32);
+- default: ovcc and OpenVINO with no hint (bf16 where the CPU has native bf16, else f32), with
+  each one's max abs error and cosine against ONNX Runtime f32 over 8 held-out inputs;
 - int8: the model quantized (ONNX Runtime's static QDQ quantizer, u8 activations, s8 weights per
   channel, calibrated on 16 random inputs; or `compiler.quantize` where it exists, with
   `--quantizer ovcc`) run by ovcc, OpenVINO and ONNX Runtime; with the cosine of ovcc's int8
@@ -150,13 +151,23 @@ def engines(model: onnx.ModelProto, x: np.ndarray, tmp: Path, quantizer: str) ->
     ref = sess.run(None, {name: x})[0]
     rng = np.random.default_rng(2)
     held = [rng.standard_normal(x.shape).astype(np.float32) for _ in range(8)]
-    a = np.concatenate([f32([h])[0].ravel() for h in held]).astype(np.float64)
-    b = np.concatenate([int8([h])[0].ravel() for h in held]).astype(np.float64)
+    def outputs(run):  # the first output over the held-out inputs, as one float64 vector
+        return np.concatenate([np.asarray(run(h)).ravel() for h in held]).astype(np.float64)
+
+    def cosine(a, b):
+        return a @ b / (np.linalg.norm(a) * np.linalg.norm(b))
+
+    truth = outputs(lambda h: sess.run(None, {name: h})[0])
+    a, b = outputs(lambda h: f32([h])[0]), outputs(lambda h: int8([h])[0])
+    accuracy = []  # default precision of both against ONNX Runtime f32 on the same inputs
+    for run in (lambda h: default([h])[0], lambda h: ov_default([h])[0]):
+        d = outputs(run)
+        accuracy.append(f"max abs err {np.abs(d - truth).max():.1e}, cosine {cosine(d, truth):.6f}")
     info = {"err": float(np.abs(f32([x])[0] - ref).max()),
-            "default": f"ovcc {default.get_property('INFERENCE_PRECISION_HINT')}, OpenVINO "
-                       f"{ov_default.get_property('INFERENCE_PRECISION_HINT').to_string()}",
+            "default": f"ovcc {default.get_property('INFERENCE_PRECISION_HINT')} ({accuracy[0]}), OpenVINO "
+                       f"{ov_default.get_property('INFERENCE_PRECISION_HINT').to_string()} ({accuracy[1]}) vs ORT f32",
             "int8": f"ovcc int8 ops {int8.stats.int8_ops} ({int8.stats.int8_isa or 'no int8 kernels'}), "
-                    f"cosine vs f32 {a @ b / (np.linalg.norm(a) * np.linalg.norm(b)):.5f}"
+                    f"cosine vs f32 {cosine(a, b):.5f}"
                     + ("" if ov_int8 is not None else f"; OpenVINO crashed compiling it (exit {probe.returncode})")}
     return fns, info
 
