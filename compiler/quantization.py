@@ -24,7 +24,7 @@ from compiler.model import Model
 from dialects.errors import InputError
 from dialects.ov import Const, OvOp, dtype_of, shape_of
 from passes.common import sync_function_type
-from passes.quantize import ANCHORS, activation_range, channel_axes, insert_fake_quantize, replace_weights
+from passes.quantize import ANCHORS, activation_range, channel_axes, insert_fake_quantize, replace_weights, smooth
 
 
 class QuantizationError(InputError):
@@ -161,8 +161,9 @@ def _progress(it: Iterable, total: int) -> Iterable:
     return tqdm(it, total=total, desc="calibration", file=sys.stderr)
 
 
-def _calibrate(model: Model, values: list, dataset: Dataset, subset_size: int) -> list[tuple[float, float]]:
-    """Each value's min and max over the first `subset_size` samples."""
+def _calibrate(model: Model, values: list, dataset: Dataset, subset_size: int, channels: bool = False) -> list:
+    """Each value's (min, max) over the first `subset_size` samples, or with `channels` its
+    max |x| per channel of the last axis."""
     from compiler.api import compile_model
 
     probe = model.clone()
@@ -188,10 +189,17 @@ def _calibrate(model: Model, values: list, dataset: Dataset, subset_size: int) -
             break
         res = compiled(_feeds(sample, model))
         outs = [np.asarray(res[n_out + i]) for i in range(len(extra))]
+        if channels:
+            peaks = [np.abs(o).reshape(-1, o.shape[-1]).max(axis=0) for o in outs]
+            highs = peaks if not highs else [np.maximum(a, b) for a, b in zip(highs, peaks)]
+            lows = [True]
+            continue
         lows.append([float(np.min(o)) for o in outs])
         highs.append([float(np.max(o)) for o in outs])
     if not lows:
         raise QuantizationError("the calibration dataset is empty")
+    if channels:
+        return highs
     return list(zip(np.min(lows, axis=0).tolist(), np.max(highs, axis=0).tolist()))
 
 
@@ -217,6 +225,8 @@ def quantize(model: Model, calibration_dataset: Dataset, *, preset: Quantization
 
     q = model.clone()
     anchors = [op for op in _anchors(q, ignored_scope) if _weights(op)]
+    if model_type is ModelType.TRANSFORMER:
+        _smooth_matmuls(q, anchors, sensitive, calibration_dataset, subset_size)
     acts = []
     for op in anchors:
         x = op.operands[0]
@@ -238,6 +248,28 @@ def quantize(model: Model, calibration_dataset: Dataset, *, preset: Quantization
         replace_weights(op, 1, channel_axes(op, len(shape_of(op.operands[1].type))))
     _cleanup(q)
     return q
+
+
+SMOOTH_QUANT_ALPHA = 0.95  # NNCF's default for MatMuls (its convolutions are not smoothed)
+
+
+def _smooth_matmuls(model: Model, anchors: list[OvOp], sensitive: tuple, dataset: Dataset, subset_size: int) -> None:
+    """SmoothQuant on the MatMuls with constant weights, grouped by the activation they read
+    (one calibration pass for the per-channel peaks of those activations)."""
+    groups: dict[int, list[OvOp]] = {}
+    for op in anchors:
+        x = op.operands[0]
+        producer = getattr(x, "op", None)
+        if op.IR_TYPE != "MatMul" or dtype_of(x.type) != np.float32 or not shape_of(x.type) or \
+                (isinstance(producer, OvOp) and producer.IR_TYPE in sensitive):
+            continue
+        groups.setdefault(id(x), []).append(op)
+    if not groups:
+        return
+    values = [g[0].operands[0] for g in groups.values()]
+    peaks = _calibrate(model, values, dataset, subset_size, channels=True)
+    for group, peak in zip(groups.values(), peaks):
+        smooth(group, peak, SMOOTH_QUANT_ALPHA)
 
 
 def compress_weights(model: Model, mode: CompressWeightsMode | str = CompressWeightsMode.INT8_ASYM,

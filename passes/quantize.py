@@ -96,3 +96,33 @@ def replace_weights(op: OvOp, index: int, axes: tuple[int, ...], symmetric: bool
 def _add(new: OvOp, before: OvOp) -> SSAValue:
     Rewriter.insert_op(new, InsertPoint.before(before))
     return new.outputs[0]
+
+
+def smooth(anchors: list[OvOp], x_absmax: np.ndarray, alpha: float) -> None:
+    """SmoothQuant (Xiao et al. 2023, NNCF's default for transformers): the MatMuls `anchors`
+    read one activation x [..., K]; divide x's channels by s = max|x_k|^a / max|w_k|^(1-a) (w's
+    input channel k over every anchor) in a Multiply ahead of them, and multiply their weights'
+    rows by s, so that outlier channels of x move into the weights, which are quantized per
+    output channel. The product is unchanged (up to f32 rounding)."""
+    ws = [constant_of_weights(op) for op in anchors]
+    w_absmax = np.max([np.abs(w).max(axis=0 if op.attr.transpose_b else 1) for op, w in zip(anchors, ws)], axis=0)
+    eps = 1e-8
+    s = np.power(np.maximum(x_absmax, eps), alpha) / np.power(np.maximum(w_absmax, eps), 1 - alpha)
+    s = np.clip(s, 1e-4, 1e4).astype(np.float32)
+    first = anchors[0]
+    inv = Const((1 / s).astype(np.float32))
+    Rewriter.insert_op(inv, InsertPoint.before(first))
+    mul = create("Multiply", [first.operands[0], inv.output])
+    Rewriter.insert_op(mul, InsertPoint.before(first))
+    for op, w in zip(anchors, ws):
+        scaled = Const((w * (s[None, :] if op.attr.transpose_b else s[:, None])).astype(np.float32))
+        Rewriter.insert_op(scaled, InsertPoint.before(op))
+        op.operands[0] = mul.outputs[0]
+        op.operands[1] = scaled.output
+
+
+def constant_of_weights(op: OvOp) -> np.ndarray:
+    from dialects.ov import constant_of
+
+    return np.asarray(constant_of(op.operands[1]), np.float32)
+
