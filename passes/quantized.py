@@ -46,6 +46,14 @@ class ActQuant:
     z: int
     nan: int = 0  # the level a NaN input gets
 
+    def pad(self) -> float | None:
+        """The value of x that a convolution's zero padding stands for (its level must be z, the
+        level of 0.0 after dequantization): x = z - lo for integers made float (their zero
+        point), 0.0 for the other forms where 0.0 quantizes to z; None if nothing does."""
+        if self.form == "int":
+            return float(self.z) - self.lo
+        return 0.0 if self.level_of_zero() == self.z else None
+
     def level_of_zero(self) -> int:
         x = np.float32(0.0)
         if self.form == "int":
@@ -326,7 +334,7 @@ def analyze(block, int8: bool | str) -> Quantized:
         if any(p != 0 for p in getattr(anchor.attr, "pads_begin", ())) or \
                 any(p != 0 for p in getattr(anchor.attr, "pads_end", ())) or \
                 getattr(anchor.attr, "auto_pad", "explicit") in ("same_upper", "same_lower"):
-            if act.level_of_zero() != act.z:  # padding quantizes 0.0: it must land on the level of 0
+            if act.pad() is None:  # the padding must land on the level of 0.0
                 continue
         out.acts[id(anchor)] = act
         claims.setdefault(x, (qops, set()))[1].add((id(op), _activation_use(op, x)))

@@ -173,7 +173,8 @@ def _conv_gemm(ctx, label, x_v, wflat, ep, output, x_shape, out_shape, k, stride
         ph_plane = hph * wph
         in_plane = sh * sw * ph_plane
         slack = nr + wph + v
-        x_buf = phase_input(ctx, x_buf, (n, cin, h, w), pb, (sh, sw), (hph, wph), n * cin * in_plane + slack)
+        x_buf = phase_input(ctx, x_buf, (n, cin, h, w), pb, (sh, sw), (hph, wph), n * cin * in_plane + slack,
+                            quant[0].pad() if quant is not None else 0.0)
         koff = np.array([ci * in_plane + (((i * dil[0]) % sh) * sw + (j * dil[1]) % sw) * ph_plane
                          + (i * dil[0] // sh) * wph + j * dil[1] // sw
                          for ci in range(cin_g) for i in range(kh) for j in range(kw)], np.int64)
@@ -519,16 +520,17 @@ def _pack_panels(ctx: LowerCtx, x: Buf, koff, dims, kdim: int, kp: int, gm, poin
     return out
 
 
-def phase_input(ctx: LowerCtx, x: Buf, shape, pb, stride, phase_hw, size: int) -> Buf:
-    """A zero-padded, phase-split copy of an NCHW tensor: for each channel, stride_h x stride_w
-    phase images of phase_hw, image (a, b) holding padded rows a, a+s_h, ... and columns
-    b, b+s_w, ...; `size` elements in all (zeros after the end)."""
+def phase_input(ctx: LowerCtx, x: Buf, shape, pb, stride, phase_hw, size: int, pad: float = 0.0) -> Buf:
+    """A padded (with `pad`: 0.0, or the zero point of an integer input an int8 kernel reads),
+    phase-split copy of an NCHW tensor: for each channel, stride_h x stride_w phase images of
+    phase_hw, image (a, b) holding padded rows a, a+s_h, ... and columns b, b+s_w, ...; `size`
+    elements in all (zeros after the end)."""
     n, c, h, w = shape
     sh, sw = stride
     hph, wph = phase_hw
     planes = n * c
     per_plane = sh * sw * hph * wph
-    key = f"phase{shape}{pb}{stride}{phase_hw}{size}"
+    key = f"phase{shape}{pb}{stride}{phase_hw}{size}|{pad!r}"
     out = ctx.scratch_value(np.dtype(np.float32), size)
 
     def build(kb: KB) -> None:
@@ -547,7 +549,7 @@ def phase_input(ctx: LowerCtx, x: Buf, shape, pb, stride, phase_hw, size: int) -
                     iw = kb.sub(kb.add(kb.mul(j, sw), b), pb[1])
                     ok = kb.emit_and(inside, kb.icmp("ult", iw, w))
                     idx = kb.select(ok, kb.v(kb.add(kb.mul(pl, h * w), kb.add(kb.mul(ih, w), iw))), kb.v(0))
-                    kb.store(kb.select(ok, kb.load(xb, idx), kb.f(0.0)), ob, kb.add(dst, j))
+                    kb.store(kb.select(ok, kb.load(xb, idx), kb.f(pad)), ob, kb.add(dst, j))
                 kb.for_(0, wph, col)
             kb.for_(0, sh * sw * hph, line)
 
