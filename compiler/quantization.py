@@ -5,7 +5,8 @@ activation inputs of Convolution/GroupConvolution/MatMul and int8 per-output-cha
 
 Activation statistics: plain min and max over the calibration samples (NNCF averages
 per-sample min/max for CNNs; plain min/max never clips a calibration value). Fast bias
-correction is not implemented: the flag is accepted and ignored."""
+correction as NNCF's: each quantized layer's bias absorbs the shift between its f32 output
+mean and what the quantized layer gives for its mean input; SmoothQuant for transformers."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from typing import Any
 
 import numpy as np
 from xdsl.ir import OpResult
+from xdsl.rewriter import InsertPoint, Rewriter
 
 from compiler.model import Model
 from dialects.errors import InputError
@@ -161,9 +163,10 @@ def _progress(it: Iterable, total: int) -> Iterable:
     return tqdm(it, total=total, desc="calibration", file=sys.stderr)
 
 
-def _calibrate(model: Model, values: list, dataset: Dataset, subset_size: int, channels: bool = False) -> list:
-    """Each value's (min, max) over the first `subset_size` samples, or with `channels` its
-    max |x| per channel of the last axis."""
+def _calibrate(model: Model, values: list, dataset: Dataset, subset_size: int, kind: str = "range",
+               axes: list[int] | None = None) -> list:
+    """Each value over the first `subset_size` samples: its (min, max) (`kind` "range"), or per
+    channel of axis `axes[i]` (default the last) its max |x| ("peak") or its mean ("mean")."""
     from compiler.api import compile_model
 
     probe = model.clone()
@@ -180,7 +183,8 @@ def _calibrate(model: Model, values: list, dataset: Dataset, subset_size: int, c
     compiled = compile_model(probe, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
     length = dataset.get_length()
     total = subset_size if length is None else min(subset_size, length)
-    lows, highs = [], []
+    axes = axes or [-1] * len(values)
+    lows, highs, count = [], [], 0
     samples = iter(dataset.get_inference_data())
     for _ in _progress(range(total), total):
         try:
@@ -189,17 +193,24 @@ def _calibrate(model: Model, values: list, dataset: Dataset, subset_size: int, c
             break
         res = compiled(_feeds(sample, model))
         outs = [np.asarray(res[n_out + i]) for i in range(len(extra))]
-        if channels:
-            peaks = [np.abs(o).reshape(-1, o.shape[-1]).max(axis=0) for o in outs]
-            highs = peaks if not highs else [np.maximum(a, b) for a, b in zip(highs, peaks)]
-            lows = [True]
+        count += 1
+        if kind == "range":
+            lows.append([float(np.min(o)) for o in outs])
+            highs.append([float(np.max(o)) for o in outs])
             continue
-        lows.append([float(np.min(o)) for o in outs])
-        highs.append([float(np.max(o)) for o in outs])
-    if not lows:
+        per_channel = [np.moveaxis(o, a, -1).reshape(-1, o.shape[a]).astype(np.float64) for o, a in zip(outs, axes)]
+        if kind == "peak":
+            now = [np.abs(o).max(axis=0) for o in per_channel]
+            highs = now if not highs else [np.maximum(a, b) for a, b in zip(highs, now)]
+        else:
+            now = [o.mean(axis=0) for o in per_channel]
+            highs = now if not highs else [a + b for a, b in zip(highs, now)]
+    if not count:
         raise QuantizationError("the calibration dataset is empty")
-    if channels:
+    if kind == "peak":
         return highs
+    if kind == "mean":
+        return [h / count for h in highs]
     return list(zip(np.min(lows, axis=0).tolist(), np.max(highs, axis=0).tolist()))
 
 
@@ -246,8 +257,90 @@ def quantize(model: Model, calibration_dataset: Dataset, *, preset: Quantization
         fqs[id(x)] = insert_fake_quantize(op, 0, lo, hi).outputs[0]
     for op in anchors:
         replace_weights(op, 1, channel_axes(op, len(shape_of(op.operands[1].type))))
+    if fast_bias_correction:
+        originals = [op for op in _anchors(model, ignored_scope) if _weights(op)]
+        _correct_biases(model, list(zip(originals, anchors)), calibration_dataset, subset_size)
     _cleanup(q)
     return q
+
+
+BIAS_SHIFT_THRESHOLD = 2.0  # NNCF's: a shift larger than this times the bias is not applied
+
+
+def _bias_add(op: OvOp) -> tuple[OvOp, int, np.ndarray] | None:
+    """(Add, index of its bias operand, bias) of a weighted op whose only user adds a constant
+    per output channel (axis 1 of a convolution, the last of a MatMul)."""
+    from dialects.ov import constant_of
+
+    uses = list(op.outputs[0].uses)
+    if len(uses) != 1 or not isinstance(uses[0].operation, OvOp) or uses[0].operation.IR_TYPE != "Add":
+        return None
+    add, i = uses[0].operation, 1 - uses[0].index
+    bias = constant_of(add.operands[i])
+    out = shape_of(op.outputs[0].type)
+    if bias is None or bias.dtype != np.float32 or tuple(shape_of(add.outputs[0].type)) != tuple(out):
+        return None
+    axis = 1 if op.IR_TYPE != "MatMul" else len(out) - 1
+    full = (1,) * (len(out) - bias.ndim) + bias.shape
+    if len(full) != len(out) or any(d != 1 for k, d in enumerate(full) if k != axis):
+        return None
+    return add, i, bias
+
+
+def _value_of(v) -> np.ndarray | None:
+    """A value computed from constants only (a weight decompression), by the reference ops."""
+    from dialects.ov import constant_of
+    from runtime.interpreter import evaluate
+
+    c = constant_of(v)
+    if c is not None:
+        return c
+    op = getattr(v, "op", None)
+    if not isinstance(op, OvOp) or op.IR_TYPE not in ("Convert", "Subtract", "Multiply", "Reshape", "Transpose"):
+        return None
+    ins = [_value_of(x) for x in op.operands]
+    return None if any(x is None for x in ins) else evaluate(op, ins)[v.index]
+
+
+def _correct_biases(model: Model, pairs: list[tuple[OvOp, OvOp]], dataset: Dataset, subset_size: int) -> None:
+    """Fast bias correction (after NNCF's FastBiasCorrection): for each quantized layer with a
+    bias, the mean of its f32 input per channel (over the calibration samples) is broadcast to
+    the input's shape and run through the layer with its f32 weights and with its int8 ones
+    (the reference ops); their difference per output channel, the mean shift that rounding the
+    weights causes, is added to the bias. Both sides see the same input, so the borders of
+    padded convolutions (where a constant image and the data differ) cancel out."""
+    from runtime.interpreter import evaluate
+
+    todo = []
+    for f, q in pairs:
+        fb, qb = _bias_add(f), _bias_add(q)
+        if fb is None or qb is None or not all(isinstance(d, int) and d > 0 for d in shape_of(f.operands[0].type)):
+            continue
+        todo.append((f, q, qb))
+    if not todo:
+        return
+    means = _calibrate(model, [f.operands[0] for f, *_ in todo], dataset, subset_size, "mean",
+                       [1 if f.IR_TYPE != "MatMul" else -1 for f, *_ in todo])
+    for (f, q, (qadd, i, bias)), x_mean in zip(todo, means):
+        xshape = tuple(shape_of(f.operands[0].type))
+        axis = 1 if f.IR_TYPE != "MatMul" else len(xshape) - 1
+        shape = [1] * len(xshape)
+        shape[axis] = xshape[axis]
+        blob = np.broadcast_to(x_mean.astype(np.float32).reshape(shape), xshape).copy()
+        w, wq = _value_of(f.operands[1]), _value_of(q.operands[1])
+        if w is None or wq is None:
+            continue
+
+        def channel_means(y, matmul=f.IR_TYPE == "MatMul"):
+            a = y.ndim - 1 if matmul else 1
+            return np.moveaxis(y, a, -1).reshape(-1, y.shape[a]).astype(np.float64).mean(axis=0)
+        shift = channel_means(evaluate(f, [blob, w])[0]) - channel_means(evaluate(q, [blob, wq])[0])
+        flat = bias.reshape(-1).astype(np.float64)
+        if np.max(np.abs(shift)) > BIAS_SHIFT_THRESHOLD * max(float(np.max(np.abs(flat))), 1e-8):
+            continue
+        new = Const((flat + shift).astype(np.float32).reshape(bias.shape))
+        Rewriter.insert_op(new, InsertPoint.before(qadd))
+        qadd.operands[i] = new.output
 
 
 SMOOTH_QUANT_ALPHA = 0.95  # NNCF's default for MatMuls (its convolutions are not smoothed)
@@ -267,7 +360,7 @@ def _smooth_matmuls(model: Model, anchors: list[OvOp], sensitive: tuple, dataset
     if not groups:
         return
     values = [g[0].operands[0] for g in groups.values()]
-    peaks = _calibrate(model, values, dataset, subset_size, channels=True)
+    peaks = _calibrate(model, values, dataset, subset_size, "peak")
     for group, peak in zip(groups.values(), peaks):
         smooth(group, peak, SMOOTH_QUANT_ALPHA)
 

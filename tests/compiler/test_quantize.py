@@ -101,6 +101,29 @@ def test_openvino_runs_our_quantized_ir_within_one_step(cnn, tmp_path):
         assert np.max(np.abs(theirs([x])[0] - ours([x])[0])) <= bound
 
 
+def test_fast_bias_correction_removes_the_mean_shift_of_rounded_weights(cnn):
+    """With fast bias correction (the default, as NNCF's) the biases absorb the mean output shift
+    that int8 weights cause on the calibration data's mean input: measured on held-out inputs,
+    the rms error against f32 halves (6.9e-3 -> 3.3e-3); without it the biases are the float
+    model's."""
+    m, corrected = cnn
+    plain = ov.quantize(m, ov.Dataset(_samples(40, 1)), subset_size=40, fast_bias_correction=False)
+
+    def biases(model):
+        return [constant_of(u.operation.operands[1]) for op in _anchors(model)
+                for u in op.results[0].uses if u.operation.IR_TYPE == "Add"]
+    assert all(np.array_equal(a, b) for a, b in zip(biases(plain), biases(m)))
+    assert not all(np.array_equal(a, b) for a, b in zip(biases(corrected), biases(m)))
+    f32 = ov.compile_model(m, "CPU", F32)
+    held = _samples(16, 5)
+    want = np.concatenate([f32([x])[0].ravel() for x in held])
+
+    def rms(q):
+        c = ov.compile_model(q, "CPU", F32)
+        return float(np.sqrt(np.mean((np.concatenate([c([x])[0].ravel() for x in held]) - want) ** 2)))
+    assert rms(corrected) < 0.7 * rms(plain)
+
+
 def _compressed(mode):
     m = _cnn()
     c = ov.compress_weights(m, mode=mode)
