@@ -165,8 +165,9 @@ def _progress(it: Iterable, total: int) -> Iterable:
 
 def _calibrate(model: Model, values: list, dataset: Dataset, subset_size: int, kind: str = "range",
                axes: list[int] | None = None) -> list:
-    """Each value over the first `subset_size` samples: its (min, max) (`kind` "range"), or per
-    channel of axis `axes[i]` (default the last) its max |x| ("peak") or its mean ("mean")."""
+    """Each value over the first `subset_size` samples: its (min, max) (`kind` "range"), per
+    channel of axis `axes[i]` (default the last) its max |x| ("peak"), or (min, max, per-channel
+    mean) ("stats")."""
     from compiler.api import compile_model
 
     probe = model.clone()
@@ -184,7 +185,7 @@ def _calibrate(model: Model, values: list, dataset: Dataset, subset_size: int, k
     length = dataset.get_length()
     total = subset_size if length is None else min(subset_size, length)
     axes = axes or [-1] * len(values)
-    lows, highs, count = [], [], 0
+    lows, highs, sums, count = [], [], [], 0
     samples = iter(dataset.get_inference_data())
     for _ in _progress(range(total), total):
         try:
@@ -194,24 +195,27 @@ def _calibrate(model: Model, values: list, dataset: Dataset, subset_size: int, k
         res = compiled(_feeds(sample, model))
         outs = [np.asarray(res[n_out + i]) for i in range(len(extra))]
         count += 1
-        if kind == "range":
+        if kind in ("range", "stats"):
             lows.append([float(np.min(o)) for o in outs])
             highs.append([float(np.max(o)) for o in outs])
-            continue
-        per_channel = [np.moveaxis(o, a, -1).reshape(-1, o.shape[a]).astype(np.float64) for o, a in zip(outs, axes)]
+            if kind == "range":
+                continue
+        per_channel = [np.moveaxis(o, a, -1).reshape(-1, o.shape[a]).astype(np.float64) if o.ndim else None
+                       for o, a in zip(outs, axes)]
         if kind == "peak":
             now = [np.abs(o).max(axis=0) for o in per_channel]
-            highs = now if not highs else [np.maximum(a, b) for a, b in zip(highs, now)]
+            sums = now if not sums else [np.maximum(a, b) for a, b in zip(sums, now)]
         else:
-            now = [o.mean(axis=0) for o in per_channel]
-            highs = now if not highs else [a + b for a, b in zip(highs, now)]
+            now = [None if o is None else o.mean(axis=0) for o in per_channel]
+            sums = now if not sums else [None if a is None else a + b for a, b in zip(sums, now)]
     if not count:
         raise QuantizationError("the calibration dataset is empty")
     if kind == "peak":
-        return highs
-    if kind == "mean":
-        return [h / count for h in highs]
-    return list(zip(np.min(lows, axis=0).tolist(), np.max(highs, axis=0).tolist()))
+        return sums
+    ranges = list(zip(np.min(lows, axis=0).tolist(), np.max(highs, axis=0).tolist()))
+    if kind == "stats":
+        return [(lo, hi, None if m is None else m / count) for (lo, hi), m in zip(ranges, sums)]
+    return ranges
 
 
 def quantize(model: Model, calibration_dataset: Dataset, *, preset: QuantizationPreset | str | None = None,
@@ -245,21 +249,27 @@ def quantize(model: Model, calibration_dataset: Dataset, *, preset: Quantization
         if dtype_of(x.type) != np.float32 or (isinstance(producer, OvOp) and producer.IR_TYPE in sensitive):
             continue
         acts.append((op, x))
-    values = list({id(x): x for _, x in acts}.values())
-    ranges = dict(zip((id(v) for v in values), _calibrate(q, values, calibration_dataset, subset_size)
-                      if values else []))
+    # layers whose bias absorbs their mean shift, with their f32 weights (before rounding)
+    corrected = [(op, b, _value_of(op.operands[1])) for op in anchors if fast_bias_correction and
+                 (b := _bias_add(op)) is not None and all(d > 0 for d in shape_of(op.operands[0].type))]
+    values = list({id(x): x for x in [x for _, x in acts] + [op.operands[0] for op, *_ in corrected]}.values())
+    axis = {}
+    for op in anchors:
+        axis.setdefault(id(op.operands[0]), -1 if op.IR_TYPE == "MatMul" else 1)
+    stats = dict(zip((id(v) for v in values), _calibrate(q, values, calibration_dataset, subset_size, "stats",
+                                                         [axis.get(id(v), -1) for v in values]) if values else []))
+    corrected = [(op, b, w, stats[id(op.operands[0])][2]) for op, b, w in corrected]
     fqs: dict[int, Any] = {}
     for op, x in acts:
         if id(x) in fqs:
             op.operands[0] = fqs[id(x)]
             continue
-        lo, hi = activation_range(*ranges[id(x)], symmetric=preset is QuantizationPreset.PERFORMANCE)
+        lo, hi, _ = stats[id(x)]
+        lo, hi = activation_range(lo, hi, symmetric=preset is QuantizationPreset.PERFORMANCE)
         fqs[id(x)] = insert_fake_quantize(op, 0, lo, hi).outputs[0]
     for op in anchors:
         replace_weights(op, 1, channel_axes(op, len(shape_of(op.operands[1].type))))
-    if fast_bias_correction:
-        originals = [op for op in _anchors(model, ignored_scope) if _weights(op)]
-        _correct_biases(model, list(zip(originals, anchors)), calibration_dataset, subset_size)
+    _correct_biases(corrected)
     _cleanup(q)
     return q
 
@@ -302,45 +312,39 @@ def _value_of(v) -> np.ndarray | None:
     return None if any(x is None for x in ins) else evaluate(op, ins)[v.index]
 
 
-def _correct_biases(model: Model, pairs: list[tuple[OvOp, OvOp]], dataset: Dataset, subset_size: int) -> None:
-    """Fast bias correction (after NNCF's FastBiasCorrection): for each quantized layer with a
-    bias, the mean of its f32 input per channel (over the calibration samples) is broadcast to
-    the input's shape and run through the layer with its f32 weights and with its int8 ones
-    (the reference ops); their difference per output channel, the mean shift that rounding the
-    weights causes, is added to the bias. Both sides see the same input, so the borders of
-    padded convolutions (where a constant image and the data differ) cancel out."""
+def _channel_means(y: np.ndarray, axis: int) -> np.ndarray:
+    return np.moveaxis(y, axis, -1).reshape(-1, y.shape[axis]).astype(np.float64).mean(axis=0)
+
+
+def _correct_biases(layers: list) -> None:
+    """Fast bias correction (after NNCF's FastBiasCorrection), for each (quantized layer, its
+    bias Add, its f32 weights, the per-channel mean of its f32 input over the calibration
+    samples): that mean, broadcast to the input's shape, runs through the layer with its f32
+    weights and with its int8 ones (the reference ops); their difference per output channel,
+    the mean shift that rounding the weights causes, is added to the bias. Both sides see the
+    same input, so the borders of padded convolutions (where a constant image and the data
+    differ) cancel out."""
     from runtime.interpreter import evaluate
 
-    todo = []
-    for f, q in pairs:
-        fb, qb = _bias_add(f), _bias_add(q)
-        if fb is None or qb is None or not all(isinstance(d, int) and d > 0 for d in shape_of(f.operands[0].type)):
+    for op, (add, i, bias), w, x_mean in layers:
+        wq = _value_of(op.operands[1])
+        xshape = tuple(shape_of(op.operands[0].type))
+        matmul = op.IR_TYPE == "MatMul"
+        axis = len(xshape) - 1 if matmul else 1
+        if w is None or wq is None or x_mean is None or x_mean.shape != (xshape[axis],):
             continue
-        todo.append((f, q, qb))
-    if not todo:
-        return
-    means = _calibrate(model, [f.operands[0] for f, *_ in todo], dataset, subset_size, "mean",
-                       [1 if f.IR_TYPE != "MatMul" else -1 for f, *_ in todo])
-    for (f, q, (qadd, i, bias)), x_mean in zip(todo, means):
-        xshape = tuple(shape_of(f.operands[0].type))
-        axis = 1 if f.IR_TYPE != "MatMul" else len(xshape) - 1
         shape = [1] * len(xshape)
         shape[axis] = xshape[axis]
         blob = np.broadcast_to(x_mean.astype(np.float32).reshape(shape), xshape).copy()
-        w, wq = _value_of(f.operands[1]), _value_of(q.operands[1])
-        if w is None or wq is None:
-            continue
-
-        def channel_means(y, matmul=f.IR_TYPE == "MatMul"):
-            a = y.ndim - 1 if matmul else 1
-            return np.moveaxis(y, a, -1).reshape(-1, y.shape[a]).astype(np.float64).mean(axis=0)
-        shift = channel_means(evaluate(f, [blob, w])[0]) - channel_means(evaluate(q, [blob, wq])[0])
+        out_axis = -1 if matmul else 1
+        shift = _channel_means(evaluate(op, [blob, w])[0], out_axis) - \
+            _channel_means(evaluate(op, [blob, wq])[0], out_axis)
         flat = bias.reshape(-1).astype(np.float64)
         if np.max(np.abs(shift)) > BIAS_SHIFT_THRESHOLD * max(float(np.max(np.abs(flat))), 1e-8):
             continue
         new = Const((flat + shift).astype(np.float32).reshape(bias.shape))
-        Rewriter.insert_op(new, InsertPoint.before(qadd))
-        qadd.operands[i] = new.output
+        Rewriter.insert_op(new, InsertPoint.before(add))
+        add.operands[i] = new.output
 
 
 SMOOTH_QUANT_ALPHA = 0.95  # NNCF's default for MatMuls (its convolutions are not smoothed)
