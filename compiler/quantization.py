@@ -145,8 +145,7 @@ def _feeds(sample: Any, model: Model) -> list[np.ndarray]:
     out = []
     for p, a in zip(ins, arrays):
         a = np.asarray(a)
-        want = p.shape
-        if len(a.shape) != len(want) or any(d is not None and d >= 0 and d != s for d, s in zip(want, a.shape)):
+        if not p.partial_shape.compatible(list(a.shape)):  # dynamic dims take any size
             raise QuantizationError(f"calibration sample for input {p.any_name!r} has shape {list(a.shape)}; "
                                     f"the model expects {list(p.partial_shape)}")
         out.append(a.astype(p.dtype, copy=False))
@@ -251,7 +250,7 @@ def quantize(model: Model, calibration_dataset: Dataset, *, preset: Quantization
         acts.append((op, x))
     # layers whose bias absorbs their mean shift, with their f32 weights (before rounding)
     corrected = [(op, b, _value_of(op.operands[1])) for op in anchors if fast_bias_correction and
-                 (b := _bias_add(op)) is not None and all(d > 0 for d in shape_of(op.operands[0].type))]
+                 (b := _bias_add(op)) is not None and _static(shape_of(op.operands[0].type))]
     values = list({id(x): x for x in [x for _, x in acts] + [op.operands[0] for op, *_ in corrected]}.values())
     axis = {}
     for op in anchors:
@@ -310,6 +309,10 @@ def _value_of(v) -> np.ndarray | None:
         return None
     ins = [_value_of(x) for x in op.operands]
     return None if any(x is None for x in ins) else evaluate(op, ins)[v.index]
+
+
+def _static(shape) -> bool:
+    return all(d is not None and d > 0 for d in shape)
 
 
 def _channel_means(y: np.ndarray, axis: int) -> np.ndarray:

@@ -124,6 +124,22 @@ def test_fast_bias_correction_removes_the_mean_shift_of_rounded_weights(cnn):
     assert rms(corrected) < 0.7 * rms(plain)
 
 
+def test_a_model_with_a_dynamic_batch_is_calibrated_on_any_batch_size():
+    """Inputs [?, 3, 8, 8]: samples of batch 2 calibrate it, batch 3 runs it."""
+    n = helper.make_node
+    g = helper.make_graph([n("Conv", ["x", "w", "b"], ["c"], pads=[1, 1, 1, 1]), n("Relu", ["c"], ["y"])], "g",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 3, 8, 8])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                          [numpy_helper.from_array(np.random.default_rng(0).normal(0, .3, (4, 3, 3, 3)).astype(
+                              np.float32), "w"), numpy_helper.from_array(np.full(4, 0.1, np.float32), "b")])
+    m = ov.convert_model(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]))
+    rng = np.random.default_rng(1)
+    q = ov.quantize(m, ov.Dataset([rng.normal(0, 1, (2, 3, 8, 8)).astype(np.float32) for _ in range(8)]))
+    x = rng.normal(0, 1, (3, 3, 8, 8)).astype(np.float32)
+    want, got = ov.compile_model(m, "CPU", F32)([x])[0], ov.compile_model(q, "CPU", F32)([x])[0]
+    assert got.shape == (3, 4, 8, 8) and _cos(got, want) >= 0.999
+
+
 def _compressed(mode):
     m = _cnn()
     c = ov.compress_weights(m, mode=mode)
