@@ -28,12 +28,13 @@ from dialects.errors import (
     UnsupportedOpsError,
 )
 from runtime.async_queue import AsyncInferQueue
+from runtime.compiled import InferCancelled, InferRequest, ProfilingInfo
 
 __all__ = ["AsyncInferQueue", "CompileError", "ConversionError", "Core", "Dimension", "DiscreteTypeInfo",
-           "ExtensionError", "InputError", "InternalError", "Layout", "Model", "ModelFileError", "Op", "OvccError",
-           "PartialShape", "Port", "ShapeError", "Tensor", "Type", "UnsupportedOpsError", "compile_model",
-           "convert_model",
-           "layout_helpers", "read_model", "save_model", "serialize"]
+           "ExtensionError", "InferCancelled", "InferRequest", "InputError", "InternalError", "Layout", "Model",
+           "ModelFileError", "Op", "OvccError", "PartialShape", "Port", "ProfilingInfo", "ShapeError", "Tensor",
+           "Type", "UnsupportedOpsError", "compile_model", "convert_model", "layout_helpers", "read_model",
+           "save_model", "serialize"]
 
 # submodules OpenVINO's users reach as attributes (ov.preprocess.PrePostProcessor, ov.opset8.relu),
 # imported on first use so that `import compiler` stays cheap

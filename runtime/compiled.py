@@ -8,6 +8,8 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
@@ -176,6 +178,24 @@ def _pick(ports: list[PortInfo], key: int | str | None, what: str) -> PortInfo:
     raise InputError(f"no {what} named {key!r}")
 
 
+class InferCancelled(InputError):
+    """`wait` on a request that `cancel` stopped (OpenVINO: "Infer Request was canceled")."""
+
+
+@dataclass(frozen=True)
+class ProfilingInfo:
+    """One step of the last inference (OpenVINO's ProfilingInfo fields): the step's op
+    (`node_name`, `node_type`), its kernel (`exec_type`), and its time as the first thread saw
+    it (`real_time`, `cpu_time`: its share of the inference's cycles times the latency)."""
+
+    node_name: str
+    node_type: str
+    exec_type: str
+    status: str
+    real_time: timedelta
+    cpu_time: timedelta
+
+
 class InferRequest:
     """One inference at a time, optionally asynchronous (`start_async` + `wait`). Inputs can be
     given to `infer` or set beforehand (`set_tensor`, `set_input_tensor`); results are read as
@@ -194,6 +214,7 @@ class InferRequest:
         self._done = threading.Event()
         self._done.set()
         self._on_done: Any = None  # AsyncInferQueue's hook: the request is idle again
+        self._cancelled = False
 
     def infer(self, inputs: Any = None) -> Results:
         if inputs is None:
@@ -212,6 +233,7 @@ class InferRequest:
         with `(request, userdata)` once the results are in."""
         self.wait()
         self._error = None
+        self._cancelled = False
         self._userdata = userdata
         self._done.clear()
 
@@ -220,6 +242,9 @@ class InferRequest:
                 self.infer(inputs)
             except BaseException as e:  # re-raised in wait()
                 self._error = e
+            if self._cancelled:  # its results are dropped and its callback is not called
+                self.results = None
+                self._error = InferCancelled("Infer Request was canceled")
             callback = self._callback
             if callback is not None and self._error is None:
                 try:
@@ -267,6 +292,25 @@ class InferRequest:
         if self._callback_error is not None:
             err, self._callback_error = self._callback_error, None
             raise err
+
+    def cancel(self) -> None:
+        """Cancel a running `start_async`: native code is not interrupted, but its results are
+        dropped, its callback is not called and `wait` raises `InferCancelled`; a request that
+        has finished (or never started) is left as it is."""
+        if not self._done.is_set():
+            self._cancelled = True
+
+    def get_profiling_info(self) -> list[ProfilingInfo]:
+        """Per step of the compiled model's last inference (empty unless it was compiled with
+        PERF_COUNT True; the steps of concurrent requests are not told apart)."""
+        rows = getattr(self.compiled, "profiling_info", lambda: [])()
+        ms = self.latency / max(1.0, sum(r[2] for r in rows))  # shares of thread 0's cycles may overlap a little
+        return [ProfilingInfo(label, label, kernel, "EXECUTED", timedelta(milliseconds=share * ms),
+                              timedelta(milliseconds=share * ms)) for kernel, label, share, _ in rows]
+
+    @property
+    def profiling_info(self) -> list[ProfilingInfo]:
+        return self.get_profiling_info()
 
     @property
     def is_ready(self) -> bool:

@@ -185,3 +185,48 @@ def test_performance_hints_and_streams():
         ov.compile_model(_model(), "CPU", {"PERFORMANCE_HINT_NUM_REQUESTS": "many"})
     with pytest.raises(ConfigError, match="PERFORMANCE_HINT"):
         ov.compile_model(_model(), "CPU", {"PERFORMANCE_HINT": "FAST"})
+
+
+def test_cancel_drops_the_results_and_the_callback(compiled):
+    release = threading.Event()
+    calls = []
+    req = compiled.create_infer_request()
+    req.start_async(_inputs(1))
+    req.wait()
+    done = req.results[0].copy()
+    req.cancel()  # a finished request stays as it is
+    req.wait()
+    assert np.array_equal(req.results[0], done)
+    req.set_callback(lambda r, data: calls.append(data))
+    orig = compiled.infer_new_request
+
+    def slow(inputs):  # the request runs until released: cancel() comes while it runs
+        release.wait()
+        return orig(inputs)
+    compiled.infer_new_request = slow
+    try:
+        req.start_async(_inputs(1), userdata="dropped")
+        req.cancel()
+        release.set()
+        with pytest.raises(ov.InferCancelled, match="canceled"):
+            req.wait()
+    finally:
+        del compiled.infer_new_request
+    assert calls == [] and req.results is None
+    req.start_async(_inputs(1), userdata="kept")  # the request is usable again
+    req.wait()
+    assert calls == ["kept"] and np.array_equal(req.results[0], done)
+
+
+def test_profiling_info_per_step():
+    c = ov.compile_model(_model(), "CPU", {**F32, "PERF_COUNT": True})
+    req = c.create_infer_request()
+    req.infer(_inputs(1))
+    info = req.get_profiling_info()
+    assert info and all(isinstance(p, ov.ProfilingInfo) and p.status == "EXECUTED" for p in info)
+    assert "MatMul" in {p.node_type for p in info}
+    total = sum(p.real_time.total_seconds() for p in info) * 1e3
+    assert 0 < total <= req.latency * 1.0001  # shares of the request's latency
+    quiet = ov.compile_model(_model(), "CPU", F32).create_infer_request()
+    quiet.infer(_inputs(1))
+    assert quiet.get_profiling_info() == []
