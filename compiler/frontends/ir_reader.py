@@ -11,9 +11,8 @@ import heapq
 import json
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from defusedxml import ElementTree as SafeET
@@ -21,12 +20,13 @@ from defusedxml.common import DefusedXmlException
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import SSAValue
 
-from compiler.frontends.builder import GraphBuilder, add_tensor_name, set_layer_name
+from compiler.frontends.builder import FrontendContext, GraphBuilder, add_tensor_name, set_layer_name
 from compiler.frontends.cut import as_output, drop_unused_inputs, resolve, unknown_names_error
 from compiler.frontends.inputs import InputSpec
+from compiler.frontends.ir_upgrades import UPGRADES, layer_attrs
 from dialects.errors import ConversionError, ModelFileError, OvccError, ShapeError, UnsupportedOpsError
 from dialects.ov import OPS
-from dialects.ov.base import REQUIRED, Type
+from dialects.ov.base import Type
 from dialects.ov.extension import CUSTOM_OPS
 
 _TYPE = Type()
@@ -111,122 +111,13 @@ def _element_type(layer: _Layer, key: str = "element_type") -> np.dtype:
         raise ModelFileError(f"{layer.where}: unsupported element type {v!r}") from None
 
 
-def _attrs(layer: _Layer, op_cls, rename: dict[str, str] | None = None) -> dict[str, Any]:
-    attrs = {}
-    data = {(rename or {}).get(k, k): v for k, v in layer.data.items()}
-    for name, spec in op_cls.ATTRS.items():
-        key = spec.ir_name or name
-        if key in data:
-            try:
-                attrs[name] = spec.from_ir(data[key])
-            except (ValueError, OvccError) as e:
-                raise ModelFileError(f"{layer.where}: bad value {data[key]!r} for attribute {key}: {e}") from None
-        elif spec.default is REQUIRED:
-            raise ModelFileError(f"{layer.where}: missing attribute {key!r}")
-    return attrs
-
-
-# --- older op versions ---------------------------------------------------------------------
-
-Upgrade = Callable[["_Reader", _Layer, list[SSAValue]], list[SSAValue]]
-UPGRADES: dict[tuple[str, str], Upgrade] = {}
-
-
-def upgrade(op_type: str, *versions: str):
-    def register(fn: Upgrade) -> Upgrade:
-        for v in versions:
-            UPGRADES[(op_type, v)] = fn
-        return fn
-    return register
-
-
-@upgrade("MaxPool", "opset1", "opset8")
-def _max_pool(r: _Reader, layer: _Layer, ins):
-    attrs = _attrs(layer, OPS["MaxPool"])
-    if layer.version == "opset1":
-        attrs["dilations"] = [1] * len(attrs["kernel"])
-    op = r.b.op("MaxPool", ins, **attrs)
-    return list(op.outputs)[: len(layer.out_ports)]
-
-
-@upgrade("AvgPool", "opset1")
-def _avg_pool(r: _Reader, layer: _Layer, ins):
-    return [r.b.out("AvgPool", ins, **_attrs(layer, OPS["AvgPool"]))]
-
-
-@upgrade("SoftMax", "opset1")
-def _softmax1(r: _Reader, layer: _Layer, ins):
-    return [r.b.out("SoftMax", ins, **_attrs(layer, OPS["SoftMax"]))]
-
-
-@upgrade("Gather", "opset1", "opset7")
-def _gather(r: _Reader, layer: _Layer, ins):
-    return [r.b.out("Gather", ins, **_attrs(layer, OPS["Gather"]))]
-
-
-@upgrade("ShapeOf", "opset1")
-def _shape_of(r: _Reader, layer: _Layer, ins):
-    return [r.b.out("ShapeOf", ins, output_type=np.int64)]
-
-
-@upgrade("Gelu", "opset2")
-def _gelu(r: _Reader, layer: _Layer, ins):
-    return [r.b.out("Gelu", ins, approximation_mode="erf")]
-
-
-@upgrade("BatchNormInference", "opset1")
-def _batch_norm(r: _Reader, layer: _Layer, ins):
-    gamma, beta, data, mean, var = ins  # opset1 puts the data third
-    return [r.b.out("BatchNormInference", [data, gamma, beta, mean, var], **_attrs(layer, OPS["BatchNormInference"]))]
-
-
-@upgrade("TopK", "opset1", "opset3")
-def _topk(r: _Reader, layer: _Layer, ins):
-    attrs = _attrs(layer, OPS["TopK"])
-    op = r.b.op("TopK", ins, **attrs)
-    return list(op.outputs)
-
-
-@upgrade("Broadcast", "opset1")
-def _broadcast(r: _Reader, layer: _Layer, ins):
-    return [r.b.out("Broadcast", ins, mode=layer.data.get("mode", "numpy").lower())]
-
-
-@upgrade("Pad", "opset1")
-def _pad(r: _Reader, layer: _Layer, ins):
-    return [r.b.out("Pad", ins, pad_mode=layer.data.get("pad_mode", "constant").lower())]
-
-
-@upgrade("MVN", "opset1")
-def _mvn1(r: _Reader, layer: _Layer, ins):
-    x = ins[0]
-    rank = len(x.type.get_shape())
-    across = layer.data.get("across_channels", "false").lower() in ("true", "1")
-    axes = list(range(1 if across else 2, rank))
-    return [r.b.out("MVN", [x, r.b.const(np.array(axes, np.int64))], eps=float(layer.data.get("eps", "1e-9")),
-                    normalize_variance=layer.data.get("normalize_variance", "true").lower() in ("true", "1"),
-                    eps_mode="outside_sqrt")]
-
-
-@upgrade("Interpolate", "opset4")
-def _interpolate4(r: _Reader, layer: _Layer, ins):
-    attrs = _attrs(layer, OPS["Interpolate"])
-    image, sizes, scales = ins[0], ins[1], ins[2]
-    rest = ins[3:]
-    param = sizes if attrs["shape_calculation_mode"] == "sizes" else scales
-    return [r.b.out("Interpolate", [image, param, *rest], **attrs)]
-
-
-# ----------------------------------------------------------------------------------------------
-
-
-class _Reader:
+class _Reader(FrontendContext):
     def __init__(self, where: str, weights: bytes):
         self.where = where
         self.weights = weights
         self.b = GraphBuilder()
 
-    def const(self, layer: _Layer) -> SSAValue:
+    def const_layer(self, layer: _Layer) -> SSAValue:
         dtype = _element_type(layer)
         shape = _dims(layer.data.get("shape", ""), layer.where)
         if None in shape:
@@ -239,7 +130,7 @@ class _Reader:
         if offset < 0 or size < 0 or offset + size > len(self.weights):
             raise ModelFileError(f"{layer.where}: data at offset {offset} size {size} lies beyond the end of the "
                                  f".bin ({len(self.weights)} bytes)")
-        if size != need:
+        if size != need and not (need == 0 and size <= dtype.itemsize):  # OpenVINO gives an empty one a byte
             raise ModelFileError(f"{layer.where}: {size} bytes of data for shape {shape} of {dtype} "
                                  f"({need} bytes needed)")
         arr = np.frombuffer(self.weights, dtype=dtype, count=need // dtype.itemsize, offset=offset).reshape(shape)
@@ -255,7 +146,7 @@ class _Reader:
             return list(self.b.op("Extension", ins, type_name=layer.type, version=layer.version,
                                   attributes=json.dumps(layer.data)).outputs)
         cls = OPS[layer.type]
-        return list(self.b.op(layer.type, ins, **_attrs(layer, cls)).outputs)
+        return list(self.b.op(layer.type, ins, **layer_attrs(layer, cls)).outputs)
 
 
 def _known(layer: _Layer) -> bool:
@@ -370,7 +261,7 @@ def _build(root, layers: list[_Layer], by_id: dict[str, _Layer], where: str, dat
                         shape, dtype = spec.resolve(names[0], shape, dtype)
                     results = [r.b.add_input(names, shape, dtype)]
             elif lay.type == "Const":
-                results = [r.const(lay)]
+                results = [r.const_layer(lay)]
                 set_layer_name(results[0].op, lay.name)
             elif lay.type == "Result":
                 src_l, src_i = incoming[lay.id][0]

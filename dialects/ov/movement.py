@@ -594,8 +594,14 @@ class Roll(OpSpec):
 
 @ov_op
 class OneHot(OpSpec):
+    """on_value where an index equals the position along `axis`, off_value elsewhere. A negative
+    index is off everywhere ("ignore_negative", OneHot-1's rule, TensorFlow's) or counts from
+    the end ("normalize", ONNX's); an index out of [-depth, depth) is off everywhere."""
+
+    OPSET = "opset16"
     INPUTS = ("indices", "depth", "on_value", "off_value")
     axis = Int(-1)
+    negative_indices_mode = Str("ignore_negative", ("ignore_negative", "normalize"))
 
     @classmethod
     def infer(cls, a, ins):

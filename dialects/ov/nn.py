@@ -40,7 +40,7 @@ class Convolution(_ConvBase):
             raise ShapeError(f"Convolution: filter rank {len(w.shape)} differs from data rank {len(x.shape)}")
         if x.shape[1] is not None and w.shape[1] is not None and x.shape[1] != w.shape[1]:
             raise ShapeError(f"Convolution: data has {x.shape[1]} channels, filter expects {w.shape[1]}")
-        k = [d or 1 for d in w.shape[2:]]
+        k = list(w.shape[2:])
         sp = conv_shape(x.shape, k, a.strides, a.dilations, a.pads_begin, a.pads_end, a.auto_pad, "Convolution")
         return [((x.shape[0], w.shape[0], *sp), x.dtype)]
 
@@ -58,7 +58,7 @@ class GroupConvolution(_ConvBase):
         g, cin = w.shape[0], w.shape[2]
         if None not in (x.shape[1], g, cin) and x.shape[1] != g * cin:
             raise ShapeError(f"GroupConvolution: data has {x.shape[1]} channels, filter expects {g}x{cin}")
-        k = [d or 1 for d in w.shape[3:]]
+        k = list(w.shape[3:])
         sp = conv_shape(x.shape, k, a.strides, a.dilations, a.pads_begin, a.pads_end, a.auto_pad,
                         "GroupConvolution")
         cout = None if g is None or w.shape[1] is None else g * w.shape[1]
@@ -79,6 +79,8 @@ def _deconv_spatial(a, x_shape, k, out_shape_known):
             out.append(None)
         elif a.auto_pad in ("same_upper", "same_lower"):
             out.append(d * a.strides[i] + op[i])
+        elif k[i] is None:  # a filter computed at run time
+            out.append(None)
         else:
             pb = a.pads_begin[i] if a.auto_pad != "valid" else 0
             pe = a.pads_end[i] if a.auto_pad != "valid" else 0
@@ -98,7 +100,7 @@ class ConvolutionBackpropData(_ConvBase):
         x, w = ins[:2]
         _need_rank("ConvolutionBackpropData", x.shape, 3)
         known = ins[2].known() if len(ins) > 2 else None
-        sp = _deconv_spatial(a, x.shape, [d or 1 for d in w.shape[2:]], known)
+        sp = _deconv_spatial(a, x.shape, list(w.shape[2:]), known)
         return [((x.shape[0], w.shape[1], *sp), x.dtype)]
 
 
@@ -113,7 +115,7 @@ class GroupConvolutionBackpropData(_ConvBase):
     def infer(cls, a, ins):
         x, w = ins[:2]
         known = ins[2].known() if len(ins) > 2 else None
-        sp = _deconv_spatial(a, x.shape, [d or 1 for d in w.shape[3:]], known)
+        sp = _deconv_spatial(a, x.shape, list(w.shape[3:]), known)
         cout = None if None in (w.shape[0], w.shape[2]) else w.shape[0] * w.shape[2]
         return [((x.shape[0], cout, *sp), x.dtype)]
 

@@ -74,15 +74,18 @@ def resolve_pads(in_dims: Sequence[int], kernel: Sequence[int], strides: Sequenc
     return tuple(pb), tuple(pe)
 
 
-def window_out(in_dim: Dim, k: int, s: int, d: int, pb: int, pe: int, auto_pad: str,
+def window_out(in_dim: Dim, k: Dim, s: int, d: int, pb: int, pe: int, auto_pad: str,
                rounding: str = "floor") -> Dim:
-    """Output size of a sliding window (convolution or pooling) along one axis."""
-    if k < 1 or s < 1 or d < 1:
+    """Output size of a sliding window (convolution or pooling) along one axis; a window size
+    not known yet (a filter computed at run time) leaves it unknown unless padding is SAME."""
+    if (k is not None and k < 1) or s < 1 or d < 1:
         raise ShapeError(f"window size {k}, stride {s} and dilation {d} must be positive")
     if in_dim is None:
         return None
     if auto_pad in ("same_upper", "same_lower"):
         return -(-in_dim // s)
+    if k is None:
+        return None
     if auto_pad == "valid":
         pb = pe = 0
     span = in_dim + pb + pe - d * (k - 1) - 1
@@ -97,7 +100,7 @@ def window_out(in_dim: Dim, k: int, s: int, d: int, pb: int, pe: int, auto_pad: 
     return out
 
 
-def conv_shape(data: Sequence[Dim], spatial_kernel: Sequence[int], strides: Sequence[int],
+def conv_shape(data: Sequence[Dim], spatial_kernel: Sequence[Dim], strides: Sequence[int],
                dilations: Sequence[int], pads_begin: Sequence[int], pads_end: Sequence[int],
                auto_pad: str, who: str, rounding: str = "floor") -> list[Dim]:
     n = len(spatial_kernel)
@@ -216,7 +219,7 @@ def deconv_pads(attr, x_shape: Sequence[int], kernel: Sequence[int], out_dims: S
         elif attr.auto_pad == "valid":
             pb.append(0)
         elif attr.auto_pad == "same_lower":
-            pb.append(total - total // 2)
+            pb.append(total - int(total / 2))
         else:
-            pb.append(total // 2)
+            pb.append(int(total / 2))  # halves round towards zero (an output larger than the full one: < 0)
     return pb

@@ -85,7 +85,8 @@ def _one_hot(ctx: LowerCtx, op: OvOp) -> None:
     idt, dt = dtype_of(indices.type), dtype_of(out.type)
     ist = contiguous(shape_of(indices.type))
     total = int(np.prod(os_))
-    key = f"onehot{os_}{ax}{idt.str}{dt.str}"
+    normalize = op.attr.negative_indices_mode == "normalize"
+    key = f"onehot{os_}{ax}{idt.str}{dt.str}{normalize}"
 
     def build(kb: KB) -> None:
         def el(u):
@@ -93,7 +94,8 @@ def _one_hot(ctx: LowerCtx, op: OvOp) -> None:
             j = idx[ax]
             rest = idx[:ax] + idx[ax + 1:]
             raw = _index(kb, kb.load(kb.args["indices"], kb.lin(rest, ist)), idt)
-            raw = kb.select(kb.icmp("slt", raw, 0), kb.v(kb.add(raw, depth)), raw)
+            if normalize:
+                raw = kb.select(kb.icmp("slt", raw, 0), kb.v(kb.add(raw, depth)), raw)
             hot = kb.icmp("eq", raw, j)
             kb.store(kb.select(hot, kb.load(kb.args["on"], 0), kb.load(kb.args["off"], 0)), kb.args["out"], u)
         kb.for_(kb.args["lo"], kb.args["hi"], el)

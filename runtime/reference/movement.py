@@ -9,6 +9,11 @@ from dialects.ov.shape_rules import norm_axes, norm_axis
 from runtime.reference.registry import reference
 
 
+def _one(axis: np.ndarray) -> int:
+    """An axis input: a scalar or a 1-element 1-D tensor (the shape rules checked which)."""
+    return int(np.asarray(axis).reshape(-1)[0])
+
+
 def _ints(a: np.ndarray) -> list[int]:
     return [int(v) for v in np.asarray(a).reshape(-1)]
 
@@ -48,12 +53,12 @@ def _concat(op, attr, *xs):
 
 @reference("Split")
 def _split(op, attr, x, axis):
-    return [np.require(p, requirements="C") for p in np.split(x, attr.num_splits, axis=norm_axis(int(axis), x.ndim))]
+    return [np.require(p, requirements="C") for p in np.split(x, attr.num_splits, axis=norm_axis(_one(axis), x.ndim))]
 
 
 @reference("VariadicSplit")
 def _variadic_split(op, attr, x, axis, lengths):
-    ax = norm_axis(int(axis), x.ndim)
+    ax = norm_axis(_one(axis), x.ndim)
     sizes = [op.out_shape(i)[ax] for i in range(len(op.outputs))]
     bounds = np.cumsum(sizes)[:-1]
     return [np.require(p, requirements="C") for p in np.split(x, bounds, axis=ax)]
@@ -73,7 +78,7 @@ def _norm_indices(idx: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
 
 @reference("Gather")
 def _gather(op, attr, x, indices, axis):
-    ax = norm_axis(int(axis), x.ndim)
+    ax = norm_axis(_one(axis), x.ndim)
     bd = attr.batch_dims + indices.ndim if attr.batch_dims < 0 else attr.batch_dims
     idx, valid = _norm_indices(indices, x.shape[ax])
     if bd == 0:
@@ -110,7 +115,7 @@ def _gather_nd(op, attr, x, indices):
 
 @reference("ScatterUpdate")
 def _scatter_update(op, attr, x, indices, updates, axis):
-    ax = norm_axis(int(axis), x.ndim)
+    ax = norm_axis(_one(axis), x.ndim)
     y = x.copy()
     idx, _ = _norm_indices(indices, x.shape[ax])
     moved = np.moveaxis(y, ax, 0)  # a view: writes land in y
@@ -134,7 +139,7 @@ def _identity(reduction: str, dtype: np.dtype):
 
 @reference("ScatterElementsUpdate")
 def _scatter_elements(op, attr, x, indices, updates, axis):
-    ax = norm_axis(int(axis), x.ndim)
+    ax = norm_axis(_one(axis), x.ndim)
     idx, _ = _norm_indices(indices, x.shape[ax])
     y = x.copy()
     if attr.reduction == "none":
@@ -265,7 +270,8 @@ def _one_hot(op, attr, indices, depth, on, off):
     d = int(np.asarray(depth).reshape(-1)[0])
     ax = norm_axis(attr.axis, indices.ndim + 1)
     idx = indices.astype(np.int64)
-    idx = np.where(idx < 0, idx + d, idx)
+    if attr.negative_indices_mode == "normalize":
+        idx = np.where(idx < 0, idx + d, idx)
     hot = np.expand_dims(idx, ax) == np.arange(d).reshape((1,) * ax + (d,) + (1,) * (indices.ndim - ax))
     return [np.where(hot, on, off).astype(op.out_dtype(0))]
 

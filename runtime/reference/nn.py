@@ -64,14 +64,16 @@ def deconv(x: np.ndarray, w: np.ndarray, attr, out_dims) -> np.ndarray:
     outpad = attr.output_padding or (0,) * n
     full = [s[i] * (x.shape[2 + i] - 1) + d[i] * (k[i] - 1) + 1 for i in range(n)]
     pb = deconv_pads(attr, x.shape, k, out_dims, attr.explicit_output_shape)
-    size = [max(full[i] + outpad[i], pb[i] + out_dims[i]) for i in range(n)]
+    lo = [min(p, 0) for p in pb]  # negative begin pads: zeros in front of the full output
+    size = [max(full[i] + outpad[i], pb[i] + out_dims[i]) - lo[i] for i in range(n)]
     y = np.zeros((x.shape[0], w.shape[1], *size), dtype=np.float64 if x.dtype == np.float64 else np.float32)
     for idx in itertools.product(*[range(kk) for kk in k]):
         contrib = np.tensordot(x, w[(slice(None), slice(None)) + idx], axes=([1], [0]))
         contrib = np.moveaxis(contrib, -1, 1)
-        sl = tuple(slice(idx[i] * d[i], idx[i] * d[i] + s[i] * (x.shape[2 + i] - 1) + 1, s[i]) for i in range(n))
+        sl = tuple(slice(idx[i] * d[i] - lo[i], idx[i] * d[i] - lo[i] + s[i] * (x.shape[2 + i] - 1) + 1, s[i])
+                   for i in range(n))
         y[(slice(None), slice(None)) + sl] += contrib
-    crop = tuple(slice(pb[i], pb[i] + out_dims[i]) for i in range(n))
+    crop = tuple(slice(pb[i] - lo[i], pb[i] - lo[i] + out_dims[i]) for i in range(n))
     return np.require(y[(slice(None), slice(None)) + crop], requirements="C").astype(x.dtype)
 
 

@@ -429,7 +429,7 @@ OP_CASES = {
     "one_hot_reverse_cast": (lambda i: tf.concat([tf.one_hot(i, 5, 2.0, -1.0, axis=-1),
                                                   tf.reverse(tf.one_hot(i, 5), [1])], 1) +
                              tf.cast(tf.cast(tf.constant([[1.7, -2.6, 3.5, -0.5, 9.9] * 2]), tf.int32), tf.float32),
-                             [np.array([0, 3, 1, 4], np.int32)]),
+                             [np.array([0, 3, -1, 4, 7, -6], np.int32)]),  # negative: all off
     "space_depth_lrn": (lambda x: tf.nn.depth_to_space(tf.nn.space_to_depth(x, 2) * 2, 2) +
                         tf.nn.local_response_normalization(x, 2, 1.5, 0.3, 0.75), [_r(1, 4, 6, 8)]),
     "space_to_batch": (lambda x: tf.compat.v1.batch_to_space_nd(tf.compat.v1.space_to_batch_nd(x, [2, 3],

@@ -62,24 +62,12 @@ def _cumprod(ctx: OnnxContext, node, ins):
 
 @onnx_op("ReverseSequence")
 def _reverse_sequence(ctx: OnnxContext, node, ins):
-    """Each batch entry's first lens[b] time steps reversed, the rest kept."""
-    x, lens = ins[0], ins[1]
-    b = ctx.b
-    t_axis, b_axis = ctx.attr(node, "time_axis", 0), ctx.attr(node, "batch_axis", 1)
-    r = ctx.rank(x)
-    steps = ctx.shape(x)[t_axis]
-    if steps is None:
-        raise ctx.error(node, "needs a static time dimension")
-    t_shape = [1] * r
-    t_shape[t_axis] = steps
-    t = ctx.i64(np.arange(steps).reshape(t_shape))
-    l_shape = [1] * r
-    l_shape[b_axis] = -1
-    lens = b.out("Reshape", [b.out("Convert", [lens], destination_type=np.dtype(np.int64)), ctx.i64(l_shape)],
-                 special_zero=False)
-    src = b.out("Select", [b.out("Less", [t, lens]), b.out("Subtract", [b.out("Subtract", [lens, ctx.i64(1)]), t]), t])
-    idx = b.out("Broadcast", [src, b.out("ShapeOf", [x], output_type=np.int64)], mode="numpy")
-    return [b.out("GatherElements", [x, idx], axis=t_axis)]
+    from compiler.frontends.scans import reverse_sequence
+
+    try:
+        return [reverse_sequence(ctx, ins[0], ins[1], ctx.attr(node, "time_axis", 0), ctx.attr(node, "batch_axis", 1))]
+    except ValueError as e:
+        raise ctx.error(node, str(e)) from None
 
 
 @onnx_op("RotaryEmbedding")

@@ -256,7 +256,8 @@ def _one_hot(ctx: OnnxContext, node, ins):
         depth = ctx.b.out("Squeeze", [depth, ctx.i64([0])])
     off = ctx.b.out("Gather", [values, ctx.i64(0), ctx.i64(0)])
     on = ctx.b.out("Gather", [values, ctx.i64(1), ctx.i64(0)])
-    return [ctx.b.out("OneHot", [indices, depth, on, off], axis=ctx.attr(node, "axis", -1))]
+    return [ctx.b.out("OneHot", [indices, depth, on, off], axis=ctx.attr(node, "axis", -1),
+                      negative_indices_mode="normalize")]
 
 
 @onnx_op("Trilu")
