@@ -1,7 +1,13 @@
 """fold-batchnorm: BatchNormInference with constant statistics becomes a per-channel scale
 and shift; a scale (or a Multiply by a per-channel constant) right after a Convolution,
 GroupConvolution or MatMul with constant weights is folded into those weights. What remains
-of the shift is a bias Add, which the fusion pass then puts into the producer's kernel."""
+of the shift is a bias Add, which the fusion pass then puts into the producer's kernel.
+
+Chains of constant Multiply/Add steps are first brought into one scale and one shift, as
+OpenVINO's linear-operation fusion does: (x + b) * c becomes x * c + b * c, x * a * c becomes
+x * (a * c), x + b + d becomes x + (b + d). A chain conv -> Add -> Multiply -> Add (a folded
+BatchNorm followed by a Caffe2-style scale layer) so ends as one set of weights and one bias,
+which is also what keeps f16-compressed IR as close to f32 as OpenVINO's own."""
 
 from __future__ import annotations
 
@@ -95,12 +101,83 @@ def _biased_producer(x: SSAValue) -> tuple[OvOp, np.ndarray, OvOp] | None:
     return None
 
 
+def _linear_step(v: SSAValue, kind: str) -> tuple[OvOp, SSAValue, np.ndarray] | None:
+    """(op, x, k) when `v` is op(x, k): a `kind` (Add or Multiply) of f32 values by a finite
+    constant k, used only once, whose output has x's shape (k does not broadcast x)."""
+    op = getattr(v, "op", None)
+    if not isinstance(op, OvOp) or op.IR_TYPE != kind or len(list(op.outputs[0].uses)) != 1 \
+            or dtype_of(op.outputs[0].type) != np.float32:
+        return None
+    for i in (0, 1):
+        k = constant_of(op.inputs[1 - i])
+        x = op.inputs[i]
+        if k is not None and constant_of(x) is None and shape_of(x.type) == shape_of(op.outputs[0].type) \
+                and np.all(np.isfinite(k)):
+            return op, x, np.asarray(k, np.float32)
+    return None
+
+
+def _fuse_linear(op: OvOp) -> bool:
+    """One step of bringing constant Multiply/Add chains into a scale and a shift (module doc)."""
+    if op.IR_TYPE not in ("Add", "Multiply"):
+        return False
+    outer = _linear_step(op.outputs[0], op.IR_TYPE)
+    if outer is None:
+        return False
+    _, y, k = outer
+    for inner_kind in ("Add", "Multiply") if op.IR_TYPE == "Multiply" else ("Add",):
+        inner = _linear_step(y, inner_kind)
+        if inner is None:
+            continue
+        inner_op, x, k0 = inner
+        with np.errstate(all="ignore"):
+            folded = (k0 * k) if op.IR_TYPE == "Multiply" else (k0 + k)
+        if not np.all(np.isfinite(folded)):
+            continue
+        if inner_kind == op.IR_TYPE:  # x * a * c or x + b + d
+            new = [_insert(create(op.IR_TYPE, [x, _insert(Const(folded), op).output]), op)]
+        else:  # (x + b) * c: x * c + b * c
+            scaled = _insert(create("Multiply", [x, _insert(Const(k), op).output]), op)
+            new = [scaled, _insert(create("Add", [scaled.outputs[0], _insert(Const(folded), op).output]), op)]
+        _copy_names(op, new[-1])
+        op.outputs[0].replace_all_uses_with(new[-1].outputs[0])
+        Rewriter.erase_op(op)
+        Rewriter.erase_op(inner_op)
+        for n in new:
+            if n.IR_TYPE == "Multiply":
+                _fold_multiply(n)
+        return True
+    return False
+
+
+def _fold_multiply(op: OvOp) -> bool:
+    """A Multiply by a per-channel constant right after a weighted op goes into its weights."""
+    for i in (0, 1):
+        x, k = op.inputs[i], op.inputs[1 - i]
+        prod = getattr(x, "op", None)
+        kv = constant_of(k)
+        if kv is None or not isinstance(prod, OvOp) or prod.IR_TYPE not in WEIGHTED:
+            continue
+        out_shape = shape_of(op.outputs[0].type)
+        if out_shape != shape_of(x.type):
+            continue
+        scale = channel_vector(kv, out_shape, _channel_axis(prod))
+        if scale is not None and _fold_scale(prod, scale.astype(np.float32)):
+            _copy_names(op, prod)
+            op.outputs[0].replace_all_uses_with(x)
+            Rewriter.erase_op(op)
+            return True
+    return False
+
+
 def fold_block(block: Block) -> int:
     changed = 0
     for op in list(block.ops):
         if not isinstance(op, OvOp):
             continue
-        if op.IR_TYPE == "BatchNormInference":
+        if _fuse_linear(op):
+            changed += 1
+        elif op.IR_TYPE == "BatchNormInference":
             vals = [constant_of(v) for v in op.inputs[1:]]
             if any(v is None for v in vals) or dtype_of(op.outputs[0].type) != np.float32:
                 continue
@@ -132,23 +209,8 @@ def fold_block(block: Block) -> int:
             op.outputs[0].replace_all_uses_with(out.outputs[0])
             Rewriter.erase_op(op)
             changed += 1
-        elif op.IR_TYPE == "Multiply":
-            for i in (0, 1):
-                x, k = op.inputs[i], op.inputs[1 - i]
-                prod = getattr(x, "op", None)
-                kv = constant_of(k)
-                if kv is None or not isinstance(prod, OvOp) or prod.IR_TYPE not in WEIGHTED:
-                    continue
-                out_shape = shape_of(op.outputs[0].type)
-                if out_shape != shape_of(x.type):
-                    continue
-                scale = channel_vector(kv, out_shape, _channel_axis(prod))
-                if scale is not None and _fold_scale(prod, scale.astype(np.float32)):
-                    _copy_names(op, prod)
-                    op.outputs[0].replace_all_uses_with(x)
-                    Rewriter.erase_op(op)
-                    changed += 1
-                    break
+        elif op.IR_TYPE == "Multiply" and _fold_multiply(op):
+            changed += 1
     return changed
 
 
@@ -164,5 +226,7 @@ class FoldBatchNorm(ModulePass):
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         for fn in functions(op):
-            fold_block(fn.body.block)
+            for _ in range(8):  # a BatchNorm becomes a Multiply and an Add, which may fuse further
+                if not fold_block(fn.body.block):
+                    break
             dce_block(fn.body.block)

@@ -129,6 +129,46 @@ def test_fold_batchnorm_into_convolution():
         np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-5)
 
 
+def _scale_chain(b, c, d, extra_use=False):
+    """Conv -> Add(b) -> Mul(c) -> Add(d) -> Mul(2) (a folded BatchNorm, then a Caffe2-style
+    scale layer), optionally with the first Add's output also returned."""
+    rng = np.random.default_rng(3)
+    nodes = [helper.make_node("Conv", ["x", "w"], ["cv"], pads=[1, 1, 1, 1]),
+             helper.make_node("Add", ["cv", "b"], ["t1"]), helper.make_node("Mul", ["t1", "c"], ["t2"]),
+             helper.make_node("Add", ["d", "t2"], ["t3"]), helper.make_node("Mul", ["t3", "two"], ["y"])]
+    outs = [("y", np.float32, None)] + ([("t1", np.float32, None)] if extra_use else [])
+    inits = {"w": rng.standard_normal((4, 3, 3, 3)).astype(np.float32), "b": b, "c": c, "d": d,
+             "two": np.float32(2)}
+    return _model(nodes, [("x", np.float32, [1, 3, 6, 6])], outs, inits)
+
+
+def test_constant_scale_and_shift_chains_fold_into_one_weight_set_and_one_bias():
+    rng = np.random.default_rng(4)
+    ch = rng.standard_normal((1, 4, 1, 1)).astype(np.float32)
+    x = [rng.standard_normal((1, 3, 6, 6)).astype(np.float32)]
+    out = _run(_scale_chain(ch, ch.reshape(4, 1, 1) + 2, ch * 3), "fold-batchnorm,fold-constants,dce", x)
+    assert _ops(out).count("Convolution") == 1 and _ops(out).count("Add") == 1 and "Multiply" not in _ops(out)
+
+
+@pytest.mark.parametrize("case", ["shift broadcasts x", "scale broadcasts x", "infinite scale", "shared value"])
+def test_near_misses_of_scale_and_shift_chains_keep_their_steps(case):
+    """What the chain fusion must not rewrite: a constant that broadcasts the value to a larger
+    shape, a non-finite constant, an intermediate value that has another user."""
+    rng = np.random.default_rng(5)
+    ch = rng.standard_normal((1, 4, 1, 1)).astype(np.float32)
+    b, c, d = ch, ch + 2, ch * 3
+    if case == "shift broadcasts x":
+        b = rng.standard_normal((2, 4, 1, 1)).astype(np.float32)
+    elif case == "scale broadcasts x":
+        c = rng.standard_normal((3, 1, 1, 1, 1)).astype(np.float32)
+    elif case == "infinite scale":
+        c = np.array(np.inf, np.float32)
+    x = [rng.standard_normal((1, 3, 6, 6)).astype(np.float32)]
+    m = _scale_chain(b, c, d, extra_use=case == "shared value")
+    out = _run(m, "fold-batchnorm,fold-constants,dce", x)
+    assert _ops(out).count("Add") == 2
+
+
 def test_fuse_groups_conv_bias_activation_residual():
     m = _conv_bn()
     run_pipeline(m.module, PIPELINES["O2"])
