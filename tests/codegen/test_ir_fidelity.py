@@ -33,6 +33,29 @@ def _conv_bias_bn_model() -> onnx.ModelProto:
     return make_model(nodes, [("x", np.float32, [1, 3, 12, 12])], [("y", np.float32, [1, c, 12, 12])], inits)
 
 
+def _conv_bn_scale_model() -> onnx.ModelProto:
+    """DenseNet's Caffe2 export: BatchNormalization -> Mul(scale) -> Add(bias) -> Relu -> Conv ->
+    BatchNormalization -> Mul -> Add (the pre-activation chain and the one after a convolution)."""
+    rng = np.random.default_rng(2)
+    c = 16
+    def f32(a):
+        return np.asarray(a, np.float32)
+
+    inits = {"w": f32(rng.standard_normal((c, c, 3, 3)) / 12)}
+    nodes = []
+    for k, src, dst in (("1", "x", "a"), ("2", "cv", "y")):
+        inits.update({f"g{k}": f32(rng.uniform(0.5, 3, c)), f"be{k}": f32(rng.standard_normal(c)),
+                      f"m{k}": f32(rng.standard_normal(c)), f"v{k}": f32(rng.uniform(1e-3, 0.05, c)),
+                      f"s{k}": f32(rng.uniform(0.5, 2, (c, 1, 1))), f"t{k}": f32(rng.standard_normal((c, 1, 1)))})
+        nodes += [helper.make_node("BatchNormalization", [src, f"g{k}", f"be{k}", f"m{k}", f"v{k}"], [f"n{k}"]),
+                  helper.make_node("Mul", [f"n{k}", f"s{k}"], [f"q{k}"]), helper.make_node("Add", [f"q{k}", f"t{k}"],
+                                                                                        [dst])]
+        if k == "1":
+            nodes += [helper.make_node("Relu", ["a"], ["r"]),
+                      helper.make_node("Conv", ["r", "w"], ["cv"], pads=[1, 1, 1, 1])]
+    return make_model(nodes, [("x", np.float32, [1, c, 12, 12])], [("y", np.float32, [1, c, 12, 12])], inits)
+
+
 def _openvino(xml, x):
     core = openvino.Core()
     return core.compile_model(str(xml), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})([x])[0]
@@ -50,11 +73,13 @@ def test_ir_written_by_openvino_reads_back(tmp_path, compress):
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5 * float(np.abs(want).max()))
 
 
-def test_f16_ir_is_no_further_from_f32_than_openvinos(tmp_path):
-    m = _conv_bias_bn_model()
+@pytest.mark.parametrize("make", [_conv_bias_bn_model, _conv_bn_scale_model])
+def test_f16_ir_is_no_further_from_f32_than_openvinos(tmp_path, make):
+    m = make()
     path = tmp_path / "m.onnx"
     onnx.save(m, str(path))
-    x = np.random.default_rng(1).standard_normal((1, 3, 12, 12)).astype(np.float32)
+    shape = [d.dim_value for d in m.graph.input[0].type.tensor_type.shape.dim]
+    x = np.random.default_rng(1).standard_normal(shape).astype(np.float32)
     want = ort_run(m, {"x": x})[0]
     theirs = tmp_path / "ov.xml"
     openvino.save_model(openvino.convert_model(str(path)), str(theirs), compress_to_fp16=True)
