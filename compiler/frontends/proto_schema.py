@@ -68,3 +68,18 @@ def build_messages(package: str, messages: Mapping[str, Sequence[Field]],
 
 
 __all__ = ["build_messages"]
+
+
+def first_non_text(message) -> str | None:
+    """The path of the first string field (at any depth) that holds bytes which are not UTF-8,
+    or None. protobuf's proto2 parser hands such a field over as bytes, not str, which no name
+    lookup of a frontend expects."""
+    for field, value in message.ListFields():
+        if field.type not in (field.TYPE_STRING, field.TYPE_MESSAGE):
+            continue
+        many = field.is_repeated
+        for i, v in enumerate(value if many else [value]):
+            bad = (None if isinstance(v, str) else "") if field.type == field.TYPE_STRING else first_non_text(v)
+            if bad is not None:
+                return (f"{field.name}[{i}]" if many else field.name) + (f".{bad}" if bad else "")
+    return None

@@ -231,6 +231,8 @@ def read_caffemodel(path: Path) -> dict[str, list]:
     """{layer name: its blobs} of a trained model."""
     from google.protobuf.message import DecodeError
 
+    from compiler.frontends.proto_schema import first_non_text
+
     data = _read_bytes(path, "Caffe model")
     if not data:
         raise ModelFileError(f"{path}: the caffemodel is empty")
@@ -239,6 +241,9 @@ def read_caffemodel(path: Path) -> dict[str, list]:
         net.ParseFromString(data)
     except (DecodeError, RuntimeError, ValueError) as e:
         raise ModelFileError(f"{path}: truncated or malformed caffemodel ({_one_line(e) or 'cannot decode'})") from None
+    bad = first_non_text(net)
+    if bad is not None:
+        raise ModelFileError(f"{path}: malformed caffemodel (field {bad} is not UTF-8 text)")
     weights: dict[str, list] = {}
     for layer in list(net.layers) + list(net.layer):
         if layer.blobs:  # as Caffe copies them: a later layer of the same name wins

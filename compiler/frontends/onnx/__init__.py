@@ -119,6 +119,27 @@ def _all_tensors(g: onnx.GraphProto):
                 yield from _all_tensors(sub)
 
 
+def _check_text(g: onnx.GraphProto, where: str) -> None:
+    """Names are text: protobuf hands a string field holding bytes that are not UTF-8 over as
+    bytes, which no name lookup expects (a mutated file once got this far)."""
+    def names(graph):
+        for v in (*graph.input, *graph.output, *graph.value_info):
+            yield "value", v.name
+        for t in graph.initializer:
+            yield "initializer", t.name
+        for node in graph.node:
+            for f in (node.name, node.op_type, node.domain, *node.input, *node.output):
+                yield f"{node.op_type!r} node", f
+            for a in node.attribute:
+                yield f"{node.op_type!r} node's attribute", a.name
+                for sub in ([a.g] if a.HasField("g") else []) + list(a.graphs):
+                    yield from names(sub)
+
+    for what, name in names(g):
+        if not isinstance(name, str):
+            raise ModelFileError(f"{where}: not a valid ONNX model (a {what} name is not UTF-8 text: {name[:40]!r})")
+
+
 def convert_onnx(model: onnx.ModelProto | str | os.PathLike, inputs: Sequence[InputSpec] = (),
                  outputs: Sequence[str] = ()) -> ModuleOp:
     """Convert an ONNX model. `inputs` override input shapes/types or cut the graph at named
@@ -145,6 +166,7 @@ def _convert(model: onnx.ModelProto, inputs: Sequence[InputSpec], outputs: Seque
     opsets = {(o.domain or ""): o.version for o in model.opset_import}
     if "" not in opsets and "ai.onnx" not in opsets:
         raise ModelFileError(f"{where}: not a valid ONNX model (it imports no version of the default opset)")
+    _check_text(g, where)
     version = opsets.get("", opsets.get("ai.onnx"))
     if version < MIN_OPSET:
         raise ConversionError(f"{where}: ONNX opset {version} is older than {MIN_OPSET}, the oldest supported")

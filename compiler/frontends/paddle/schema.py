@@ -80,6 +80,8 @@ def read_program(path: Path) -> Any:
     """The ProgramDesc of a `.pdmodel` (or `__model__`) file."""
     from google.protobuf.message import DecodeError
 
+    from compiler.frontends.proto_schema import first_non_text
+
     data = read_bytes(path, "Paddle program")
     if not data:
         raise ModelFileError(f"{path}: the Paddle program is empty")
@@ -89,6 +91,9 @@ def read_program(path: Path) -> Any:
     except (DecodeError, RuntimeError, ValueError) as e:
         raise ModelFileError(f"{path}: truncated or malformed Paddle program ({_one_line(e) or 'cannot decode'})"
                              ) from None
+    bad = first_non_text(program)
+    if bad is not None:
+        raise ModelFileError(f"{path}: malformed Paddle program (field {bad} is not UTF-8 text)")
     if not program.blocks or not program.blocks[0].ops:
         raise ModelFileError(f"{path}: not a Paddle program (no operators in its first block)")
     return program
