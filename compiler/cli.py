@@ -6,6 +6,7 @@ mlir-opt do (print any level, choose the pass pipeline, benchmark the compiled m
     ovcc model.onnx --emit hl                         prints the `ov` module (also loops|llvm|asm|ir)
     ovcc model.onnx --pass-pipeline "fold-constants,dce" --print-ir-after-all --emit hl
     ovcc model.onnx --benchmark --niter 100
+    ovcc benchmark -m model.onnx -t 10 --compare ort,openvino    benchmark_app (its own flags)
 
 Exit codes: 0 success, 1 bad input or unsupported model (one line on stderr), 2 bad command
 line, 3 internal compiler error."""
@@ -32,7 +33,8 @@ def _bool(v: str) -> bool:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="ovcc", description="ovcc: model compiler for CPU inference (OpenVINO-compatible).",
-        epilog="Exit codes: 0 ok, 1 bad input/unsupported model, 2 bad command line, 3 internal error.")
+        epilog="`ovcc benchmark -m MODEL ...` runs benchmark_app (see `ovcc benchmark -h`). "
+               "Exit codes: 0 ok, 1 bad input/unsupported model, 2 bad command line, 3 internal error.")
     p.add_argument("input_model", help="model file: .onnx, .xml (OpenVINO IR), .pb, .tflite, .pt2, .caffemodel "
                                        "(or a weightless .prototxt), Paddle .pdmodel/.json (+ .pdiparams), an MXNet "
                                        "-symbol.json (or its .params), a "
@@ -86,6 +88,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["benchmark"]:  # a SavedModel directory of that name is given as ./benchmark
+        from compiler.tools.benchmark_app import main as benchmark_app
+
+        return benchmark_app(argv[1:], prog="ovcc benchmark")
     args = build_parser().parse_args(argv)
     try:
         return _run(args)
