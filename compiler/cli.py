@@ -76,7 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("--pass-pipeline", metavar="PASSES",
                       help='run this comma-separated pass pipeline instead of -O, e.g. "fold-constants,dce"')
     comp.add_argument("--print-ir-after-all", action="store_true", help="print the module after every pass")
-    comp.add_argument("--stats", action="store_true", help="print op counts and time per pass")
+    comp.add_argument("--stats", action="store_true",
+                      help="print op counts, time per pass and per phase (convert, optimize, lower, LLVM)")
     comp.add_argument("--list-passes", action="store_true", help="list the registered passes and exit")
     run = p.add_argument_group("benchmark")
     run.add_argument("--benchmark", action="store_true", help="compile for the CPU and time inference on random "
@@ -138,6 +139,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.remove_output_softmax:
         extra["remove_output_softmax"] = True
     legacy = legacy_kwargs(args)
+    t0 = time.perf_counter()
     if legacy or args.data_type:  # the Model Optimizer's options: converted as mo did
         from compiler.tools import mo
 
@@ -145,7 +147,7 @@ def _run(args: argparse.Namespace) -> int:
     else:
         model = ov.convert_model(args.input_model, input=args.input, output=args.output, **extra)
     compress = compress_from_data_type(args.data_type, args.compress_to_fp16, True)
-    stats = PipelineStats() if args.stats else None
+    stats = PipelineStats(phases={"convert": time.perf_counter() - t0}) if args.stats else None
     spec = args.pass_pipeline or PIPELINES["O" + args.opt]
     if args.emit in ("loops", "llvm", "asm"):  # the pipeline compile_model runs, around `spec`
         from runtime.native import emit_level
@@ -153,15 +155,20 @@ def _run(args: argparse.Namespace) -> int:
         print(emit_level(model, args.emit, spec, print_after_all=args.print_ir_after_all, stats=stats))
         if stats is not None:
             print(stats.table(), file=sys.stderr)
+            print(stats.phase_line(), file=sys.stderr)
         return 0
     if args.emit in (None, "ir"):
         spec = args.pass_pipeline or PIPELINES["ir-O" + args.opt]
+    t0 = time.perf_counter()
     run_pipeline(model.module, spec, print_after_all=args.print_ir_after_all, stats=stats)
     if stats is not None:
+        stats.phases["optimize"] = time.perf_counter() - t0
         print(stats.table(), file=sys.stderr)
         print("ops: " + ", ".join(f"{k}={v}" for k, v in sorted(model.op_counts().items())), file=sys.stderr)
     if args.benchmark:
-        return _benchmark(model, args)
+        return _benchmark(model, args, stats)
+    if stats is not None:
+        print(stats.phase_line(), file=sys.stderr)
     if args.emit == "hl":
         print(model)
     elif args.emit == "ir":
@@ -175,7 +182,7 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _benchmark(model, args: argparse.Namespace) -> int:
+def _benchmark(model, args: argparse.Namespace, stats=None) -> int:
     import numpy as np
 
     import compiler as ov
@@ -183,6 +190,12 @@ def _benchmark(model, args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     compiled = ov.compile_model(model, args.device)
     t_compile = time.perf_counter() - t0
+    compiled_stats = getattr(compiled, "stats", None)  # the CPU's (the reference device compiles nothing)
+    if stats is not None:
+        if compiled_stats is not None:  # compile_model's own passes, lowering and LLVM
+            stats.phases.update({"optimize (compile_model)": compiled_stats.seconds_optimize,
+                                 "lower": compiled_stats.seconds_lower, "LLVM": compiled_stats.seconds_llvm})
+        print(stats.phase_line(), file=sys.stderr)
     rng = np.random.default_rng(0)
     inputs = []
     for p in compiled.inputs:
