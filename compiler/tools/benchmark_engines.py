@@ -87,9 +87,11 @@ def openvino_engine(model_path: str, by_name: dict[str, np.ndarray], config: dic
     except Exception as e:  # noqa: BLE001 - any OpenVINO failure means it cannot run this model
         raise EngineUnavailable(_first_line(e)) from None
     prop = compiled.get_property
+    precision = prop("INFERENCE_PRECISION_HINT")  # an openvino.Type
     return Engine("openvino", lambda: request.infer(feed),
                   {"hint": str(prop("PERFORMANCE_HINT")), "streams": int(prop("NUM_STREAMS")),
-                   "precision": str(prop("INFERENCE_PRECISION_HINT")), "device": "CPU"})
+                   "threads": int(prop("INFERENCE_NUM_THREADS")),
+                   "precision": getattr(precision, "to_string", precision.__str__)(), "device": "CPU"})
 
 
 def _first_line(e: BaseException) -> str:

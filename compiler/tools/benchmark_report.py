@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -27,13 +27,13 @@ def host_cpu() -> dict[str, Any]:
 
 def _atomic(path: str | os.PathLike, write: Callable[[str], None]) -> None:
     target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    os.close(fd)
+    tmp = str(target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp"))  # mode per umask
     try:
         write(tmp)
         os.replace(tmp, target)
     except BaseException:
-        os.unlink(tmp)
+        if os.path.exists(tmp):
+            os.unlink(tmp)
         raise
 
 
