@@ -12,6 +12,7 @@ from typing import Any
 from compiler.frontends.inputs import parse_inputs
 from compiler.model import Model
 from dialects.errors import CompileError, ModelFileError, OvccError
+from runtime.progress import phase
 
 DEVICES = ("CPU", "REFERENCE")
 
@@ -58,8 +59,11 @@ def convert_model(input_model: Any, *, example_input: Any = None, input: Any = N
         with using(convs):
             return convert_model(input_model, example_input=example_input, input=input, output=output,
                                  share_weights=share_weights, verbose=verbose, **kwargs)
-    specs = parse_inputs(input)
-    outs = _outputs(output)
+    with phase("convert"):
+        return _convert(input_model, parse_inputs(input), _outputs(output), example_input, kwargs)
+
+
+def _convert(input_model: Any, specs, outs, example_input: Any, kwargs: dict[str, Any]) -> Model:
     if isinstance(input_model, str | os.PathLike):
         return _cleanup(_convert_path(Path(input_model), specs, outs, example_input, kwargs))
     if _is_instance_of(input_model, "onnx", ["ModelProto"]):

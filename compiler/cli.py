@@ -6,6 +6,7 @@ mlir-opt do (print any level, choose the pass pipeline, benchmark the compiled m
     ovcc model.onnx --emit hl                         prints the `ov` module (also loops|llvm|asm|ir)
     ovcc model.onnx --pass-pipeline "fold-constants,dce" --print-ir-after-all --emit hl
     ovcc model.onnx --benchmark --niter 100
+    ovcc benchmark -m model.onnx -t 10 --compare ort,openvino    benchmark_app (its own flags)
 
 Exit codes: 0 success, 1 bad input or unsupported model (one line on stderr), 2 bad command
 line, 3 internal compiler error."""
@@ -32,7 +33,8 @@ def _bool(v: str) -> bool:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="ovcc", description="ovcc: model compiler for CPU inference (OpenVINO-compatible).",
-        epilog="Exit codes: 0 ok, 1 bad input/unsupported model, 2 bad command line, 3 internal error.")
+        epilog="`ovcc benchmark -m MODEL ...` runs benchmark_app (see `ovcc benchmark -h`). "
+               "Exit codes: 0 ok, 1 bad input/unsupported model, 2 bad command line, 3 internal error.")
     p.add_argument("input_model", help="model file: .onnx, .xml (OpenVINO IR), .pb, .tflite, .pt2, .caffemodel "
                                        "(or a weightless .prototxt), Paddle .pdmodel/.json (+ .pdiparams), an MXNet "
                                        "-symbol.json (or its .params), a "
@@ -74,7 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("--pass-pipeline", metavar="PASSES",
                       help='run this comma-separated pass pipeline instead of -O, e.g. "fold-constants,dce"')
     comp.add_argument("--print-ir-after-all", action="store_true", help="print the module after every pass")
-    comp.add_argument("--stats", action="store_true", help="print op counts and time per pass")
+    comp.add_argument("--stats", action="store_true",
+                      help="print op counts, time per pass and per phase (convert, optimize, lower, LLVM)")
     comp.add_argument("--list-passes", action="store_true", help="list the registered passes and exit")
     run = p.add_argument_group("benchmark")
     run.add_argument("--benchmark", action="store_true", help="compile for the CPU and time inference on random "
@@ -86,6 +89,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["benchmark"]:  # a SavedModel directory of that name is given as ./benchmark
+        from compiler.tools.benchmark_app import main as benchmark_app
+
+        return benchmark_app(argv[1:], prog="ovcc benchmark")
     args = build_parser().parse_args(argv)
     try:
         return _run(args)
@@ -131,6 +139,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.remove_output_softmax:
         extra["remove_output_softmax"] = True
     legacy = legacy_kwargs(args)
+    t0 = time.perf_counter()
     if legacy or args.data_type:  # the Model Optimizer's options: converted as mo did
         from compiler.tools import mo
 
@@ -138,7 +147,7 @@ def _run(args: argparse.Namespace) -> int:
     else:
         model = ov.convert_model(args.input_model, input=args.input, output=args.output, **extra)
     compress = compress_from_data_type(args.data_type, args.compress_to_fp16, True)
-    stats = PipelineStats() if args.stats else None
+    stats = PipelineStats(phases={"convert": time.perf_counter() - t0}) if args.stats else None
     spec = args.pass_pipeline or PIPELINES["O" + args.opt]
     if args.emit in ("loops", "llvm", "asm"):  # the pipeline compile_model runs, around `spec`
         from runtime.native import emit_level
@@ -146,15 +155,20 @@ def _run(args: argparse.Namespace) -> int:
         print(emit_level(model, args.emit, spec, print_after_all=args.print_ir_after_all, stats=stats))
         if stats is not None:
             print(stats.table(), file=sys.stderr)
+            print(stats.phase_line(), file=sys.stderr)
         return 0
     if args.emit in (None, "ir"):
         spec = args.pass_pipeline or PIPELINES["ir-O" + args.opt]
+    t0 = time.perf_counter()
     run_pipeline(model.module, spec, print_after_all=args.print_ir_after_all, stats=stats)
     if stats is not None:
+        stats.phases["optimize"] = time.perf_counter() - t0
         print(stats.table(), file=sys.stderr)
         print("ops: " + ", ".join(f"{k}={v}" for k, v in sorted(model.op_counts().items())), file=sys.stderr)
     if args.benchmark:
-        return _benchmark(model, args)
+        return _benchmark(model, args, stats)
+    if stats is not None:
+        print(stats.phase_line(), file=sys.stderr)
     if args.emit == "hl":
         print(model)
     elif args.emit == "ir":
@@ -168,7 +182,7 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _benchmark(model, args: argparse.Namespace) -> int:
+def _benchmark(model, args: argparse.Namespace, stats=None) -> int:
     import numpy as np
 
     import compiler as ov
@@ -176,6 +190,12 @@ def _benchmark(model, args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     compiled = ov.compile_model(model, args.device)
     t_compile = time.perf_counter() - t0
+    compiled_stats = getattr(compiled, "stats", None)  # the CPU's (the reference device compiles nothing)
+    if stats is not None:
+        if compiled_stats is not None:  # compile_model's own passes, lowering and LLVM
+            stats.phases.update({"optimize (compile_model)": compiled_stats.seconds_optimize,
+                                 "lower": compiled_stats.seconds_lower, "LLVM": compiled_stats.seconds_llvm})
+        print(stats.phase_line(), file=sys.stderr)
     rng = np.random.default_rng(0)
     inputs = []
     for p in compiled.inputs:

@@ -11,9 +11,7 @@ mean and what the quantized layer gives for its mean input; SmoothQuant for tran
 from __future__ import annotations
 
 import enum
-import os
 import re
-import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +25,7 @@ from dialects.errors import InputError
 from dialects.ov import Const, OvOp, dtype_of, shape_of
 from passes.common import sync_function_type
 from passes.quantize import ANCHORS, activation_range, channel_axes, insert_fake_quantize, replace_weights, smooth
+from runtime.progress import progress
 
 
 class QuantizationError(InputError):
@@ -152,16 +151,6 @@ def _feeds(sample: Any, model: Model) -> list[np.ndarray]:
     return out
 
 
-def _progress(it: Iterable, total: int) -> Iterable:
-    if os.environ.get("OVCC_PROGRESS", "1") == "0" or not sys.stderr.isatty():
-        return it
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return it
-    return tqdm(it, total=total, desc="calibration", file=sys.stderr)
-
-
 def _calibrate(model: Model, values: list, dataset: Dataset, subset_size: int, kind: str = "range",
                axes: list[int] | None = None) -> list:
     """Each value over the first `subset_size` samples: its (min, max) (`kind` "range"), per
@@ -186,7 +175,7 @@ def _calibrate(model: Model, values: list, dataset: Dataset, subset_size: int, k
     axes = axes or [-1] * len(values)
     lows, highs, sums, count = [], [], [], 0
     samples = iter(dataset.get_inference_data())
-    for _ in _progress(range(total), total):
+    for _ in progress(range(total), total, "calibration"):
         try:
             sample = next(samples)
         except StopIteration:

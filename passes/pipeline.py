@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TextIO
 
@@ -31,11 +32,15 @@ class PassStat:
 @dataclass
 class PipelineStats:
     passes: list[PassStat] = field(default_factory=list)
+    phases: dict[str, float] = field(default_factory=dict)  # seconds of convert, optimize, lower, LLVM
 
     def table(self) -> str:
         rows = [f"{'pass':<28}{'ops before':>12}{'ops after':>12}{'ms':>10}"]
         rows += [f"{s.name:<28}{s.ops_before:>12}{s.ops_after:>12}{s.seconds * 1000:>10.1f}" for s in self.passes]
         return "\n".join(rows)
+
+    def phase_line(self) -> str:
+        return "phases: " + ", ".join(f"{k} {v:.3f} s" for k, v in self.phases.items())
 
 
 def count_ops(module: ModuleOp) -> int:
@@ -71,15 +76,20 @@ def parse_pipeline(spec: str) -> tuple[ModulePass, ...]:
 
 
 def run_pipeline(module: ModuleOp, spec: str, *, print_after_all: bool = False, out: TextIO | None = None,
-                 stats: PipelineStats | None = None) -> ModuleOp:
+                 stats: PipelineStats | None = None,
+                 on_pass: Callable[[str, int], None] | None = None) -> ModuleOp:
+    """Run the passes of `spec` on `module`; `on_pass(name, count)` after each (a progress bar)."""
     ctx = context()
-    for p in parse_pipeline(spec):
+    passes = parse_pipeline(spec)
+    for p in passes:
         before = count_ops(module) if stats is not None else 0
         t0 = time.perf_counter()
         p.apply(ctx, module)
         dt = time.perf_counter() - t0
         if stats is not None:
             stats.passes.append(PassStat(p.name, before, count_ops(module), dt))
+        if on_pass is not None:
+            on_pass(p.name, len(passes))
         if print_after_all:
             stream = out or sys.stderr
             print(f"// -----// IR Dump After {p.name} //----- //", file=stream)

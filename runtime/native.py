@@ -29,7 +29,8 @@ _PARALLEL = threading.Lock()  # held by the one inference that uses the worker t
 
 @dataclass
 class CompileStats:
-    seconds_lower: float = 0.0
+    seconds_optimize: float = 0.0  # the graph passes
+    seconds_lower: float = 0.0  # ov -> loops
     seconds_llvm: float = 0.0
     from_cache: bool = False
     from_blob: bool = False  # object code from an imported blob (no LLVM ran)
@@ -187,12 +188,17 @@ def compile_program(model, cache_dir: Path | None, max_threads: int, profile: bo
     from passes.ov_to_loops.program import ENTRY
     from passes.pipeline import run_pipeline
     from runtime.jit import cache_key, load
+    from runtime.progress import phase
 
     stats = CompileStats()
     t0 = time.perf_counter()
-    run_pipeline(model.module, cpu_pipeline(PIPELINES[opt_level]))
-    program = lower_module(model.module, profile, const_pool, precision.name, precision.isa, precision.int8)
-    text = str(program.module)
+    with phase("optimize") as bar:
+        run_pipeline(model.module, cpu_pipeline(PIPELINES[opt_level]), on_pass=bar and bar.step)
+    stats.seconds_optimize = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    with phase("lower"):
+        program = lower_module(model.module, profile, const_pool, precision.name, precision.isa, precision.int8)
+        text = str(program.module)
     stats.seconds_lower = time.perf_counter() - t0
     t0 = time.perf_counter()
     key = cache_key(text, host())
@@ -201,7 +207,8 @@ def compile_program(model, cache_dir: Path | None, max_threads: int, profile: bo
         if objects and key in objects:  # imported with the model (runtime.blob)
             stats.from_blob = True
             return objects[key]
-        obj, _ = compile_to_object(emit_module(program.module, exported=(ENTRY,)))
+        with phase("LLVM"):
+            obj, _ = compile_to_object(emit_module(program.module, exported=(ENTRY,)))
         return obj
 
     library = load([ENTRY], cache_dir, key, compile_fn)
@@ -380,9 +387,21 @@ def emit_level(model, level: str, opt_spec: str | None = None, **pipeline_option
 
     if any(d is None for p in model.inputs for d in p.partial_shape):
         raise CompileError("--emit loops/llvm/asm needs static input shapes (use --input to set them)")
+    stats = pipeline_options.get("stats")
+    t0 = time.perf_counter()
     run_pipeline(model.module, cpu_pipeline(opt_spec or PIPELINES["O2"]), **pipeline_options)
+    t1 = time.perf_counter()
     program = lower_module(model.module)
     if level == "loops":
-        return str(program.module)
-    mod = emit_module(program.module, exported=(ENTRY,))
-    return str(mod) if level == "llvm" else assembly(mod)
+        text = str(program.module)
+    else:
+        t2 = time.perf_counter()
+        mod = emit_module(program.module, exported=(ENTRY,))
+        text = str(mod) if level == "llvm" else assembly(mod)
+    t3 = time.perf_counter()
+    if stats is not None:
+        stats.phases["optimize"] = stats.phases.get("optimize", 0.0) + t1 - t0
+        stats.phases["lower"] = (t2 if level != "loops" else t3) - t1
+        if level != "loops":
+            stats.phases["LLVM"] = t3 - t2
+    return text

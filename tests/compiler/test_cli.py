@@ -1,5 +1,6 @@
 """The `ovcc` driver: help, emitted levels, IR output and exit codes."""
 
+import re
 import subprocess
 import sys
 
@@ -77,5 +78,15 @@ def test_stats_and_pipeline_flags(tmp_path, capsys):
     onnx.save(light_model("resnet50"), str(path))
     code, out, err = _run([path, "--pass-pipeline", "fold-constants,dce", "--stats", "--emit", "hl"], capsys)
     assert code == 0 and "fold-constants" in err and "ops before" in err
+    assert re.search(r"^phases: convert [\d.]+ s, optimize [\d.]+ s$", err, re.M), err
+
+
+def test_stats_prints_every_phase_of_a_compilation(tmp_path, capsys):
+    path = tmp_path / "relu.onnx"
+    onnx.save(make_model([helper.make_node("Relu", ["x"], ["y"])], [("x", np.float32, [2, 3])],
+                         [("y", np.float32, None)]), str(path))
+    code, _, err = _run([path, "--stats", "--emit", "llvm"], capsys)
+    assert code == 0 and re.search(r"^phases: convert [\d.]+ s, optimize [\d.]+ s, lower [\d.]+ s, LLVM [\d.]+ s$",
+                                   err, re.M), err
     code, _, err = _run([path, "--pass-pipeline", "no-such-pass", "--emit", "hl"], capsys)
     assert code == 1 and "no-such-pass" in err

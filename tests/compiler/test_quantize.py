@@ -284,13 +284,3 @@ def test_dataset_transform_and_dict_samples():
     items = [{"pixels": x} for x in _samples(3, 2)]
     q = ov.quantize(m, ov.Dataset(items, lambda item: {"x": item["pixels"]}))
     assert q.op_counts()["FakeQuantize"] == 3
-
-
-def test_progress_bar_only_on_a_terminal(monkeypatch):
-    from compiler.quantization import _progress
-
-    steps = range(3)
-    assert _progress(steps, 3) is steps  # pytest's stderr is not a terminal
-    monkeypatch.setattr("sys.stderr.isatty", lambda: True, raising=False)
-    monkeypatch.setenv("OVCC_PROGRESS", "0")
-    assert _progress(steps, 3) is steps
