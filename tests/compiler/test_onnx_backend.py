@@ -1,8 +1,12 @@
 """compiler.onnx_backend under ONNX's own backend test runner (onnx.backend.test.BackendTest),
 on a selection of its node cases and light models (the whole node suite runs, without the
-runner, in test_onnx_conformance.py). ONNX's stored expected outputs are the oracle."""
+runner, in test_onnx_conformance.py). ONNX's stored expected outputs are the oracle; for the
+light models (the zoo's graphs with generated weights) the runner feeds its own dummy inputs."""
 
 from __future__ import annotations
+
+import os
+import tempfile
 
 import numpy as np
 import onnx.backend.test
@@ -15,8 +19,12 @@ SELECTED = [r"test_relu_", r"test_add_bcast_", r"test_matmul_2d_", r"test_conv_w
             r"test_transpose_default_", r"test_gemm_default_matrix_bias_", r"test_layer_normalization_2d_axis0_",
             r"test_sigmoid_example_", r"test_resize_upsample_sizes_nearest_"]
 
+MODELS = [r"test_squeezenet_", r"test_shufflenet_", r"test_inception_v1_"]
+# the runner writes the light models' inputs under ONNX_MODELS (~/.onnx by default)
+os.environ.setdefault("ONNX_MODELS", tempfile.mkdtemp(prefix="ovcc-onnx-models-"))
+
 backend_test = onnx.backend.test.BackendTest(backend, __name__)
-for pattern in SELECTED:
+for pattern in SELECTED + MODELS:
     backend_test.include(pattern + "cpu$")
 globals().update(backend_test.enable_report().test_cases)
 
