@@ -89,7 +89,7 @@ def test_errors_of_async_requests_reach_wait(compiled):
 
 
 def test_queue_runs_every_job_with_its_userdata(compiled):
-    xs = _inputs(40)
+    xs = _inputs(50)
     expected = [compiled([x])[0] for x in xs]
     queue = ov.AsyncInferQueue(compiled, 4)
     assert len(queue) == 4 and len(list(queue)) == 4 and queue.is_ready()
@@ -102,11 +102,11 @@ def test_queue_runs_every_job_with_its_userdata(compiled):
             got[userdata] = request.results[0].copy()
 
     queue.set_callback(done)
-    for rep in range(5):  # 200 jobs on 4 requests
+    for rep in range(20):  # 4 requests x 250 jobs
         for i, x in enumerate(xs):
             queue.start_async({"x": x}, rep * len(xs) + i)
     queue.wait_all()
-    assert sorted(got) == list(range(5 * len(xs)))
+    assert sorted(got) == list(range(20 * len(xs)))
     for k, r in got.items():
         assert np.array_equal(r, expected[k % len(xs)]), k
     assert all(queue[i].is_ready for i in range(len(queue)))
