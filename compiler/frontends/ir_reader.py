@@ -20,6 +20,7 @@ from defusedxml.common import DefusedXmlException
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import SSAValue
 
+from compiler.frontends import ir_control  # noqa: F401  (registers TensorIterator, Loop and If)
 from compiler.frontends.builder import FrontendContext, GraphBuilder, add_tensor_name, set_layer_name
 from compiler.frontends.cut import as_output, drop_unused_inputs, resolve, unknown_names_error
 from compiler.frontends.inputs import InputSpec
@@ -192,22 +193,15 @@ def read_ir(xml_path: str | os.PathLike, weights: str | os.PathLike | None = Non
     if root.get("version") not in ("10", "11"):
         raise ModelFileError(f"{where}: IR version {root.get('version')!r} is not supported (10 or 11)")
     bin_path = Path(weights) if weights is not None else xml_path.with_suffix(".bin")
-    layers_el = root.find("layers")
-    if layers_el is None:
-        raise ModelFileError(f"{where}: no <layers>")
-    layers = [_Layer(el, where) for el in layers_el.findall("layer")]
-    by_id: dict[str, _Layer] = {}
-    for lay in layers:
-        if lay.id in by_id:
-            raise ModelFileError(f"{where}: duplicate layer id {lay.id}")
-        by_id[lay.id] = lay
+    layers, by_id = _layers(root, where)
     unknown: dict[str, list[str]] = {}
-    for lay in layers:
+    everywhere = [_Layer(el, where) for el in root.find("layers").iter("layer")]  # bodies' layers too
+    for lay in everywhere:
         if not _known(lay):
             unknown.setdefault(f"{lay.type}-{lay.version}", []).append(lay.name)
     if unknown:
         raise UnsupportedOpsError("OpenVINO IR", where, unknown)
-    needs_bin = any(lay.type == "Const" for lay in layers)
+    needs_bin = any(lay.type == "Const" for lay in everywhere)
     if needs_bin and not bin_path.is_file():
         raise ModelFileError(f"{where}: weights file {bin_path} is missing")
     data = bin_path.read_bytes() if needs_bin else b""
@@ -219,8 +213,12 @@ def read_ir(xml_path: str | os.PathLike, weights: str | os.PathLike | None = Non
         raise ModelFileError(f"{where}: {e}") from None
 
 
-def _build(root, layers: list[_Layer], by_id: dict[str, _Layer], where: str, data: bytes,
-           specs: list[InputSpec], out_names: list[str]) -> ModuleOp:
+Incoming = dict[str, dict[int, tuple[str, int]]]
+
+
+def _incoming(root, layers: list[_Layer], by_id: dict[str, _Layer], where: str) -> Incoming:
+    """{layer id: {input index: (source layer id, output index)}} from the <edges> of `root`
+    (the net, or a body), every input port fed exactly once."""
     incoming: dict[str, dict[int, tuple[str, int]]] = {lay.id: {} for lay in layers}
     edges_el = root.find("edges")
     for e in (edges_el.findall("edge") if edges_el is not None else []):
@@ -239,7 +237,78 @@ def _build(root, layers: list[_Layer], by_id: dict[str, _Layer], where: str, dat
         missing = [lay.in_ports[i] for i in range(len(lay.in_ports)) if i not in incoming[lay.id]]
         if missing:
             raise ModelFileError(f"{lay.where}: input port(s) {', '.join(missing)} have no incoming edge")
+    return incoming
 
+
+def _layers(root, where: str) -> tuple[list[_Layer], dict[str, _Layer]]:
+    layers_el = root.find("layers")
+    if layers_el is None:
+        raise ModelFileError(f"{where}: no <layers>")
+    layers = [_Layer(el, where) for el in layers_el.findall("layer")]
+    by_id: dict[str, _Layer] = {}
+    for lay in layers:
+        if lay.id in by_id:
+            raise ModelFileError(f"{where}: duplicate layer id {lay.id}")
+        by_id[lay.id] = lay
+    return layers, by_id
+
+
+class Body:
+    """A body network of TensorIterator, Loop or If (its own layers and edges, constants in
+    the model's .bin), built into the reader's graph once per call with values for its
+    Parameters, by layer id; the call returns the values of its Results, by layer id."""
+
+    def __init__(self, el, where: str):
+        self.where = where
+        self.layers, self.by_id = _layers(el, where)
+        self.incoming = _incoming(el, self.layers, self.by_id, where)
+        self.order = _topological(self.layers, self.incoming, where)
+
+    def ids(self, kind: str) -> list[str]:
+        return [lay.id for lay in self.layers if lay.type == kind]
+
+    MAX_DEPTH = 16  # bodies inside bodies (OpenVINO's own models nest two or three)
+
+    def __call__(self, r: _Reader, args: dict[str, SSAValue]) -> dict[str, SSAValue]:
+        r.depth = getattr(r, "depth", 0) + 1
+        try:
+            if r.depth > self.MAX_DEPTH:
+                raise ModelFileError(f"{self.where}: bodies nested more than {self.MAX_DEPTH} deep")
+            return self._run(r, args)
+        finally:
+            r.depth -= 1
+
+    def _run(self, r: _Reader, args: dict[str, SSAValue]) -> dict[str, SSAValue]:
+        values: dict[tuple[str, int], SSAValue] = {}
+        results: dict[str, SSAValue] = {}
+        for lay in self.order:
+            ins = [values[self.incoming[lay.id][i]] for i in range(len(lay.in_ports))]
+            try:
+                if lay.type == "Parameter":
+                    if lay.id not in args:
+                        raise ModelFileError(f"{lay.where}: no input of the layer feeds this body Parameter")
+                    out = [args[lay.id]]
+                elif lay.type == "Const":
+                    out = [r.const_layer(lay)]
+                elif lay.type == "Result":
+                    results[lay.id] = ins[0]
+                    continue
+                else:
+                    out = r.op(lay, ins)
+            except OvccError as e:
+                if isinstance(e, ModelFileError):
+                    raise
+                raise ModelFileError(f"{lay.where}: {e}") from None
+            if len(out) < len(lay.out_ports):
+                raise ModelFileError(f"{lay.where}: declares {len(lay.out_ports)} outputs, the op has {len(out)}")
+            for i, v in enumerate(out):
+                values[(lay.id, i)] = v
+        return results
+
+
+def _build(root, layers: list[_Layer], by_id: dict[str, _Layer], where: str, data: bytes,
+           specs: list[InputSpec], out_names: list[str]) -> ModuleOp:
+    incoming = _incoming(root, layers, by_id, where)
     order = _topological(layers, incoming, where)
     r = _Reader(where, data)
     cuts = _Cuts(layers, incoming, specs, out_names, where)

@@ -224,6 +224,8 @@ NODE_CASES = [
     "test_einsum_sum", "test_eyelike_populate_off_main_diagonal", "test_gridsample",
     "test_group_normalization_example", "test_reversesequence_batch", "test_convtranspose_output_shape",
     "test_convtranspose_group_2", "test_nllloss_NCd1_weight",
+    # control flow: OpenVINO writes Scan as TensorIterator-1, If as If-8 (here on an input's value)
+    "test_scan_sum", "test_scan9_sum", "test_scan9_multi_state", "test_scan9_scalar", "test_if",
 ]
 
 
@@ -293,3 +295,102 @@ def test_an_attribute_the_op_does_not_define_is_refused(tmp_path):
     xml.write_text(text)
     with pytest.raises(ov.OvccError, match="attribute.s. frobnicate of AvgPool-opset1 are not supported"):
         ov.read_model(xml)
+
+
+def _scan_reverse_model() -> onnx.ModelProto:
+    """Scan over two sequences, the second backwards, a running sum and a scan output written
+    in reverse: OpenVINO writes a TensorIterator-1 with negative strides."""
+    body = helper.make_graph(
+        [helper.make_node("Add", ["s_in", "a"], ["t"]), helper.make_node("Mul", ["t", "b"], ["s_out"]),
+         helper.make_node("Tanh", ["s_out"], ["y"])],
+        "body", [helper.make_tensor_value_info(n, onnx.TensorProto.FLOAT, [3]) for n in ("s_in", "a", "b")],
+        [helper.make_tensor_value_info(n, onnx.TensorProto.FLOAT, [3]) for n in ("s_out", "y")])
+    node = helper.make_node("Scan", ["s0", "xa", "xb"], ["s", "ys"], body=body, num_scan_inputs=2,
+                            scan_input_directions=[0, 1], scan_output_directions=[1])
+    return make_model([node], [("s0", np.float32, [3]), ("xa", np.float32, [5, 3]), ("xb", np.float32, [5, 3])],
+                      [("s", np.float32, [3]), ("ys", np.float32, [5, 3])])
+
+
+def _static_loop_model() -> onnx.ModelProto:
+    """Loop with a constant trip count: a carried value, the iteration number used in the
+    body, and a scan output (OpenVINO writes Loop-5)."""
+    body = helper.make_graph(
+        [helper.make_node("Cast", ["i"], ["fi"], to=onnx.TensorProto.FLOAT),
+         helper.make_node("Mul", ["v_in", "x"], ["m"]), helper.make_node("Add", ["m", "fi"], ["v_out"]),
+         helper.make_node("Identity", ["c_in"], ["c_out"]), helper.make_node("Sin", ["v_out"], ["scan"])],
+        "body", [helper.make_tensor_value_info("i", onnx.TensorProto.INT64, []),
+                 helper.make_tensor_value_info("c_in", onnx.TensorProto.BOOL, []),
+                 helper.make_tensor_value_info("v_in", onnx.TensorProto.FLOAT, [2, 3])],
+        [helper.make_tensor_value_info("c_out", onnx.TensorProto.BOOL, []),
+         helper.make_tensor_value_info("v_out", onnx.TensorProto.FLOAT, [2, 3]),
+         helper.make_tensor_value_info("scan", onnx.TensorProto.FLOAT, [2, 3])])
+    node = helper.make_node("Loop", ["trip", "cond", "v0"], ["v", "scans"], body=body)
+    return make_model([node], [("x", np.float32, [2, 3]), ("v0", np.float32, [2, 3])],
+                      [("v", np.float32, [2, 3]), ("scans", np.float32, [4, 2, 3])],
+                      {"trip": np.array(4, np.int64), "cond": np.array(True)})
+
+
+@pytest.mark.parametrize("make", [_scan_reverse_model, _static_loop_model])
+def test_control_flow_openvino_writes_reads_back(tmp_path, make):
+    m = make()
+    rng = np.random.default_rng(7)
+    inits = {t.name for t in m.graph.initializer}
+    feeds = {i.name: rng.uniform(-1, 1, [d.dim_value for d in i.type.tensor_type.shape.dim]).astype(np.float32)
+             for i in m.graph.input if i.name not in inits}
+    path = tmp_path / "m.onnx"
+    onnx.save(m, str(path))
+    xml = tmp_path / "ov.xml"
+    openvino.save_model(openvino.convert_model(str(path)), str(xml), compress_to_fp16=False)
+    written = xml.read_text()
+    assert 'type="TensorIterator"' in written or 'type="Loop"' in written  # not folded away by OpenVINO
+    want = ort_run(m, feeds)
+    for device in ("REFERENCE", "CPU"):
+        _assert_same(_ours(xml, feeds, device), want)
+    _assert_same(_theirs(xml, feeds), want)
+
+
+def test_a_loop_whose_trip_count_is_an_input_is_a_clear_refusal(tmp_path):
+    m = _static_loop_model()
+    del m.graph.initializer[0]  # trip becomes an input
+    m.graph.input.append(helper.make_tensor_value_info("trip", onnx.TensorProto.INT64, []))
+    path = tmp_path / "m.onnx"
+    onnx.save(m, str(path))
+    xml = tmp_path / "ov.xml"
+    openvino.save_model(openvino.convert_model(str(path)), str(xml), compress_to_fp16=False)
+    from dialects.errors import InternalError, OvccError
+
+    with pytest.raises(OvccError, match="trip count") as e:
+        ov.read_model(xml)
+    assert not isinstance(e.value, InternalError)
+
+
+def test_bodies_nested_too_deep_are_refused(tmp_path):
+    """A hostile file nesting TensorIterator bodies inside each other: a clear error, not a
+    RecursionError."""
+    from dialects.errors import InternalError, ModelFileError
+
+    def ti(depth: int) -> str:
+        inner = ti(depth - 1) if depth else ('<layer id="1" name="r" type="ReLU" version="opset1"><input><port id="0">'
+                                             '<dim>2</dim></port></input><output><port id="1"><dim>2</dim></port>'
+                                             '</output></layer>')
+        return (f'<layer id="1" name="ti{depth}" type="TensorIterator" version="opset1"><input><port id="0"><dim>2'
+                '</dim></port></input><output><port id="1"><dim>2</dim></port></output><port_map><input axis="0" '
+                'external_port_id="0" internal_layer_id="0"/><output axis="0" external_port_id="1" '
+                'internal_layer_id="2"/></port_map><body><layers><layer id="0" name="p" type="Parameter" '
+                'version="opset1"><data shape="1" element_type="f32"/><output><port id="0"><dim>1</dim></port>'
+                f'</output></layer>{inner}<layer id="2" name="o" type="Result" version="opset1"><input><port id="0">'
+                '<dim>1</dim></port></input></layer></layers><edges><edge from-layer="0" from-port="0" to-layer="1" '
+                'to-port="0"/><edge from-layer="1" from-port="1" to-layer="2" to-port="0"/></edges></body></layer>')
+
+    xml = tmp_path / "m.xml"
+    xml.write_text('<net name="n" version="11"><layers><layer id="0" name="x" type="Parameter" version="opset1">'
+                   '<data shape="2" element_type="f32"/><output><port id="0"><dim>2</dim></port></output></layer>'
+                   f'{ti(40)}<layer id="2" name="y" type="Result" version="opset1"><input><port id="0"><dim>2</dim>'
+                   '</port></input></layer></layers><edges><edge from-layer="0" from-port="0" to-layer="1" '
+                   'to-port="0"/><edge from-layer="1" from-port="1" to-layer="2" to-port="0"/></edges></net>')
+    with pytest.raises(ModelFileError, match="nested more than") as e:
+        ov.read_model(xml)
+    assert not isinstance(e.value, InternalError)
+    xml.write_text(xml.read_text().replace(ti(40), ti(2)))  # a shallow nest of the same reads and runs
+    x = np.array([-1.0, 2.0], np.float32)
+    assert np.array_equal(ov.compile_model(ov.read_model(xml), "REFERENCE")([x])[0], np.maximum(x, 0))
