@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from compiler.frontends.onnx.context import OnnxContext, onnx_op
-from dialects.errors import ConversionError
+from dialects.errors import ConversionError, ShapeError
 
 MAX_ITERATIONS = 4096
 
@@ -56,13 +56,48 @@ def _if(ctx: OnnxContext, node, ins):
         raise ctx.error(node, "a data-dependent condition must hold one value")
     if ctx.rank(cond):
         cond = ctx.b.out("Reshape", [cond, ctx.i64([])], special_zero=False)
-    then, other = _run(ctx, then_g, [], f"{name}/then/"), _run(ctx, else_g, [], f"{name}/else/")
+    branches = []
+    for tag, g in (("then", then_g), ("else", else_g)):
+        try:
+            branches.append(_run(ctx, g, [], f"{name}/{tag}/"))
+        except (ConversionError, ShapeError) as e:
+            raise ctx.error(node, f"the condition depends on {_deciding(ctx, cond)} and the {tag} branch cannot be "
+                                  f"converted for these input shapes ({e}); freeze what decides the condition with "
+                                  "input= (input={name: value}) or give static shapes") from None
     out = []
-    for t, e in zip(then, other):
+    for k, (t, e) in enumerate(zip(*branches)):
         if ctx.dtype(t) != ctx.dtype(e):
             raise ctx.error(node, "the branches give results of different types")
+        st, se = ctx.shape(t), ctx.shape(e)
+        if len(st) != len(se) or any(a != b for a, b in zip(st, se)):
+            # a Select would broadcast one branch's result to the other's shape: a wrong answer
+            raise ctx.error(node, f"the condition depends on {_deciding(ctx, cond)} and the branches give output {k} "
+                                  f"with different shapes ({list(st)} and {list(se)}); freeze what decides the "
+                                  "condition with input= or give static shapes")
         out.append(ctx.b.out("Select", [cond, t, e]))
     return out
+
+
+def _deciding(ctx: OnnxContext, v) -> str:
+    """What a value depends on, for an error: the values or the shapes of model inputs."""
+    from xdsl.ir import BlockArgument
+
+    names = ctx.b.input_names
+    seen, todo, values, shapes = set(), [(v, False)], set(), set()
+    while todo:
+        x, via_shape = todo.pop()
+        if (x, via_shape) in seen:
+            continue
+        seen.add((x, via_shape))
+        if isinstance(x, BlockArgument):
+            name = names[x.index][0] if x.index < len(names) and names[x.index] else f"input {x.index}"
+            (shapes if via_shape else values).add(repr(name))
+        else:
+            shape_op = getattr(x.owner, "IR_TYPE", None) == "ShapeOf"
+            todo.extend((o, via_shape or shape_op) for o in x.owner.operands)
+    parts = ([f"the value of input {', '.join(sorted(values))}"] if values else []) + \
+        ([f"the shape of input {', '.join(sorted(shapes))}"] if shapes else [])
+    return " and ".join(parts) or "values computed in the model"
 
 
 def _stack(ctx: OnnxContext, items: list, axis: int):

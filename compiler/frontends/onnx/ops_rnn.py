@@ -121,6 +121,8 @@ def _rnn(kind: str):
             x = b.out("Transpose", [x, ctx.i64([1, 0, 2])])
             init_h = None if init_h is None else b.out("Transpose", [init_h, ctx.i64([1, 0, 2])])
             init_c = None if init_c is None else b.out("Transpose", [init_c, ctx.i64([1, 0, 2])])
+        if ctx.rank(x) != 3:
+            raise ctx.error(node, f"X must have rank 3 ([seq, batch, input]), it has shape {list(ctx.shape(x))}")
         seq, batch, _ = ctx.shape(x)
         if seq is None:
             raise ctx.error(node, f"{kind} is unrolled over time and needs a static sequence length (give the "
