@@ -46,12 +46,6 @@ def _shape_of(ctx: LowerCtx, op: OvOp) -> None:
     strided_copy(ctx, ctx.const_buf(shape), ctx.buf(op.outputs[0]), [n], [1], 0, [1], 0, "ShapeOf")
 
 
-@lowering("NonZero")
-def _non_zero(ctx: LowerCtx, op: OvOp) -> None:
-    raise CompileError("NonZero: the size of its output depends on the data, which compiled CPU code does not "
-                       "support (use the REFERENCE device)")
-
-
 @lowering("Range")
 def _range(ctx: LowerCtx, op: OvOp) -> None:
     start, _, step = op.inputs
