@@ -205,8 +205,10 @@ def strided_slice_shape(shape: Sequence[Dim], items: list[tuple]) -> Shape:
 def deconv_pads(attr, x_shape: Sequence[int], kernel: Sequence[int], out_dims: Sequence[int],
                 explicit_output_shape: bool) -> list[int]:
     """Begin pads of a transposed convolution: the explicit ones, or, when the output size is
-    given or auto_pad asks for it, what distributes the total padding (more at the end for
-    same_upper and explicit, at the start for same_lower)."""
+    given or auto_pad asks for it, what distributes the total padding. The padding crops the
+    full output, so OpenVINO puts the odd one at the start for same_upper (the kept window
+    ends at the full output's end, as a same_upper convolution's input padding does) and at
+    the end for same_lower and explicit."""
     n = len(kernel)
     s, d = attr.strides, attr.dilations
     outpad = attr.output_padding or (0,) * n
@@ -218,7 +220,7 @@ def deconv_pads(attr, x_shape: Sequence[int], kernel: Sequence[int], out_dims: S
             pb.append(attr.pads_begin[i])
         elif attr.auto_pad == "valid":
             pb.append(0)
-        elif attr.auto_pad == "same_lower":
+        elif attr.auto_pad == "same_upper":
             pb.append(total - int(total / 2))
         else:
             pb.append(int(total / 2))  # halves round towards zero (an output larger than the full one: < 0)

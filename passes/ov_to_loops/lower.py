@@ -18,6 +18,11 @@ Lowering = Callable[[LowerCtx, OvOp], None]
 LOWERINGS: dict[str, Lowering] = {}
 FUSED: dict[str, Callable[[LowerCtx, Fused], None]] = {}
 ALIASES = frozenset({"Reshape", "Squeeze", "Unsqueeze"})  # results are views of input 0
+# Ops with no native lowering, and why (the error a CPU compilation of one gives).
+NO_CPU: dict[str, str] = {
+    "NonZero": "the size of its output depends on the data, which compiled CPU code does not support "
+               "(use the REFERENCE device)",
+}
 
 
 def lowering(*op_types: str) -> Callable[[Lowering], Lowering]:
@@ -47,7 +52,8 @@ def lower_module(module: ModuleOp, profile: bool = False, const_pool: dict | Non
     block = fn.body.block
     missing = sorted({op.IR_TYPE for op in block.walk() if isinstance(op, OvOp) and not has_lowering(op.IR_TYPE)})
     if missing:
-        raise CompileError(f"no CPU lowering for: {', '.join(missing)}")
+        raise CompileError("no CPU lowering for: " + ", ".join(
+            f"{t} ({NO_CPU[t]})" if t in NO_CPU else t for t in missing))
     for op in block.walk():
         if isinstance(op, OvOp):
             for r in op.outputs:

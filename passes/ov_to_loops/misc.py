@@ -46,12 +46,6 @@ def _shape_of(ctx: LowerCtx, op: OvOp) -> None:
     strided_copy(ctx, ctx.const_buf(shape), ctx.buf(op.outputs[0]), [n], [1], 0, [1], 0, "ShapeOf")
 
 
-@lowering("NonZero")
-def _non_zero(ctx: LowerCtx, op: OvOp) -> None:
-    raise CompileError("NonZero: the size of its output depends on the data, which compiled CPU code does not "
-                       "support (use the REFERENCE device)")
-
-
 @lowering("Range")
 def _range(ctx: LowerCtx, op: OvOp) -> None:
     start, _, step = op.inputs
@@ -307,26 +301,37 @@ def _scatter_elements(ctx: LowerCtx, op: OvOp) -> None:
     ax = norm_axis(_scalar_const(op.inputs[3]), len(ds))
     dt, idt = dtype_of(op.inputs[0].type), dtype_of(op.inputs[1].type)
     red = op.attr.reduction
-    if red == "mean" or (red != "none" and not op.attr.use_init_val):
-        raise CompileError(f"ScatterElementsUpdate with reduction={red} and use_init_val="
-                           f"{op.attr.use_init_val} is not supported on CPU")
+    if red == "mean":
+        raise CompileError("ScatterElementsUpdate with reduction=mean is not supported on CPU")
     n = int(np.prod(is_, dtype=np.int64))
     dst = contiguous(ds)
 
     def body(kb, ob, ib, ub):
-        def el(u):
-            idx = kb.unravel(u, is_)
+        def target(u):
+            pos = list(kb.unravel(u, is_))
             j = _index(kb, kb.load(ib, u), idt)
-            j = kb.select(kb.icmp("slt", j, 0), kb.v(kb.add(j, ds[ax])), j)
-            pos = list(idx)
-            pos[ax] = j
-            at = kb.lin(pos, dst)
+            pos[ax] = kb.select(kb.icmp("slt", j, 0), kb.v(kb.add(j, ds[ax])), j)
+            return kb.lin(pos, dst)
+
+        def el(u):
+            at = target(u)
             v = kb.load(ub, u)
             if red != "none":
                 v = SCALAR[REDUCTION_OPS[red]](kb, None, [dt, dt], dt, kb.load(ob, at), v)
             kb.store(v, ob, at)
+        if red != "none" and not op.attr.use_init_val:  # the data's values at the targets do not count
+            kb.for_(0, n, lambda u: kb.store(kb.const(_reduction_identity(red, dt), dt), ob, target(u)))
         kb.for_(0, n, el)
     _scatter(ctx, op, body)
+
+
+def _reduction_identity(red: str, dt: np.dtype) -> float | int:
+    """The value a reduction starts from (what the reference puts where use_init_val is false)."""
+    if red in ("sum", "prod"):
+        return 0 if red == "sum" else 1
+    big = float("inf") if dt.kind == "f" else int(np.iinfo(dt).max)
+    small = float("-inf") if dt.kind == "f" else int(np.iinfo(dt).min)
+    return big if red == "min" else small
 
 
 @lowering("ScatterNDUpdate")
