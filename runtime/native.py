@@ -42,6 +42,7 @@ class CompileStats:
     note: str = ""  # why a precision request runs otherwise (e.g. AMX refused by the kernel)
     int8_isa: str | None = None  # the int8 kernel family quantized ops may use
     int8_ops: int = 0  # Convolutions/MatMuls that run on int8 kernels
+    specialized_on: tuple[str, ...] = ()  # inputs whose values this code was compiled for
 
 
 class _Request:
@@ -261,13 +262,18 @@ class NativeCompiledModel(CompiledModelBase):
         self._lock = threading.Lock()
         self._const_pool: dict[tuple, np.ndarray] = {}  # packed weights, shared by every input shape
         self._last: Executable | None = None
-        if all(d is not None for p in self.inputs for d in p.shape):
+        from runtime.values import value_inputs
+
+        self._value_inputs = value_inputs(model)  # inputs whose values decide shapes
+        if not self._value_inputs and all(d is not None for p in self.inputs for d in p.shape):
             self._executable([p.shape for p in self.inputs])
 
-    def _executable(self, shapes: list[tuple[int, ...]]) -> Executable:
-        """The specialization for these input shapes, compiled on first use. Compiling a new
-        shape holds no lock that inferences of shapes already compiled need."""
-        key = tuple(tuple(s) for s in shapes)
+    def _executable(self, shapes: list[tuple[int, ...]], frozen: dict[int, np.ndarray] | None = None) -> Executable:
+        """The specialization for these input shapes (and the values of the inputs in
+        `frozen`), compiled on first use. Compiling a new one holds no lock that inferences of
+        those already compiled need."""
+        frozen = frozen or {}
+        key = tuple(tuple(s) for s in shapes) + tuple((i, a.dtype.str, a.tobytes()) for i, a in sorted(frozen.items()))
         with self._lock:
             exe = self._specialized.get(key)
             if exe is not None:
@@ -283,7 +289,7 @@ class NativeCompiledModel(CompiledModelBase):
                 raise job.error
             return job.exe
         try:
-            job.exe = self._compile(shapes)
+            job.exe = self._compile(shapes, frozen)
         except BaseException as e:
             job.error = e
             raise
@@ -297,13 +303,20 @@ class NativeCompiledModel(CompiledModelBase):
             job.done.set()
         return job.exe
 
-    def _compile(self, shapes: list[tuple[int, ...]]) -> Executable:
+    def _compile(self, shapes: list[tuple[int, ...]], frozen: dict[int, np.ndarray]) -> Executable:
         m = self.model.clone()
-        if any(d is None for p in self.inputs for d in p.shape):
+        if frozen:
+            from runtime.values import freeze
+
+            freeze(m, frozen)
+            shapes = [s for i, s in enumerate(shapes) if i not in frozen]
+        if frozen or any(d is None for p in self.inputs for d in p.shape):
             m.reshape([list(s) for s in shapes])
         try:
-            return compile_program(m, self.cache_dir, self.nthreads, self.perf_count, self.opt_level,
-                                   self._const_pool, self.precision, self._objects)
+            exe = compile_program(m, self.cache_dir, self.nthreads, self.perf_count, self.opt_level,
+                                  self._const_pool, self.precision, self._objects)
+            exe.stats.specialized_on = tuple(self.inputs[i].any_name for i in sorted(frozen))
+            return exe
         except OvccError:
             raise
         except Exception as e:  # a compiler bug must not look like bad user input
@@ -366,9 +379,14 @@ class NativeCompiledModel(CompiledModelBase):
                 for s, (b, e), w in zip(exe.program.steps, p, waits)]
 
     def _infer(self, arrays: list[np.ndarray]) -> list[np.ndarray]:
-        exe = self._executable([a.shape for a in arrays])
+        from runtime.values import FROZEN_MAX
+
+        frozen = {i: arrays[i] for i in self._value_inputs if arrays[i].size <= FROZEN_MAX}
+        exe = self._executable([a.shape for a in arrays], frozen)
         self._last = exe
         specs = [(exe.output_shapes[k], p.dtype) for k, p in enumerate(self.outputs)]
+        if frozen:
+            arrays = [a for i, a in enumerate(arrays) if i not in frozen]
         return exe.run(arrays, specs, self.nthreads)
 
 
