@@ -1,0 +1,176 @@
+"""Runs one spec (generate.py) on ONNX Runtime, native code at O0 and O2 and the REFERENCE
+interpreter, and judges each node output against ONNX Runtime's.
+
+Floats match at the f32 path's tolerance (rtol 1e-4, atol 1e-5) widened only by the rounding a
+summation order may change (n * eps * sum |x|); NaN must be NaN where ONNX Runtime has NaN,
+infinities match by sign; integers and bools match exactly. A node whose inputs already differ
+(within tolerance, say by a transcendental's last ulp) is judged against ONNX Runtime run on the
+node alone with the device's own inputs, so an error propagated through a discontinuous op
+(Floor, a comparison) is not taken for a bug, while the node that first went wrong is.
+"""
+
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass, field
+
+import numpy as np
+import onnx
+
+import compiler as ov
+from dialects.errors import InternalError, OvccError
+from tests.fuzz.generate import arrays, build
+
+DEVICES = {"O0": ("CPU", {"INFERENCE_PRECISION_HINT": "f32", "OPTIMIZATION_LEVEL": "O0"}),
+           "O2": ("CPU", {"INFERENCE_PRECISION_HINT": "f32", "OPTIMIZATION_LEVEL": "O2"}),
+           "REFERENCE": ("REFERENCE", None)}
+EPS = float(np.finfo(np.float32).eps)
+FMAX = float(np.finfo(np.float32).max)
+
+
+@dataclass
+class Outcome:
+    status: str  # "ok", "mismatch", "crash" (a compiler bug), "refused", "invalid" (a generator bug)
+    detail: str = ""
+    device: str = ""
+    node: int = -1
+    refusals: dict = field(default_factory=dict)  # device -> message
+
+    @property
+    def failed(self) -> bool:
+        return self.status in ("mismatch", "crash", "invalid")
+
+
+def ort_outputs(model: onnx.ModelProto, feeds) -> dict[str, np.ndarray]:
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    sess = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+    names = [o.name for o in sess.get_outputs()]
+    return dict(zip(names, sess.run(None, feeds)))
+
+
+def device_outputs(model, device, feeds: dict) -> dict[str, np.ndarray]:
+    dev, config = DEVICES[device]
+    cm = ov.compile_model(ov.convert_model(model), dev, config)
+    names = [i.name for i in model.graph.input]
+    res = cm([feeds[n] for n in names]).to_tuple()
+    return {o.name: np.asarray(r) for o, r in zip(model.graph.output, res)}
+
+
+def _extra(node, ins: list[np.ndarray]):
+    """The rounding error beyond rtol/atol that a different but valid evaluation order may make."""
+    op = node["op"]
+    x = ins[0].astype(np.float64) if ins and ins[0].dtype == np.float32 else None
+    if x is None:
+        return 0.0
+    with np.errstate(all="ignore"):
+        fin = np.where(np.isfinite(x), x, 0)
+        if op in ("Sum", "Mean"):
+            tot = sum(np.abs(np.where(np.isfinite(v), v, 0).astype(np.float64)) for v in ins)
+            return len(ins) * 2 * EPS * tot
+        if op.startswith("Reduce"):
+            n = max(x.size, 1)
+            a = np.abs(fin) if op not in ("ReduceL2", "ReduceSumSquare") else fin * fin
+            if op in ("ReduceL2", "ReduceSumSquare", "ReduceL1", "ReduceSum", "ReduceMean"):
+                bound = n * 2 * EPS * a.sum()
+                return bound / n if op == "ReduceMean" else np.sqrt(bound) if op == "ReduceL2" else bound
+            if op in ("ReduceLogSumExp", "ReduceProd"):
+                return n * 4 * EPS * (1 + (np.abs(fin).max() if op == "ReduceLogSumExp" else 0))
+        if op == "LogSoftmax":
+            return 8 * EPS * (np.abs(fin).max() if fin.size else 0)
+    return 0.0
+
+
+def close(got: np.ndarray, want: np.ndarray, extra=0.0, rel=1.0) -> str:
+    """'' when `got` matches `want`, else what differs."""
+    got, want = np.asarray(got), np.asarray(want)
+    if got.dtype != want.dtype or got.shape != want.shape:
+        return f"{got.dtype}{list(got.shape)} != {want.dtype}{list(want.shape)}"
+    if want.dtype != np.float32:
+        bad = got != want
+    else:
+        g, w = got.astype(np.float64), want.astype(np.float64)
+        with np.errstate(all="ignore"):
+            ok = (np.isnan(g) & np.isnan(w)) | (g == w)
+            ok |= np.isfinite(g) & np.isfinite(w) & (np.abs(g - w) <= 1e-5 + 1e-4 * rel * np.abs(w) + extra)
+            # overflow at the edge of the range: FLT_MAX-ish against inf of the same sign
+            ok |= np.isinf(g) & (np.abs(w) >= FMAX * (1 - 1e-4)) & (np.sign(g) == np.sign(w))
+            ok |= np.isinf(w) & (np.abs(g) >= FMAX * (1 - 1e-4)) & (np.sign(g) == np.sign(w))
+        bad = ~ok
+    if not bad.any():
+        return ""
+    idx = np.argwhere(bad)[:3] if bad.ndim else [()]
+    parts = [f"at {tuple(int(i) for i in k)}: got {got[tuple(k)]!r} want {want[tuple(k)]!r}" for k in idx]
+    return f"{int(bad.sum())}/{bad.size} differ, " + "; ".join(parts)
+
+
+def _same(a, b) -> bool:
+    return a.dtype == b.dtype and a.shape == b.shape and bool(np.all((a == b) | ((a != a) & (b != b))))
+
+
+def single_node_spec(spec, k, feeds: dict) -> dict:
+    """Node k alone, its non-constant inputs fed with `feeds`."""
+    node = spec["nodes"][k]
+    inits = [e for e in spec["inits"] if e["name"] in node["inputs"]]
+    names = {e["name"] for e in inits}
+    inputs = [{"name": n, "dtype": str(feeds[n].dtype), "shape": list(feeds[n].shape), "values": feeds[n].ravel().tolist()}
+              for n in dict.fromkeys(node["inputs"]) if n and n not in names]
+    return {"opset": spec["opset"], "inputs": inputs, "inits": inits, "nodes": [node]}
+
+
+def judge(spec, want: dict, got: dict, feeds: dict) -> tuple[int, str]:
+    """(index of the first node whose output is wrong, what differs), or (-1, '')."""
+    consts = arrays(spec["inits"])
+    for k, node in enumerate(spec["nodes"]):
+        ins_w = [feeds.get(n, want.get(n, consts.get(n))) for n in node["inputs"] if n]
+        ins_g = [feeds.get(n, got.get(n, consts.get(n))) for n in node["inputs"] if n]
+        for out in node["outputs"]:
+            if out not in got:
+                return k, f"{out} missing"
+            diff = close(got[out], want[out], _extra(node, ins_w))
+            if not diff:
+                continue
+            if all(_same(a, b) for a, b in zip(ins_g, ins_w)):
+                return k, diff
+            local = single_node_spec(spec, k, {n: v for n, v in zip([n for n in node["inputs"] if n], ins_g)})
+            try:
+                lw = ort_outputs(build(local), {e["name"]: v for e, v in
+                                                zip(local["inputs"], arrays(local["inputs"]).values())})
+            except Exception as e:  # noqa: BLE001 - ONNX Runtime refusing the device's inputs
+                return k, f"{diff} (ONNX Runtime on the node alone: {type(e).__name__})"
+            ldiff = close(got[out], lw[out], _extra(node, ins_g))
+            if ldiff:
+                return k, f"{ldiff} (node alone on the device's inputs)"
+    return -1, ""
+
+
+def _is_bug(e: BaseException) -> bool:
+    return isinstance(e, InternalError) or not isinstance(e, OvccError)
+
+
+def run_spec(spec, devices=tuple(DEVICES)) -> Outcome:
+    try:
+        model = build(spec)
+        onnx.checker.check_model(model, full_check=True)
+        feeds = arrays(spec["inputs"])
+        want = ort_outputs(model, feeds)
+    except Exception as e:  # noqa: BLE001
+        return Outcome("invalid", f"{type(e).__name__}: {str(e)[:500]}")
+    refusals = {}
+    for device in devices:
+        try:
+            got = device_outputs(model, device, feeds)
+        except Exception as e:  # noqa: BLE001
+            if _is_bug(e):
+                tb = "".join(traceback.format_exception(e)[-6:])
+                return Outcome("crash", f"{type(e).__name__}: {e}\n{tb}", device, refusals=refusals)
+            refusals[device] = f"{type(e).__name__}: {e}"
+            continue
+        k, diff = judge(spec, want, got, feeds)
+        if k >= 0:
+            n = spec["nodes"][k]
+            return Outcome("mismatch", f"node {k} {n['op']}{n['attrs'] or ''}: {diff}", device, k, refusals)
+    return Outcome("refused" if refusals else "ok", "", refusals=refusals)
