@@ -96,7 +96,7 @@ def broadcast_partner(rng, shape) -> list[int]:
     orig = list(shape[len(shape) - len(s):])
     s = [1 if rng.random() < 0.25 else d for d in s]
     s = [int(rng.choice(DIMS)) if d == 1 and o == 1 and rng.random() < 0.3 else d for d, o in zip(s, orig)]
-    if len(s) < 4 and rng.random() < 0.15:
+    if len(s) == len(shape) < 4 and rng.random() < 0.15:
         s = [int(rng.choice(DIMS))] + s
     out = np.broadcast_shapes(tuple(shape), tuple(s))
     if np.prod(out, dtype=np.int64) > MAX_ELEMENTS:
@@ -339,6 +339,10 @@ def add_node(g: Graph, op: str) -> bool:
         a = g.operand(REDUCE_TYPES.get(op, (FLOAT,)))
         if a is None:
             return False
+        if op == "ReduceProd" and a[1] != FLOAT:  # an integer product that cannot overflow
+            v = rng.integers(-1, 2, int(np.prod(a[2], dtype=np.int64)))
+            v[rng.choice(v.size, min(v.size, 8), replace=False)] = rng.choice([-3, -2, 2, 3], min(v.size, 8))
+            a = (g.fresh(a[1], a[2], v, const=len(g.inputs) >= g.max_inputs), a[1], a[2])
         r = len(a[2])
         keep = int(rng.integers(2))
         axes = None
