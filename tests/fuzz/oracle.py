@@ -215,8 +215,8 @@ def single_node_spec(spec, k, feeds: dict) -> dict:
     node = spec["nodes"][k]
     inits = [e for e in spec["inits"] if e["name"] in node["inputs"]]
     names = {e["name"] for e in inits}
-    inputs = [{"name": n, "dtype": str(feeds[n].dtype), "shape": list(feeds[n].shape), "values": feeds[n].ravel().tolist()}
-              for n in dict.fromkeys(node["inputs"]) if n and n not in names]
+    inputs = [{"name": n, "dtype": str(feeds[n].dtype), "shape": list(feeds[n].shape),
+               "values": feeds[n].ravel().tolist()} for n in dict.fromkeys(node["inputs"]) if n and n not in names]
     return {"opset": spec["opset"], "inputs": inputs, "inits": inits, "nodes": [node]}
 
 

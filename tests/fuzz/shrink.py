@@ -1,0 +1,107 @@
+"""Shrinking a failing spec to a minimal one that fails the same way: nodes dropped (a node an
+earlier one fed is cut off, its value becoming an input with ONNX Runtime's value), inputs made
+smaller along each axis, and input values made simpler, greedily, while the failure stays."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import numpy as np
+
+from tests.fuzz.generate import arrays, build
+from tests.fuzz.oracle import Outcome, ort_outputs, run_spec
+
+REGRESSIONS = Path(__file__).parent / "regressions"
+
+
+def signature(spec, o: Outcome) -> tuple:
+    """What makes two failures the same: the status, and for a mismatch the op that went wrong."""
+    op = spec["nodes"][o.node]["op"] if o.status == "mismatch" and 0 <= o.node < len(spec["nodes"]) else ""
+    return o.status, op
+
+
+def _entry(name, v: np.ndarray) -> dict:
+    return {"name": name, "dtype": str(v.dtype), "shape": list(v.shape), "values": v.ravel().tolist()}
+
+
+def _prune(spec) -> dict:
+    """Inputs and constants no node reads removed."""
+    used = {n for node in spec["nodes"] for n in node["inputs"]}
+    return {**spec, "inputs": [e for e in spec["inputs"] if e["name"] in used],
+            "inits": [e for e in spec["inits"] if e["name"] in used]}
+
+
+def _drop_node(spec, j, values) -> dict:
+    """Node j removed; its outputs, where later nodes read them, are new inputs."""
+    s = copy.deepcopy(spec)
+    node = s["nodes"].pop(j)
+    used = {n for nd in s["nodes"] for n in nd["inputs"]}
+    for out in node["outputs"]:
+        if out in used:
+            s["inputs"].append(_entry(out, values[out]))
+    return _prune(s)
+
+
+def _candidates(spec, o: Outcome):
+    """Smaller specs to try, the most reducing first."""
+    if o.status == "mismatch" and o.node + 1 < len(spec["nodes"]):
+        yield _prune({**spec, "nodes": spec["nodes"][:o.node + 1]})
+    try:
+        values = {**arrays(spec["inputs"]), **ort_outputs(build(spec), arrays(spec["inputs"]))}
+    except Exception:  # noqa: BLE001
+        values = None
+    if values is not None:
+        for j in reversed(range(len(spec["nodes"]))):
+            if len(spec["nodes"]) > 1:
+                yield _drop_node(spec, j, values)
+    for i, e in enumerate(spec["inputs"]):  # smaller along one axis
+        v = arrays([e])[e["name"]]
+        for ax, d in enumerate(v.shape):
+            for n in sorted({1, d // 2}):
+                if 0 < n < d:
+                    s = copy.deepcopy(spec)
+                    s["inputs"][i] = _entry(e["name"], np.take(v, range(n), axis=ax))
+                    yield s
+    for i, e in enumerate(spec["inputs"]):  # simpler values: halves of the elements made 0 or 1
+        v = arrays([e])[e["name"]].ravel()
+        for simple in (0, 1):
+            for lo, hi in ((0, v.size), (0, v.size // 2), (v.size // 2, v.size)):
+                w = v.copy()
+                w[lo:hi] = simple
+                if hi > lo and not np.array_equal(w, v, equal_nan=v.dtype.kind == "f"):
+                    s = copy.deepcopy(spec)
+                    s["inputs"][i] = {**e, "values": w.tolist()}
+                    yield s
+
+
+def size(spec) -> tuple:
+    elems = sum(int(np.prod(e["shape"], dtype=np.int64)) for e in spec["inputs"])
+    return len(spec["nodes"]), elems
+
+
+def shrink(spec, outcome: Outcome, budget: int = 300) -> tuple[dict, Outcome]:
+    """The smallest spec found within `budget` runs that still fails as `outcome` does."""
+    want = signature(spec, outcome)
+    progress = True
+    while progress and budget > 0:
+        progress = False
+        for cand in _candidates(spec, outcome):
+            budget -= 1
+            if budget <= 0:
+                break
+            o = run_spec(cand)
+            if o.failed and signature(cand, o) == want:
+                spec, outcome, progress = cand, o, True
+                break
+    return spec, outcome
+
+
+def save(spec, status: str, found: str, seed, directory: Path = REGRESSIONS) -> Path:
+    """A shrunk spec as a regression example, replayed by test_regressions.py."""
+    directory.mkdir(parents=True, exist_ok=True)
+    ops = "-".join(sorted({n["op"] for n in spec["nodes"]}))[:60]
+    path = directory / f"{status}-{ops}-{'-'.join(map(str, seed))}.json"
+    path.write_text(json.dumps({"seed": list(seed), "found": found[:2000], "spec": spec}, indent=1) + "\n")
+    return path
