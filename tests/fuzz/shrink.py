@@ -56,24 +56,26 @@ def _candidates(spec, o: Outcome):
         for j in reversed(range(len(spec["nodes"]))):
             if len(spec["nodes"]) > 1:
                 yield _drop_node(spec, j, values)
-    for i, e in enumerate(spec["inputs"]):  # smaller along one axis
+    for key, i, e in [(k, i, e) for k in ("inputs", "inits") for i, e in enumerate(spec[k])]:  # smaller
         v = arrays([e])[e["name"]]
-        for ax, d in enumerate(v.shape):
-            for n in sorted({1, d // 2}):
-                if 0 < n < d:
+        for ax, d in enumerate(v.shape):  # the first, last, lower or upper half of one axis
+            for lo, hi in sorted({(0, 1), (d - 1, d), (0, d // 2), (d // 2, d)}, key=lambda r: r[1] - r[0]):
+                if 0 < hi - lo < d:
                     s = copy.deepcopy(spec)
-                    s["inputs"][i] = _entry(e["name"], np.take(v, range(n), axis=ax))
+                    s[key][i] = _entry(e["name"], np.take(v, range(lo, hi), axis=ax))
                     yield s
-    for i, e in enumerate(spec["inputs"]):  # simpler values: halves of the elements made 0 or 1
+    for i, e in enumerate(spec["inputs"]):  # simpler values: all, halves, quarters, ... made 0 or 1
         v = arrays([e])[e["name"]].ravel()
-        for simple in (0, 1):
-            for lo, hi in ((0, v.size), (0, v.size // 2), (v.size // 2, v.size)):
-                w = v.copy()
-                w[lo:hi] = simple
-                if hi > lo and not np.array_equal(w, v, equal_nan=v.dtype.kind == "f"):
-                    s = copy.deepcopy(spec)
-                    s["inputs"][i] = {**e, "values": w.tolist()}
-                    yield s
+        for k in (1, 2, 4, 8, 16):
+            for simple in (0, 1):
+                for c in range(k):
+                    lo, hi = c * v.size // k, (c + 1) * v.size // k
+                    w = v.copy()
+                    w[lo:hi] = simple
+                    if hi > lo and not np.array_equal(w, v, equal_nan=v.dtype.kind == "f"):
+                        s = copy.deepcopy(spec)
+                        s["inputs"][i] = {**e, "values": w.tolist()}
+                        yield s
 
 
 def size(spec) -> tuple:
