@@ -1,11 +1,12 @@
 """Seeded random ONNX graphs of elementwise and reduction ops, as JSON-able specs.
 
 A spec is a plain dict: {"opset", "inputs": [{name, dtype, shape, values}], "inits": [same],
-"nodes": [{op, inputs, outputs, attrs}]}; every node output is a graph output, so that a wrong
-number is pinned to the node that made it (see oracle.py). Operands whose values ONNX leaves
-undefined (an integer divisor of 0 or -1, a shift of the bit width or more, a float cast to an
-integer out of its range, an integer Pow that overflows) are fresh inputs or constants drawn
-from the defined range, never an intermediate value.
+"nodes": [{op, inputs, outputs, attrs}], "outputs": "all" or "leaves"}. With "all", every node
+output is a graph output, so that a wrong number is pinned to the node that made it (see
+oracle.py); with "leaves", only the values no node reads are, so that O2 fuses across nodes.
+Operands whose values ONNX leaves undefined (an integer divisor of 0 or -1, a shift of the bit
+width or more, a float cast to an integer out of its range, an integer Pow or ReduceProd that
+overflows) are fresh inputs or constants drawn from the defined range, never an intermediate.
 """
 
 from __future__ import annotations
@@ -381,7 +382,8 @@ def generate(seed) -> dict:
     while len(g.nodes) < target and tries < 100:
         tries += 1
         add_node(g, str(rng.choice(ops)))
-    return {"opset": g.opset, "inputs": g.inputs, "inits": g.inits, "nodes": g.nodes}
+    return {"opset": g.opset, "inputs": g.inputs, "inits": g.inits, "nodes": g.nodes,
+            "outputs": "leaves" if rng.random() < 0.3 else "all"}
 
 
 def arrays(entries) -> dict[str, np.ndarray]:
@@ -393,13 +395,17 @@ def arrays(entries) -> dict[str, np.ndarray]:
 
 
 def build(spec) -> onnx.ModelProto:
-    """The ONNX model of a spec: every node output is a graph output."""
+    """The ONNX model of a spec: every node output a graph output, or only the leaves."""
     def vi(e):
         return helper.make_tensor_value_info(e["name"], helper.np_dtype_to_tensor_dtype(np.dtype(e["dtype"])),
                                              e["shape"])
     nodes = [helper.make_node(n["op"], n["inputs"], n["outputs"], name=f"n{k}", **n["attrs"])
              for k, n in enumerate(spec["nodes"])]
-    outs = [helper.make_empty_tensor_value_info(o) for n in spec["nodes"] for o in n["outputs"]]
+    outs = [o for n in spec["nodes"] for o in n["outputs"]]
+    if spec.get("outputs") == "leaves":  # only the values no node reads: O2 may fuse the rest away
+        read = {i for n in spec["nodes"] for i in n["inputs"]}
+        outs = [o for o in outs if o not in read] or outs[-1:]
+    outs = [helper.make_empty_tensor_value_info(o) for o in outs]
     inits = [numpy_helper.from_array(v, k) for k, v in arrays(spec["inits"]).items()]
     graph = helper.make_graph(nodes, "fuzz", [vi(e) for e in spec["inputs"]], outs, inits)
     m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", spec["opset"])])
