@@ -49,7 +49,7 @@ class Counts:
         self.ops.update(r["ops"])
         for dev, msg in r["refusals"].items():
             self.refusals[f"{dev}: {msg[:120]}"] += 1
-        if r["status"] in ("mismatch", "crash", "invalid"):
+        if r["status"] != "ok":
             self.bad_by_device[f"{r['status']} {r['device']}"] += 1
             self.failures.append((seed, r))
 
@@ -91,7 +91,7 @@ def main(argv=None) -> int:
             r = {"status": "crash", "device": "process", "detail": f"worker died: {type(e).__name__}",
                  "refusals": {}, "ops": [n["op"] for n in spec["nodes"]], "spec": spec}
         counts.add(s, r)
-        if r["status"] in ("mismatch", "crash", "invalid"):
+        if r["status"] != "ok":
             path = save(r["spec"], r["status"], f"{r['device']}: {r['detail']}", s, args.out)
             print(f"{s}: {r['status']} {r['device']} -> {path}", flush=True)
         if (i + 1 - args.start) % 100 == 0:

@@ -100,10 +100,21 @@ def shrink(spec, outcome: Outcome, budget: int = 300) -> tuple[dict, Outcome]:
     return spec, outcome
 
 
+def dumps(case: dict) -> str:
+    """JSON with one line per input, constant and node."""
+    spec = case["spec"]
+    def rows(items):
+        return "[" + ",".join("\n   " + json.dumps(x) for x in items) + "]"
+    head = ",\n ".join(f"{json.dumps(k)}: {json.dumps(v)}" for k, v in case.items() if k != "spec")
+    body = ",\n  ".join(f"{json.dumps(k)}: {rows(v) if k in ('inputs', 'inits', 'nodes') else json.dumps(v)}"
+                        for k, v in spec.items())
+    return "{" + head + ",\n \"spec\": {\n  " + body + "}}\n"
+
+
 def save(spec, status: str, found: str, seed, directory: Path = REGRESSIONS) -> Path:
     """A shrunk spec as a regression example, replayed by test_regressions.py."""
     directory.mkdir(parents=True, exist_ok=True)
     ops = "-".join(sorted({n["op"] for n in spec["nodes"]}))[:60]
     path = directory / f"{status}-{ops}-{'-'.join(map(str, seed))}.json"
-    path.write_text(json.dumps({"seed": list(seed), "found": found[:2000], "spec": spec}, indent=1) + "\n")
+    path.write_text(dumps({"seed": list(seed), "found": found[:2000], "spec": spec}))
     return path
