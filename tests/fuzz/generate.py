@@ -135,11 +135,15 @@ class Graph:
         if ok and (rng_pick := self.rng.random()) < 0.8:
             recent = ok[-3:] if rng_pick < 0.5 else ok
             return recent[self.rng.integers(len(recent))]
-        if len(self.inputs) >= self.max_inputs:
+        # a new input, or a constant (which O2 may fold, alone or with the nodes reading it)
+        const = len(self.inputs) >= self.max_inputs or self.rng.random() < 0.15
+        if const and self.rng.random() < 0.5:
             return None
         dtype = str(self.rng.choice(list(dtypes)))
         s = random_shape(self.rng) if shape is None else broadcast_partner(self.rng, shape)
-        name = self.fresh(dtype, s, const=False)
+        name = self.fresh(dtype, s, const=const)
+        if const:
+            self.pool.append((name, dtype, s))
         return name, dtype, s
 
     def node(self, op, ins, dtype, shape, **attrs) -> None:
@@ -358,6 +362,13 @@ def add_node(g: Graph, op: str) -> bool:
                 ins.append(g.fresh("int64", [len(axes)], axes, const=True))
             else:
                 attrs["axes"] = axes
+        elif (op == "ReduceSum" or g.opset >= 18) and rng.random() < 0.3:
+            # axes as an input: an empty one reduces all axes, or none with noop_with_empty_axes
+            if rng.random() < 0.5:
+                ins.append(g.fresh("int64", [0], [], const=True))
+            if rng.random() < 0.5:
+                attrs["noop_with_empty_axes"] = 1
+                shape = a[2]
         g.node(op, ins, a[1], shape, **attrs)
         return True
     if op in ("ArgMax", "ArgMin"):

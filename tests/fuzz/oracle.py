@@ -91,8 +91,9 @@ def _axes(node, ins) -> tuple[tuple[int, ...], bool]:
     """The axes a Reduce* node reduces (all of them if none are given), and keepdims."""
     a, r = node["attrs"], ins[0].ndim
     axes = a.get("axes", ins[1].tolist() if len(ins) > 1 else None)
-    axes = tuple(range(r)) if axes is None else tuple(x % r for x in axes)
-    return axes, bool(a.get("keepdims", 1))
+    if not axes:  # none given, or an empty axes input: all of them, or none with noop_with_empty_axes
+        return (() if a.get("noop_with_empty_axes") else tuple(range(r))), bool(a.get("keepdims", 1))
+    return tuple(x % r for x in axes), bool(a.get("keepdims", 1))
 
 
 def _undefined(node, ins: list[np.ndarray]):
