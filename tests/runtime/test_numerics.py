@@ -260,3 +260,14 @@ def test_arg_max_of_a_line_with_nan_is_the_same_on_every_device():
     o0, o2, ref = (got for (got,) in both(model, x))
     np.testing.assert_array_equal(o0, o2)
     np.testing.assert_array_equal(o0, ref)
+
+
+@pytest.mark.parametrize("op", ["ReduceL1", "ReduceL2", "ReduceSumSquare", "ReduceSum", "ReduceMax"])
+def test_reduce_with_noop_empty_axes_reduces_each_element_alone(op):
+    # ReduceL1/L2 with noop_with_empty_axes returned x, not |x| (ONNX's reference and ONNX Runtime)
+    x = np.array([[-1.5, 2.0], [-0.0, -3.0]], np.float32)
+    model = make_model([helper.make_node(op, ["a"], ["y"], noop_with_empty_axes=1)], [("a", np.float32, [2, 2])],
+                       [("y", np.float32, None)], opset=18)
+    (want,) = ort_run(model, {"a": x})
+    for (got,) in both(model, x):
+        np.testing.assert_array_equal(got, want)

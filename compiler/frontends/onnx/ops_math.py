@@ -241,8 +241,8 @@ def reduce_axes(ctx: OnnxContext, node, ins) -> list[int] | None:
 def reduce(ctx: OnnxContext, node, ins, ov_type: str, x=None):
     x = ins[0] if x is None else x
     axes = reduce_axes(ctx, node, ins)
-    if axes is not None and not axes:
-        return x
+    if axes is not None and not axes:  # noop_with_empty_axes: each element reduced alone
+        return ctx.b.out("Abs", [x]) if ov_type in ("ReduceL1", "ReduceL2") else x
     keep = bool(ctx.attr(node, "keepdims", 1))
     if axes is None and ctx.rank(x) == 0:  # one element reduced (ReduceL2 of -3 is 3), not a no-op
         x, axes, keep = ctx.b.out("Unsqueeze", [x, ctx.i64([0])]), [0], False
