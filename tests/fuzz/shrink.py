@@ -49,7 +49,7 @@ def _candidates(spec, o: Outcome):
     if o.status == "mismatch" and o.node + 1 < len(spec["nodes"]):
         yield _prune({**spec, "nodes": spec["nodes"][:o.node + 1]})
     try:
-        values = {**arrays(spec["inputs"]), **ort_outputs(build(spec), arrays(spec["inputs"]))}
+        values = {**arrays(spec["inputs"]), **ort_outputs(build({**spec, "outputs": "all"}), arrays(spec["inputs"]))}
     except Exception:  # noqa: BLE001
         values = None
     if values is not None:
