@@ -64,7 +64,8 @@ def device_outputs(model, device, feeds: dict) -> dict[str, np.ndarray]:
 
 
 def _extra(node, ins: list[np.ndarray]):
-    """The rounding error beyond rtol/atol that a different but valid evaluation order may make."""
+    """The rounding error beyond rtol/atol, per output element, that another valid evaluation
+    order may make: n * eps * sum |x| over each reduced line, relative n * eps for a product."""
     op = node["op"]
     x = ins[0].astype(np.float64) if ins and ins[0].dtype == np.float32 else None
     if x is None:
@@ -73,17 +74,27 @@ def _extra(node, ins: list[np.ndarray]):
         fin = np.where(np.isfinite(x), x, 0)
         if op in ("Sum", "Mean"):
             tot = sum(np.abs(np.where(np.isfinite(v), v, 0).astype(np.float64)) for v in ins)
-            return len(ins) * 2 * EPS * tot
+            return len(ins) * 2 * EPS * tot / (len(ins) if op == "Mean" else 1)
         if op.startswith("Reduce"):
-            n = max(x.size, 1)
-            a = np.abs(fin) if op not in ("ReduceL2", "ReduceSumSquare") else fin * fin
-            if op in ("ReduceL2", "ReduceSumSquare", "ReduceL1", "ReduceSum", "ReduceMean"):
-                bound = n * 2 * EPS * a.sum()
-                return bound / n if op == "ReduceMean" else np.sqrt(bound) if op == "ReduceL2" else bound
-            if op in ("ReduceLogSumExp", "ReduceProd"):
-                return n * 4 * EPS * (1 + (np.abs(fin).max() if op == "ReduceLogSumExp" else 0))
-        if op == "LogSoftmax":
-            return 8 * EPS * (np.abs(fin).max() if fin.size else 0)
+            axes, keep = _axes(node, ins)
+            n = int(np.prod([x.shape[a] for a in axes], dtype=np.int64))
+
+            def total(v):
+                return v.sum(axis=axes, keepdims=keep)
+            if op in ("ReduceSum", "ReduceL1", "ReduceMean", "ReduceSumSquare"):
+                t = total(fin * fin if op == "ReduceSumSquare" else np.abs(fin))
+                return n * 2 * EPS * t / (n if op == "ReduceMean" else 1)
+            if op == "ReduceL2":
+                t = total(fin * fin)
+                ds = n * 2 * EPS * t
+                return np.where(t > 0, ds / (2 * np.sqrt(t)), 0)
+            if op == "ReduceLogSumExp":  # log of a sum of relative error n eps, shifted by the max
+                return 4 * EPS * (n + np.abs(fin).max(axis=axes, keepdims=keep))
+            if op == "ReduceProd":
+                return n * 2 * EPS * np.abs(np.prod(fin, axis=axes, keepdims=keep))
+        if op == "LogSoftmax" and x.ndim:
+            ax = node["attrs"].get("axis", -1)
+            return 8 * EPS * (np.abs(fin) + np.abs(fin).max(axis=ax, keepdims=True))
     return 0.0
 
 
