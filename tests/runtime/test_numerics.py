@@ -271,3 +271,14 @@ def test_reduce_with_noop_empty_axes_reduces_each_element_alone(op):
     (want,) = ort_run(model, {"a": x})
     for (got,) in both(model, x):
         np.testing.assert_array_equal(got, want)
+
+
+def test_a_constant_that_folds_to_infinity_feeding_a_comparison():
+    # shape inference read the folded constant (1e30 ** 2 = inf) as integers: OverflowError
+    c = np.array([[1e30]], np.float32)
+    nodes = [helper.make_node("ReduceSumSquare", ["c"], ["s"], axes=[0], keepdims=0),
+             helper.make_node("Less", ["s", "a"], ["y"])]
+    model = make_model(nodes, [("a", np.float32, [1])], [("y", np.bool_, None)], initializers={"c": c})
+    x = np.array([0.0], np.float32)
+    for (got,) in both(model, x):
+        np.testing.assert_array_equal(got, [False])
