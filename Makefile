@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
-.PHONY: setup demo test lint bench fuzz-readers mxnet-oracle mxnet-fixtures
+.PHONY: setup demo test lint bench fuzz fuzz-readers mxnet-oracle mxnet-fixtures
 setup: $(STAMP)
 
 demo: $(STAMP)
@@ -27,6 +27,11 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py
+
+# A longer random run of the differential fuzzer than the seeded one in `make test` (tests/fuzz/):
+# counts printed, failures shrunk into tests/fuzz/regressions/.
+fuzz: $(STAMP)
+	$(BIN)/python -m tests.fuzz.run --seed random --count 500
 
 # A larger random hostile-input run than the seeded one in `make test` (tests/hostile/).
 fuzz-readers: $(STAMP)

@@ -152,7 +152,10 @@ class TensorInfo:
     def known(self) -> tuple[int | None, ...] | None:
         """Known elements of a small 1-D (or scalar) integer tensor."""
         if self.value is not None:
-            return tuple(int(v) for v in np.asarray(self.value).reshape(-1))
+            v = np.asarray(self.value).reshape(-1)
+            if v.dtype.kind == "f" and not np.all(np.isfinite(v) & (v == np.trunc(v))):
+                return None  # a float constant such as inf or 0.5 is no integer (int(inf) raised)
+            return tuple(int(x) for x in v)
         return self.partial
 
 

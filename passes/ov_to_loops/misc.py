@@ -160,7 +160,7 @@ def _topk(ctx: LowerCtx, op: OvOp) -> None:
                     wins = kb.emit(arith.OrIOp(kb.emit(arith.XOrIOp(found, kb.const(True, np.bool_))),
                                                SCALAR[better](kb, None, [dt, dt], dt, v, best)))
                     take = kb.emit_and(free, wins)
-                    return [kb.select(take, v, best), kb.select(take, i, best_i),
+                    return [kb.select(take, v, best), kb.select(take, kb.v(i), best_i),  # i: an int if r == 1
                             kb.emit(arith.OrIOp(found, take))]
                 best, best_i, _ = kb.for_(0, r, scan, init=[kb.load(xb, base), kb.v(0), kb.const(False, np.bool_)])
                 kb.store(kb.f(1.0), sc, kb.add(soff, best_i))

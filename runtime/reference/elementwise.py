@@ -23,8 +23,10 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
 def _int_div(a: np.ndarray, b: np.ndarray, python: bool) -> np.ndarray:
     if python:
         return np.floor_divide(a, b)
-    q = np.abs(a) // np.abs(b)
-    return (np.sign(a) * np.sign(b) * q).astype(np.result_type(a, b))
+    # truncation toward zero from the floor quotient (|INT_MIN| does not exist in the type)
+    q = np.floor_divide(a, b)
+    inexact = (a - q * b != 0) & ((a < 0) != (b < 0))
+    return (q + inexact.astype(q.dtype)).astype(np.result_type(a, b))
 
 
 def divide(attr, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -196,6 +198,8 @@ def _swish(op, attr, x, beta=None):
 
 def channel_broadcast(data: np.ndarray, param: np.ndarray) -> np.ndarray:
     """A 1-D per-channel parameter of size C applies along axis 1 (PRelu's rule)."""
+    if param.size == 1:  # one value for all, also for a rank-0 data (not broadcast to [1])
+        return param.reshape(())
     if param.ndim == 1 and data.ndim >= 2 and param.shape[0] == data.shape[1] and param.shape[0] != 1:
         return param.reshape((1, -1) + (1,) * (data.ndim - 2))
     return param
@@ -208,6 +212,7 @@ def _prelu(op, attr, x, slope):
 
 @reference("Selu")
 def _selu(op, attr, x, alpha, lam):
+    alpha, lam = alpha.reshape(()), lam.reshape(())  # one value each: a rank-0 x stays rank 0
     with np.errstate(over="ignore"):
         return [(lam * np.where(x > 0, x, alpha * (np.exp(x) - 1))).astype(x.dtype)]
 

@@ -174,7 +174,10 @@ def _clip(ctx: OnnxContext, node, ins):
         lo_v = ins[1] if len(ins) > 1 else None
         hi_v = ins[2] if len(ins) > 2 else None
         klo, khi = ctx.known(lo_v), ctx.known(hi_v)
-        if (lo_v is not None and klo is None) or (hi_v is not None and khi is None):
+        # Clamp's bounds are doubles: an int64 bound beyond 2**53 is clipped by Maximum/Minimum
+        inexact = any(k is not None and k.dtype.kind in "iu" and abs(int(k.reshape(-1)[0])) > 2 ** 53
+                      for k in (klo, khi))
+        if (lo_v is not None and klo is None) or (hi_v is not None and khi is None) or inexact:
             y = x
             if lo_v is not None:
                 y = ctx.b.out("Maximum", [y, lo_v])
@@ -238,11 +241,13 @@ def reduce_axes(ctx: OnnxContext, node, ins) -> list[int] | None:
 def reduce(ctx: OnnxContext, node, ins, ov_type: str, x=None):
     x = ins[0] if x is None else x
     axes = reduce_axes(ctx, node, ins)
-    if axes is not None and not axes:
-        return x
+    if axes is not None and not axes:  # noop_with_empty_axes: each element reduced alone
+        return ctx.b.out("Abs", [x]) if ov_type in ("ReduceL1", "ReduceL2") else x
+    keep = bool(ctx.attr(node, "keepdims", 1))
+    if axes is None and ctx.rank(x) == 0:  # one element reduced (ReduceL2 of -3 is 3), not a no-op
+        x, axes, keep = ctx.b.out("Unsqueeze", [x, ctx.i64([0])]), [0], False
     if axes is None:
         axes = list(range(ctx.rank(x)))
-    keep = bool(ctx.attr(node, "keepdims", 1))
     return ctx.b.out(ov_type, [x, ctx.i64(axes)], keep_dims=keep)
 
 
@@ -268,6 +273,10 @@ def _reduce_log_sum_exp(ctx: OnnxContext, node, ins):
     if not axes:
         return [x]
     m = ctx.b.out("ReduceMax", [x, ctx.i64(axes)], keep_dims=True)
+    # an infinite max shifts by 0: x - m would be inf - inf = NaN where the result is +inf (a +inf
+    # in the line) or -inf (every element -inf)
+    m = ctx.b.out("Select", [ctx.b.out("IsInf", [m], detect_negative=True, detect_positive=True),
+                             _scalar(ctx, x, 0), m])
     e = ctx.b.out("Exp", [ctx.b.out("Subtract", [x, m])])
     s = ctx.b.out("Log", [ctx.b.out("ReduceSum", [e, ctx.i64(axes)], keep_dims=True)])
     y = ctx.b.out("Add", [s, m])
