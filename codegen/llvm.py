@@ -183,7 +183,33 @@ class FunctionEmitter:
         self._convert(op, "fpext")
 
     def op_arith_truncf(self, op):
+        x, t = self.get(op.input), ll_type(op.result.type)
+        scalar = lambda ty: ty.element if isinstance(ty, ir.VectorType) else ty  # noqa: E731
+        if isinstance(scalar(x.type), ir.DoubleType) and isinstance(scalar(t), ir.HalfType):
+            self.vals[op.result] = self._double_to_half(x, t)
+            return
         self._convert(op, "fptrunc")
+
+    def _double_to_half(self, x, t):
+        """f64 -> f16 without the `__truncdfhf2` libcall LLVM would emit (not in the JIT's
+        process): to f32 rounded to odd, then to f16 rounded to nearest, which rounds as once
+        (f32 keeps more than twice f16's 11 bits)."""
+        b = self.b
+
+        def like(elem):
+            return ir.VectorType(elem, x.type.count) if isinstance(x.type, ir.VectorType) else elem
+
+        f = b.fptrunc(x, like(ir.FloatType()))
+        back = b.fpext(f, x.type)
+        inexact = b.fcmp_ordered("!=", back, x)
+        zero = ir.Constant(x.type, [0.0] * x.type.count) if isinstance(x.type, ir.VectorType) else \
+            ir.Constant(x.type, 0.0)
+        larger = b.select(b.fcmp_ordered("<", x, zero), b.fcmp_ordered("<", back, x),
+                          b.fcmp_ordered(">", back, x))  # rounded away from zero
+        i32 = like(ir.IntType(32))
+        bits = b.sub(b.bitcast(f, i32), b.zext(larger, i32))  # toward zero
+        bits = b.or_(bits, b.zext(inexact, i32))  # odd when inexact
+        return b.fptrunc(b.bitcast(bits, like(ir.FloatType())), t)
 
     def op_arith_extsi(self, op):
         self._convert(op, "sext")

@@ -282,3 +282,19 @@ def test_a_constant_that_folds_to_infinity_feeding_a_comparison():
     x = np.array([0.0], np.float32)
     for (got,) in both(model, x):
         np.testing.assert_array_equal(got, [False])
+
+
+def test_double_to_half_rounds_once():
+    """f64 -> f16 compiles without the `__truncdfhf2` libcall (the JIT could not find it on a
+    CPU without native f16 conversion) and rounds as numpy's single rounding does, also at
+    the half-way points between halves where rounding through f32 to nearest twice is wrong."""
+    rng = np.random.default_rng(0)
+    h = rng.integers(0, 0x7C00, 20000).astype(np.uint16).view(np.float16)
+    mid = (h.astype(np.float64) + np.nextafter(h, np.float16(np.inf)).astype(np.float64)) / 2
+    x = np.concatenate([mid, mid * (1 + 1e-12), mid * (1 - 1e-12), -mid, rng.standard_normal(1000) * 1e3,
+                        [np.nan, np.inf, -np.inf, 0.0, -0.0, 65504.0, 65520.0, 65519.99, 1e300, 5e-324, 2.98e-8, 6e-8]])
+    (got,) = native(one_node("Cast", [x], np.float16, to=10), x)
+    with np.errstate(over="ignore"):
+        want = x.astype(np.float16)
+    same = (got.view(np.uint16) == want.view(np.uint16)) | (np.isnan(got) & np.isnan(want))
+    assert same.all(), (x[~same][:5], got[~same][:5], want[~same][:5])
