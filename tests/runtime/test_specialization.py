@@ -94,3 +94,75 @@ def test_bad_properties_are_clear_errors(config, words):
     with pytest.raises(ConfigError, match=words) as e:
         ov.compile_model(model, "CPU", config)
     assert "\n" not in str(e.value)
+
+
+def _shape_from_inputs():
+    """Output shapes that input values decide: Reshape's target, Range's bounds,
+    ConstantOfShape's shape, Tile's repeats (a CompileError before: "output shape is not
+    static (it depends on input values)")."""
+    from onnx import TensorProto
+
+    nodes = [helper.make_node("Reshape", ["x", "s"], ["y"]), helper.make_node("Range", ["a", "b", "d"], ["r"]),
+             helper.make_node("ConstantOfShape", ["s"], ["z"],
+                              value=helper.make_tensor("v", TensorProto.FLOAT, [1], [1.5])),
+             helper.make_node("Tile", ["x", "rep"], ["t"])]
+    return make_model(nodes, [("x", np.float32, [2, 6]), ("s", np.int64, [2]), ("a", np.float32, []),
+                              ("b", np.float32, []), ("d", np.float32, []), ("rep", np.int64, [2])],
+                      [("y", np.float32, None), ("r", np.float32, None), ("z", np.float32, None),
+                       ("t", np.float32, None)])
+
+
+def _feeds(s, a, b, d, rep):
+    x = np.arange(12, dtype=np.float32).reshape(2, 6)
+    return {"x": x, "s": np.array(s, np.int64), "a": np.array(a, np.float32), "b": np.array(b, np.float32),
+            "d": np.array(d, np.float32), "rep": np.array(rep, np.int64)}
+
+
+@pytest.mark.parametrize("device", ["CPU", "REFERENCE"])
+def test_inputs_that_decide_shapes_are_specialized_on_their_values(device):
+    from tests.models import ort_run
+
+    m = _shape_from_inputs()
+    compiled = ov.compile_model(ov.convert_model(m), device, F32 if device == "CPU" else None)
+    calls = [([3, 4], 0, 5, 1, [1, 2]), ([4, 3], 1, 2, 0.25, [2, 1]), ([3, 4], 0, 5, 1, [1, 2]),
+             ([12, 1], -3, 3, 2, [3, 3])]
+    for args in calls:
+        feeds = _feeds(*args)
+        for got, want in zip(compiled(feeds).values(), ort_run(m, feeds)):
+            assert got.shape == want.shape
+            np.testing.assert_allclose(got, want, rtol=1e-6)
+    if device == "CPU":
+        assert len(compiled._specialized) == 3  # the repeated value was a cache hit
+        assert compiled.stats.specialized_on == ("s", "a", "b", "d", "rep")
+
+
+def test_value_specializations_are_bounded(monkeypatch):
+    monkeypatch.setattr(native, "MAX_SPECIALIZATIONS", 3)
+    compiled = ov.compile_model(ov.convert_model(_shape_from_inputs()), "CPU", F32)
+    for k, shape in enumerate(([3, 4], [4, 3], [2, 6], [6, 2], [12, 1]), 1):
+        out = compiled(_feeds(shape, 0, k, 1, [1, 1]))
+        assert out[0].shape == tuple(shape) and out[1].shape == (k,)
+    assert len(compiled._specialized) == 3
+
+
+def test_a_shape_deciding_input_too_large_to_specialize_on_is_a_clear_error():
+    from dialects.errors import CompileError, InternalError
+
+    nodes = [helper.make_node("ConstantOfShape", ["s"], ["z"]), helper.make_node("ReduceSum", ["z"], ["y"])]
+    m = make_model(nodes, [("s", np.int64, [100])], [("y", np.float32, None)])
+    compiled = ov.compile_model(ov.convert_model(m), "CPU", F32)
+    with pytest.raises(CompileError) as e:
+        compiled([np.ones(100, np.int64)])
+    assert not isinstance(e.value, InternalError)
+
+
+def test_models_whose_shapes_follow_from_shapes_alone_are_not_specialized_on_values():
+    """Shape subgraphs (Shape -> Gather -> Concat -> Reshape) read only input shapes."""
+    from runtime.values import value_inputs
+
+    nodes = [helper.make_node("Shape", ["x"], ["s"]), helper.make_node("Reshape", ["y", "s"], ["z"]),
+             helper.make_node("Add", ["z", "x"], ["w"])]
+    m = make_model(nodes, [("x", np.float32, ["n", 4]), ("y", np.float32, ["m"])], [("w", np.float32, None)])
+    assert value_inputs(ov.convert_model(m)) == []
+    model, _ = _dynamic_mlp(16)
+    assert value_inputs(model) == []
