@@ -133,7 +133,9 @@ def _cumsum(ctx: LowerCtx, op: OvOp) -> None:
 @lowering("TopK")
 def _topk(ctx: LowerCtx, op: OvOp) -> None:
     """Selection: k passes over each line, each taking the best element not yet taken (the
-    first among equals, so the order is stable)."""
+    first among equals, so the order is stable). NaN is never better than a number, in either
+    mode (ONNX leaves it open; the interpreter's stable argsort orders the same way): NaNs come
+    after every number, in their order."""
     x = op.inputs[0]
     xs = shape_of(x.type)
     dt = dtype_of(x.type)
@@ -159,6 +161,9 @@ def _topk(ctx: LowerCtx, op: OvOp) -> None:
                     free = kb.cmpf("oeq", kb.load(sc, kb.add(soff, i)), kb.f(0.0))
                     wins = kb.emit(arith.OrIOp(kb.emit(arith.XOrIOp(found, kb.const(True, np.bool_))),
                                                SCALAR[better](kb, None, [dt, dt], dt, v, best)))
+                    if dt.kind == "f":  # a number beats a NaN taken so far
+                        wins = kb.emit(arith.OrIOp(wins, kb.emit_and(kb.cmpf("uno", best, best),
+                                                                     kb.cmpf("ord", v, v))))
                     take = kb.emit_and(free, wins)
                     return [kb.select(take, v, best), kb.select(take, kb.v(i), best_i),  # i: an int if r == 1
                             kb.emit(arith.OrIOp(found, take))]
