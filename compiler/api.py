@@ -93,10 +93,74 @@ def _convert(input_model: Any, specs, outs, example_input: Any, kwargs: dict[str
                     "torch.export.ExportedProgram, torch.jit.ScriptModule, tf.keras.Model, tf.Module, paddle.nn.Layer)")
 
 
+KNOWN_SUFFIXES = (".onnx", ".xml", ".pt2", ".pt", ".pth", ".ts", ".torchscript", ".caffemodel", ".prototxt", ".pdmodel",
+                  ".pdiparams", ".json", ".params", ".pb", ".pbtxt", ".tflite", ".keras", ".h5", ".hdf5")
+
+
+def content_suffix(path: Path) -> str | None:
+    """The suffix a model file's contents say it should have (a TorchScript archive named .jit,
+    a Keras HDF5 file named .model, ONNX without a suffix), or None if they do not tell."""
+    import zipfile
+
+    try:
+        with open(path, "rb") as f:
+            head = f.read(64)
+    except OSError:
+        return None
+    if head.startswith(b"\x89HDF\r\n\x1a\n"):
+        return ".h5"
+    if head[4:8] == b"TFL3":  # the flatbuffer file identifier of TFLite models
+        return ".tflite"
+    if head.startswith(b"PK\x03\x04") and zipfile.is_zipfile(path):
+        try:
+            with zipfile.ZipFile(path) as z:
+                names = z.namelist()
+        except (zipfile.BadZipFile, OSError):
+            return None
+        if {"config.json", "metadata.json"} <= set(names):
+            return ".keras"
+        if any(n.endswith("/archive_format") or n == "archive_format" for n in names):
+            return ".pt2"
+        if any(n.startswith("code/") or "/code/" in n for n in names):
+            return ".ts"  # TorchScript
+        return None
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if text.startswith((b"<?xml", b"<net")):
+        return ".xml"
+    if head[:1] == b"\x08":  # an ONNX ModelProto starts with its ir_version field
+        import onnx
+
+        try:
+            m = onnx.load_model(str(path), load_external_data=False)
+        except Exception:  # noqa: BLE001 - not ONNX after all
+            return None
+        if 1 <= m.ir_version and m.graph.node:
+            return ".onnx"
+    return None
+
+
 def _convert_path(path: Path, specs, outs, example_input, kwargs) -> Model:
     suffix = path.suffix.lower()
     if not path.exists():
         raise ModelFileError(f"{path}: no such file or directory")
+    if suffix not in KNOWN_SUFFIXES and path.is_file():
+        found = content_suffix(path)
+        if found in (".h5", ".keras", ".pt2"):  # readers that go by the name: give them one
+            import tempfile
+
+            with tempfile.TemporaryDirectory(prefix="ovcc-") as d:
+                named = Path(d) / (path.stem + found)
+                named.symlink_to(path.resolve())
+                model = _convert_path(named, specs, outs, example_input, kwargs)
+            model.friendly_name = path.stem
+            return model
+        if found == ".tflite":
+            from compiler.frontends.tensorflow.tflite import convert_tflite
+
+            return Model(convert_tflite(path, specs, outs), path.stem)
+        suffix = found or suffix
+    if suffix == ".hdf5":
+        suffix = ".h5"
     if suffix == ".onnx":
         from compiler.frontends.onnx import convert_onnx
 
@@ -122,7 +186,7 @@ def _convert_path(path: Path, specs, outs, example_input, kwargs) -> Model:
 
         stem = path.name.removesuffix("-symbol.json") if suffix == ".json" else path.stem
         return Model(convert_mxnet(path, specs, outs, kwargs.get("params"), kwargs.get("input_symbol")), stem)
-    if suffix in (".pb", ".pbtxt", ".tflite", ".keras", ".h5") or path.is_dir():
+    if suffix in (".pb", ".pbtxt", ".tflite", ".keras", ".h5") or path.is_dir() or path.suffix.lower() == ".hdf5":
         from compiler.frontends.tensorflow import convert_tensorflow
 
         return Model(convert_tensorflow(path, specs, outs, example_input, **kwargs), path.stem)

@@ -72,7 +72,7 @@ def _capture(model, specs, example_input, signature, where):
         if suffix in (".pb", ".pbtxt"):
             gd = _read_graph_def(tf, path)
             return gd, default_io(gd)
-        if suffix in (".keras", ".h5"):
+        if suffix in (".keras", ".h5", ".hdf5"):
             import keras
 
             try:
