@@ -9,7 +9,7 @@ from xdsl.dialects import func
 from xdsl.dialects.builtin import ModuleOp
 
 from dialects.errors import CompileError
-from dialects.ov import Const, Fused, OvOp, format_shape, is_static, shape_of
+from dialects.ov import Const, Fused, OvOp, constant_of, format_shape, is_static, shape_of
 from passes.ov_to_loops.elementwise import ELEMENTWISE, copy_kernel, lower_eltwise
 from passes.ov_to_loops.program import Buf, LowerCtx, Program, Slot, build_program
 from passes.quantized import analyze
@@ -60,7 +60,9 @@ def lower_module(module: ModuleOp, profile: bool = False, const_pool: dict | Non
                 if not is_static(shape_of(r.type)):
                     raise CompileError(f"{op.IR_TYPE}: output shape {format_shape(shape_of(r.type))} is not static "
                                        "(it depends on input values); native code needs static shapes")
-            if any(0 in shape_of(v.type) for v in list(op.inputs) + list(op.outputs)):
+            # an empty constant operand (a Reshape to a scalar's shape []) is read by no kernel
+            if any(0 in shape_of(v.type) for v in list(op.inputs) + list(op.outputs)
+                   if not (v in op.inputs and constant_of(v) is not None)):
                 raise CompileError(f"{op.IR_TYPE}: tensors with zero elements are not supported on CPU")
     ctx = LowerCtx(const_pool, precision, bf16_isa, int8_isa)
     ctx.quantized = analyze(block, int8_isa or False)

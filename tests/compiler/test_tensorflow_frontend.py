@@ -615,3 +615,18 @@ def test_variable_length_rnn_needs_shapes_given():
     ids = np.random.default_rng(3).integers(0, 30, (2, 11)).astype(np.int32)
     got = ov.compile_model(ov.convert_model(model, input=[(2, 11)]), "CPU", F32)([ids])[0]
     np.testing.assert_allclose(got, model(ids, training=False).numpy(), rtol=RTOL, atol=ATOL)
+
+
+def test_tflite_reshape_to_a_scalar_by_an_empty_shape_constant(tmp_path):
+    """RESHAPE's shape input an empty int32 constant (no data in its buffer): it was taken for
+    a tensor no op produces, then refused on CPU for having zero elements."""
+    fn = tf.function(lambda v: tf.reshape(v * 2.0, []) + 1.0, input_signature=[tf.TensorSpec([1, 1], tf.float32)])
+    path = tmp_path / "m.tflite"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        path.write_bytes(tf.lite.TFLiteConverter.from_concrete_functions([fn.get_concrete_function()], fn).convert())
+    x = np.array([[3.0]], np.float32)
+    (want,) = _tflite_run(path, x).values()
+    got = ov.compile_model(ov.convert_model(path), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})([x])[0]
+    assert got.shape == want.shape == ()
+    np.testing.assert_array_equal(got, want)

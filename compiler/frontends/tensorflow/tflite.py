@@ -120,6 +120,9 @@ class TfliteContext(FrontendContext):
         data = buf.data
         if (data is None or len(data) == 0) and getattr(buf, "offset", 0) > 1:
             data = np.frombuffer(self.data, np.uint8, int(buf.size), int(buf.offset))
+        shape = [int(d) for d in t.shape.tolist()] if t.shape is not None else []
+        if (data is None or len(data) == 0) and 0 in shape:
+            return np.zeros(shape, self.np_type(i))  # an empty constant (RESHAPE to a scalar has shape [])
         if data is None or len(data) == 0:
             return None
         dt = self.np_type(i)
@@ -127,7 +130,6 @@ class TfliteContext(FrontendContext):
             raise ModelFileError(f"{self.where}: tensor {self.tensor_name(i)!r} has {len(data)} bytes of data, not a "
                                  f"whole number of {dt} values")
         arr = np.frombuffer(np.asarray(data, np.uint8).tobytes(), dt)
-        shape = [int(d) for d in t.shape.tolist()] if t.shape is not None else []
         if arr.size != int(np.prod(shape, dtype=np.int64)):
             raise ModelFileError(f"{self.where}: tensor {self.tensor_name(i)!r} holds {arr.size} values for shape "
                                  f"{shape}")
