@@ -341,3 +341,25 @@ def test_pytorch_default_exporter_at_opset_23(tmp_path):
                 np.testing.assert_allclose(got[i], r.numpy(), rtol=RTOL, atol=ATOL)
     finally:
         logging.disable(logging.NOTSET)
+
+
+def test_dropout_in_training_mode_is_refused_not_run_as_the_identity():
+    """ONNX's runner showed it: training-mode Dropout gave x unchanged (a wrong answer)."""
+    from dialects.errors import ConversionError
+
+    x = np.ones((2, 3), np.float32)
+    for mode_init, ratio, ok in ((True, 0.5, False), (False, 0.5, True), (True, 0.0, True), (None, 0.5, False)):
+        inits = {"r": np.array(ratio, np.float32)}
+        inputs = [("x", np.float32, [2, 3])]
+        if mode_init is None:
+            inputs.append(("t", np.bool_, []))  # decided at run time
+        else:
+            inits["t"] = np.array(mode_init)
+        m = make_model([helper.make_node("Dropout", ["x", "r", "t"], ["y"])], inputs, [("y", np.float32, None)],
+                       inits, opset=13)
+        if ok:
+            got = ov.compile_model(ov.convert_model(m), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})([x])[0]
+            np.testing.assert_array_equal(got, x)
+        else:
+            with pytest.raises(ConversionError, match="training mode"):
+                ov.convert_model(m)

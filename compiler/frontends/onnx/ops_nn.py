@@ -296,6 +296,18 @@ def _lp_norm(ctx: OnnxContext, node, ins):
 
 @onnx_op("Dropout")
 def _dropout(ctx: OnnxContext, node, ins):
+    """Inference: the identity, with an all-true mask. In training mode (opset 12's third input
+    true, or not known) it drops at random, unless the ratio is 0: refused, not run as the
+    identity."""
+    training = ins[2] if len(ins) > 2 else None
+    if training is not None:
+        mode = ctx.known(training)
+        ratio = ctx.known(ins[1]) if len(ins) > 1 and ins[1] is not None else np.array(0.5)
+        training_on = mode is None or bool(np.asarray(mode).reshape(-1)[0])
+        no_drop = ratio is not None and float(np.asarray(ratio).reshape(-1)[0]) == 0
+        if training_on and not no_drop:
+            raise ctx.error(node, "Dropout in training mode drops values at random; only inference (training_mode "
+                                  "false, or a ratio of 0) is supported")
     if len(node.output) > 1 and node.output[1]:
         mask = ctx.b.out("Broadcast", [ctx.const(np.array(True)), ctx.b.out("ShapeOf", [ins[0]])])
         return [ins[0], mask]
