@@ -116,7 +116,8 @@ class _Writer:
         compress = self.compress and arr.dtype == np.float32 and arr.size > 0 and np.isfinite(arr).all() \
             and float(np.abs(arr).max()) <= F16_MAX
         stored = arr.astype(np.float16) if compress else arr
-        offset, size = self.blob(np.require(stored, requirements="C").tobytes())
+        # an empty constant gets one byte, as OpenVINO writes it (its reader refuses a 0-byte one)
+        offset, size = self.blob(np.require(stored, requirements="C").tobytes() or b"\0")
         data = {"element_type": ov_type_name(stored.dtype), "shape": ", ".join(str(d) for d in arr.shape),
                 "offset": str(offset), "size": str(size)}
         if not compress:

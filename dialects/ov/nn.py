@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from dialects.errors import ShapeError
-from dialects.ov.base import Bool, Float, Int, Ints, OpSpec, Str, Type, format_shape, ov_op
+from dialects.ov.base import Bool, Float, Int, Ints, OpSpec, OvOp, Str, Type, format_shape, ov_op
 from dialects.ov.shape_rules import broadcast, conv_shape, norm_axes, norm_axis
 
 AUTO_PAD = ("explicit", "same_upper", "same_lower", "valid", "notset")
@@ -149,6 +149,13 @@ class MaxPool(_PoolBase):
                         a.rounding_type)
         shape = (x[0], x[1], *sp)
         return [(shape, ins[0].dtype), (shape, np.dtype(a.index_element_type))]
+
+    def ir_layer(self) -> tuple[str, str, dict[str, str]]:
+        """Empty dilations mean ones here; OpenVINO's MaxPool needs them spelled out."""
+        kind, version, data = OvOp.ir_layer(self)
+        if not self.attr.dilations:
+            data["dilations"] = ", ".join("1" for _ in self.attr.kernel)
+        return kind, version, data
 
 
 @ov_op

@@ -268,3 +268,26 @@ def test_save_model_never_touches_the_process_umask(tmp_path, monkeypatch):
     assert (tmp_path / "copy.xml").stat().st_mode & 0o777 == 0o666 & ~before
 
 
+
+
+def test_ir_openvino_refused_before(tmp_path):
+    """Two forms our writer put in IR that OpenVINO's runtime refuses: MaxPool with empty
+    (default) dilations (its reference MaxPool asserts) and an empty constant of 0 bytes
+    ("Tensor was not initialized"); OpenVINO writes dilations out and gives an empty constant
+    one byte."""
+    import openvino
+
+    from compiler.frontends.builder import GraphBuilder
+    from compiler.model import Model
+
+    b = GraphBuilder()
+    x = b.add_input(["x"], [1, 2, 5, 5], np.float32)
+    pooled = b.op("MaxPool", [x], kernel=(2, 2), strides=(1, 1), pads_begin=(0, 0), pads_end=(0, 0)).outputs[0]
+    kept = b.out("ReduceSum", [pooled, b.const(np.zeros((0,), np.int64))], keep_dims=True)  # no axes: x
+    model = Model(b.finish([(kept, ["y"])]))
+    xml = tmp_path / "m.xml"
+    ov.save_model(model, xml, compress_to_fp16=False)
+    data = np.random.default_rng(0).standard_normal((1, 2, 5, 5)).astype(np.float32)
+    want = ov.compile_model(ov.read_model(xml), "REFERENCE")([data])[0]
+    got = openvino.Core().compile_model(str(xml), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})([data])[0]
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
