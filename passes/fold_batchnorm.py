@@ -20,7 +20,7 @@ from xdsl.ir import Block, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint, Rewriter
 
-from dialects.ov import Const, OvOp, constant_of, create, dtype_of, shape_of
+from dialects.ov import Const, OvOp, constant_of, create, dtype_of, is_static, shape_of
 from passes.common import functions
 from passes.dce import dce_block
 
@@ -178,7 +178,7 @@ def fold_block(block: Block) -> int:
         if _fuse_linear(op):
             changed += 1
         elif op.IR_TYPE == "BatchNormInference":
-            vals = [constant_of(v) for v in op.inputs[1:]]
+            vals = [constant_value(v) for v in op.inputs[1:]]
             if any(v is None for v in vals) or dtype_of(op.outputs[0].type) != np.float32:
                 continue
             g, b, m, v = (np.asarray(a, np.float64) for a in vals)
@@ -212,6 +212,26 @@ def fold_block(block: Block) -> int:
         elif op.IR_TYPE == "Multiply" and _fold_multiply(op):
             changed += 1
     return changed
+
+
+def constant_value(v: SSAValue, depth: int = 8) -> np.ndarray | None:
+    """The value of `v` if it is a constant or a small expression of constants: a BatchNorm's
+    statistics may come decompressed (ONNX Runtime's quantizer writes its scale as
+    DequantizeLinear of int8), which fold-constants keeps as weight decompression."""
+    c = constant_of(v)
+    if c is not None or depth == 0:
+        return c
+    op = getattr(v, "op", None)
+    if not isinstance(op, OvOp) or len(op.outputs) != 1 or not is_static(shape_of(v.type)) \
+            or int(np.prod(shape_of(v.type))) > 1 << 16:
+        return None
+    ins = [constant_value(x, depth - 1) for x in op.inputs]
+    if any(x is None for x in ins):
+        return None
+    from runtime.interpreter import evaluate
+
+    with np.errstate(all="ignore"):
+        return evaluate(op, ins)[0]
 
 
 def _copy_names(src, dst) -> None:

@@ -21,7 +21,7 @@ from xdsl.rewriter import InsertPoint, Rewriter
 from dialects.ov import Fused, FusedYield, OvOp, shape_of
 from passes.common import functions
 from passes.ov_to_loops.scalar import SCALAR
-from passes.quantized import reserved
+from passes.quantized import reserved, unshare_quantizers
 
 ANCHORS = ("Convolution", "GroupConvolution", "MatMul")
 ELEMENTWISE = frozenset(SCALAR)
@@ -84,6 +84,7 @@ def make_fused(group: list[OvOp], kind: str) -> Fused:
 
 def fuse_block(block: Block, eltwise_chains: bool = True) -> int:
     n = 0
+    unshare_quantizers(block)
     keep = reserved(block)  # quantizers and weight decompressions the int8 kernels take over
     for op in list(block.ops):
         if op.parent is not block or not isinstance(op, OvOp) or id(op) in keep:

@@ -19,10 +19,11 @@ dequantizes weights."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from xdsl.ir import SSAValue
+from xdsl.rewriter import InsertPoint, Rewriter
 
 from dialects.ov import Fused, OvOp, constant_of, dtype_of, shape_of
 
@@ -82,6 +83,9 @@ class Quantized:
     acts: dict[int, ActQuant]  # id(anchor op) -> its activation quantizer
     skip: set[int]  # id() of ops folded into others
     keep: set[int]  # id() of ops that must stay ungrouped for the analysis to see them (skip and more)
+    # quantizers taken over by int8 kernels that other ops read too: (its output, its ops, the
+    # (id(op), operand index) uses the kernels take over)
+    shared: list[tuple[SSAValue, list[OvOp], set[tuple[int, int]]]] = field(default_factory=list)
 
 
 def _op(v: SSAValue, *types: str) -> OvOp | None:
@@ -344,8 +348,34 @@ def analyze(block, int8: bool | str) -> Quantized:
     for x, (qops, users) in claims.items():  # a quantizer every user takes over needs no step
         if all((id(u.operation), u.index) in users for u in x.uses):
             out.skip.update(id(o) for o in qops)
+        else:
+            out.shared.append((x, qops, users))
     out.keep |= out.skip
     return out
+
+
+def unshare_quantizers(block) -> int:
+    """A quantizer that int8 kernels take over and other ops also read (ONNX Runtime's QDQ
+    models share one Q/DQ pair between a residual Add and the next convolution) would run as
+    one step per op, since `fuse` keeps its ops ungrouped for the kernels to see: the other
+    readers get a copy of it, which `fuse` groups into one kernel, and the original then needs
+    no step at all. Returns how many were copied."""
+    n = 0
+    for x, qops, users in analyze(block, True).shared:
+        if not all(isinstance(o, OvOp) and o.parent is block for o in qops):
+            continue
+        others = [u for u in list(x.uses) if (id(u.operation), u.index) not in users]
+        mapping: dict[SSAValue, SSAValue] = {}
+        at = qops[0]  # the chain's last op (the ops are listed from the output back)
+        for o in reversed(qops):
+            c = o.clone(value_mapper=mapping)
+            Rewriter.insert_op(c, InsertPoint.after(at))
+            at = c
+        copy = mapping[x]
+        for u in others:
+            u.operation.operands[u.index] = copy
+        n += 1
+    return n
 
 
 __all__ = ["ActQuant", "Quantized", "WeightQuant", "analyze"]

@@ -168,3 +168,39 @@ def test_quantizer_rounds_ties_to_even_natively():
     got = ov.compile_model(ov.convert_model(m), "CPU", F32)([x])
     for g, w in zip(got.values(), want):
         np.testing.assert_array_equal(g, w)
+
+
+@pytest.mark.skipif(not host().int8_isas(), reason="this CPU has no int8 kernels (no AVX2)")
+@pytest.mark.parametrize("fmt", ["qdq", "qdq_per_channel"])
+def test_shared_quantizer_runs_as_one_kernel(fmt, tmp_path):
+    """The residual's Q/DQ pair, which the second convolution's int8 kernel takes over and the
+    Add also reads, is computed for the Add as one fused kernel, not one step per op."""
+    rng = np.random.default_rng(7)
+    model, shape = _cnn(rng)
+    q = _quantize(model, shape, fmt, tmp_path, rng)
+    compiled = ov.compile_model(ov.convert_model(q), "CPU", F32)
+    x = np.random.default_rng(0).normal(0, 1, shape).astype(np.float32)
+    got = compiled([x])[0]
+    labels = [s.label for s in compiled._last.program.steps]
+    lone = [lb for lb in labels if lb in ("Divide", "Round", "Clamp", "Convert", "Subtract", "Multiply")]
+    assert not lone, labels
+    np.testing.assert_allclose(got, _oracle(q, fmt)(x), rtol=1e-5, atol=_output_step(q) * 1.001 + 1e-5)
+
+
+def test_batchnorm_with_decompressed_scale_folds(tmp_path):
+    """A BatchNorm whose scale is DequantizeLinear of int8 (ONNX Runtime's quantizer writes
+    that when the float model's BatchNorms were not folded) still folds into the convolution."""
+    rng = np.random.default_rng(3)
+    gq = rng.integers(-127, 128, 8).astype(np.int8)
+    inits = dict(w=rng.normal(0, .3, (8, 3, 3, 3)).astype(np.float32), gq=gq, gs=np.float32(0.01), gz=np.int8(0),
+                 b=rng.normal(0, .1, 8).astype(np.float32), m=rng.normal(0, .1, 8).astype(np.float32),
+                 v=rng.uniform(.5, 2, 8).astype(np.float32))
+    nodes = [helper.make_node("DequantizeLinear", ["gq", "gs", "gz"], ["g"]),
+             helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]),
+             helper.make_node("BatchNormalization", ["c", "g", "b", "m", "v"], ["y"])]
+    model = make_model(nodes, [("x", np.float32, [1, 3, 8, 8])], [("y", np.float32, [1, 8, 8, 8])], inits, opset=13)
+    compiled = ov.compile_model(ov.convert_model(model), "CPU", F32)
+    x = rng.normal(0, 1, (1, 3, 8, 8)).astype(np.float32)
+    got = compiled([x])[0]
+    assert [s.label for s in compiled._last.program.steps if "Batch" in s.label] == []
+    np.testing.assert_allclose(got, ort_run(model, {"x": x})[0], rtol=1e-4, atol=1e-5)
