@@ -112,20 +112,43 @@ def _quantize_linear(ctx: OnnxContext, node, ins):
     return [requantize(ctx, q, z, dtype)]
 
 
-@onnx_op("DynamicQuantizeLinear")
-def _dynamic_quantize_linear(ctx: OnnxContext, node, ins):
-    """uint8 with scale (max(0, max x) - min(0, min x)) / 255 and the zero point that maps 0."""
-    x = _f32(ctx, ins[0])
+def dynamic_u8(ctx: OnnxContext, x):
+    """x quantized to uint8 levels as ONNX Runtime quantizes activations at run time (its
+    DynamicQuantizeLinear and the inputs of its dynamically quantized MatMuls and LSTMs): one
+    scale (max(0, max x) - min(0, min x)) / 255 for the whole tensor, 1 when that range is 0;
+    the zero point that maps 0.0; NaNs left out of the range and quantized to level 0, as its
+    min/max and saturating kernels do (an infinite range gets zero point 255). Gives (levels as
+    float32, scale, zero point as float32)."""
+    b = ctx.b
+    x = _f32(ctx, x)
     axes = ctx.i64(list(range(ctx.rank(x))))
     zero = ctx.const(np.float32(0))
-    hi = ctx.b.out("Maximum", [ctx.b.out("ReduceMax", [x, axes], keep_dims=False), zero])
-    lo = ctx.b.out("Minimum", [ctx.b.out("ReduceMin", [x, axes], keep_dims=False), zero])
-    scale = ctx.b.out("Divide", [ctx.b.out("Subtract", [hi, lo]), ctx.const(np.float32(255))])
+    nan = b.out("IsNaN", [x])
+    finite = b.out("Select", [nan, zero, x])  # 0 is in the range anyway
+    hi = b.out("Maximum", [b.out("ReduceMax", [finite, axes], keep_dims=False), zero])
+    lo = b.out("Minimum", [b.out("ReduceMin", [finite, axes], keep_dims=False), zero])
+    span = b.out("Subtract", [hi, lo])
+    scale = b.out("Select", [b.out("Equal", [span, zero]), ctx.const(np.float32(1)),
+                             b.out("Divide", [span, ctx.const(np.float32(255))])])
+    # a zero point of NaN (an infinite range) saturates to 255 in its std::min/std::max
+    zp = _saturated(ctx, b.out("Divide", [b.out("Negative", [lo]), scale]), ctx.const(np.float32(255)))
+    q = _saturated(ctx, b.out("Add", [b.out("Round", [b.out("Divide", [x, scale])], mode="half_to_even"), zp]), zero)
+    return q, scale, zp
+
+
+def _saturated(ctx: OnnxContext, v, nan_level):
+    """round(v) half to even, clamped to [0, 255], NaN to `nan_level`."""
+    q = ctx.b.out("Clamp", [ctx.b.out("Round", [v], mode="half_to_even")], min=0.0, max=255.0)
+    return ctx.b.out("Select", [ctx.b.out("IsNaN", [v]), nan_level, q])
+
+
+@onnx_op("DynamicQuantizeLinear")
+def _dynamic_quantize_linear(ctx: OnnxContext, node, ins):
+    """uint8 with scale (max(0, max x) - min(0, min x)) / 255 and the zero point that maps 0
+    (ONNX Runtime's choices where the specification divides by zero or meets a NaN)."""
+    q, scale, zp = dynamic_u8(ctx, ins[0])
     u8 = np.dtype(np.uint8)
-    zp_f = ctx.b.out("Clamp", [ctx.b.out("Round", [ctx.b.out("Divide", [ctx.b.out("Negative", [lo]), scale])],
-                                        mode="half_to_even")], min=0.0, max=255.0)
-    y = requantize(ctx, ctx.b.out("Divide", [x, scale]), zp_f, u8)
-    return [y, scale, ctx.b.out("Convert", [zp_f], destination_type=u8)]
+    return [ctx.b.out("Convert", [q], destination_type=u8), scale, ctx.b.out("Convert", [zp], destination_type=u8)]
 
 
 def _centered(ctx: OnnxContext, node, v, zp, axis: int, what: str):
@@ -258,3 +281,25 @@ def _qgemm(ctx: OnnxContext, node, ins):
         c_scale = ctx.b.out("Multiply", [_f32(ctx, a_s), _f32(ctx, b_s)])
         y = ctx.b.out("Add", [y, ctx.b.out("Multiply", [_f32(ctx, c), c_scale])])
     return [y if y_s is None else _q(ctx, node, y, y_s, y_zp)]
+
+
+def _scaled_product(ctx: OnnxContext, node, a_centered, b, b_zp, a_scale, b_scale, bias):
+    """(A - a_zp)(B - b_zp) * (a_scale * b_scale) + bias, B's scale and zero point per tensor or
+    per column, as ONNX Runtime's integer GEMM output stage computes it."""
+    acc = ctx.b.out("MatMul", [a_centered, _centered(ctx, node, b, b_zp, -1, "B")])
+    scale = ctx.b.out("Multiply", [_f32(ctx, a_scale), _f32(ctx, _param(ctx, node, b_scale, b, -1, 0, "b_scale"))])
+    y = ctx.b.out("Multiply", [acc, scale])
+    return [y if bias is None else ctx.b.out("Add", [y, _f32(ctx, bias)])]
+
+
+@onnx_op("DynamicQuantizeMatMul", domain=MS)
+def _dynamic_quantize_matmul(ctx: OnnxContext, node, ins):
+    """A (float) quantized to uint8 over the whole tensor at run time, times integer B."""
+    q, scale, zp = dynamic_u8(ctx, ins[0])
+    return _scaled_product(ctx, node, ctx.b.out("Subtract", [q, zp]), ins[1], _opt(ins, 3), scale, ins[2], _opt(ins, 4))
+
+
+@onnx_op("MatMulIntegerToFloat", domain=MS)
+def _matmul_integer_to_float(ctx: OnnxContext, node, ins):
+    a = _centered(ctx, node, ins[0], _opt(ins, 4), -2 if ctx.rank(ins[0]) > 1 else 0, "A")
+    return _scaled_product(ctx, node, a, ins[1], _opt(ins, 5), ins[2], ins[3], _opt(ins, 6))

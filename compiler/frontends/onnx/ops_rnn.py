@@ -103,10 +103,54 @@ def _reverse_within(ctx: OnnxContext, x, lens, seq: int):
     return b.out("GatherElements", [x, idx], axis=0)
 
 
-def _rnn(kind: str):
+class _DynamicQuantized:
+    """The GEMMs of ONNX Runtime's DynamicQuantizeLSTM (com.microsoft): int8 (or uint8)
+    weights [dirs, K, 4H] with a scale per direction or per output column and one zero point
+    per direction; each GEMM input (all the steps' X at once, then each step's previous hidden
+    state for the whole batch) quantized to uint8 on its own range at run time, multiplied
+    with the weight levels in exact integer arithmetic (float32 sums of integer products stay
+    exact below 2^24) and scaled by input scale times weight scale, as its kernel does."""
+
+    def __init__(self, ctx: OnnxContext, node, ins):
+        self.w = self._weights(ctx, node, ins[1], ins[8], ins[9], "W")
+        self.r = self._weights(ctx, node, ins[2], ins[10], ins[11], "R")
+
+    @staticmethod
+    def _weights(ctx: OnnxContext, node, w, scale, zp, what: str):
+        levels = ctx.need_const(node, w, f"{what} (quantized weights)")
+        zps = ctx.need_const(node, zp, f"the {what} zero point")
+        if levels.dtype.kind not in "iu" or levels.ndim != 3:
+            raise ctx.error(node, f"{what} must be int8/uint8 weights [directions, K, 4*hidden], got {levels.dtype} "
+                                  f"{list(levels.shape)}")
+        if ctx.rank(scale) not in (1, 2) or zps.ndim not in (1, 2):
+            raise ctx.error(node, f"the {what} scale and zero point must be [directions] or [directions, 4*hidden]")
+        if zps.ndim == 2 and (np.any(zps != 0) if levels.dtype.kind == "i" else np.any(zps != zps.flat[0])):
+            need = "zero" if levels.dtype.kind == "i" else "one value"
+            raise ctx.error(node, f"the {what} zero point must be {need} for per-channel weights (as ONNX Runtime "
+                                  "requires)")
+        out = []
+        for d in range(levels.shape[0]):
+            s = ctx.b.out("Gather", [scale, ctx.i64(d), ctx.i64(0)], batch_dims=0)  # scalar or [4H]
+            z = np.float32(zps[d].reshape(-1)[0])  # the kernel reads one zero point per direction
+            out.append((ctx.const(levels[d].astype(np.float32) - z), s))
+        return out
+
+    @staticmethod
+    def gemm(ctx: OnnxContext, a, weights):
+        from compiler.frontends.onnx.ops_quant import dynamic_u8
+
+        b = ctx.b
+        levels, w_scale = weights
+        q, scale, zp = dynamic_u8(ctx, a)
+        acc = b.out("MatMul", [b.out("Subtract", [q, zp]), levels])
+        return b.out("Multiply", [acc, b.out("Multiply", [scale, w_scale])])
+
+
+def _rnn(kind: str, quantized: bool = False):
     def convert(ctx: OnnxContext, node, ins):
         b = ctx.b
         x, w, r = ins[0], ins[1], ins[2]
+        quant = _DynamicQuantized(ctx, node, ins) if quantized else None
         bias = ins[3] if len(ins) > 3 else None
         lens = ins[4] if len(ins) > 4 else None
         init_h = ins[5] if len(ins) > 5 else None
@@ -127,7 +171,7 @@ def _rnn(kind: str):
         if seq is None:
             raise ctx.error(node, f"{kind} is unrolled over time and needs a static sequence length (give the "
                                   "input shapes with input=)")
-        hidden = ctx.attr(node, "hidden_size") or ctx.shape(r)[-1]
+        hidden = ctx.attr(node, "hidden_size") or ctx.shape(r)[1 if quantized else -1]
         if hidden is None:
             raise ctx.error(node, "hidden_size is unknown")
         clip = ctx.attr(node, "clip")
@@ -152,12 +196,21 @@ def _rnn(kind: str):
             backward = direction == "reverse" or d == 1
             f, gact = acts[d][0], acts[d][1] if len(acts[d]) > 1 else None
             hact = acts[d][2] if len(acts[d]) > 2 else None
-            wd, rd = _take(ctx, w, d, 0), _take(ctx, r, d, 0)            # [g*H, I], [g*H, H]
             xs = x if not backward else (_reverse_within(ctx, x, lens, seq) if lens is not None else
                                          b.out("Reverse", [x, ctx.i64([0])], mode="index"))
-            proj = b.out("MatMul", [xs, wd], transpose_b=True)           # [seq, batch, g*H]
-            wb = rb = None
-            if bias is not None:
+            wb = rb = step_bias = None
+            if quant is not None:
+                rd = quant.r[d]
+                # one quantization range for the steps up to the longest sequence
+                proj = quant.gemm(ctx, xs if lens is None else b.out("Select", [b.out("Less", [ctx.const(
+                    np.arange(seq, dtype=np.int64).reshape(seq, 1, 1)), b.out("ReduceMax", [lens, ctx.i64([0])],
+                    keep_dims=False)]), xs, ctx.const(np.zeros((), dt))]), quant.w[d])
+                if bias is not None:  # added after both products, in the kernel's order
+                    step_bias = b.out("Add", _split(ctx, _take(ctx, bias, d, 0), 2, 0))
+            else:
+                wd, rd = _take(ctx, w, d, 0), _take(ctx, r, d, 0)        # [g*H, I], [g*H, H]
+                proj = b.out("MatMul", [xs, wd], transpose_b=True)       # [seq, batch, g*H]
+            if bias is not None and quant is None:
                 wb, rb = _split(ctx, _take(ctx, bias, d, 0), 2, 0)
                 if kind == "GRU" and before_reset:
                     rb_parts = _split(ctx, rb, 3, 0)
@@ -192,7 +245,15 @@ def _rnn(kind: str):
                                           b.out("Multiply", [z, h])])
                     new_c = None
                 else:
-                    gates = b.out("Add", [xt, b.out("MatMul", [h, rd], transpose_b=True)])
+                    if quant is not None:
+                        # the kernel's recurrent input is last step's output row (zeros once a
+                        # sequence has ended) when Y is computed, else the carried state
+                        h_in = outs[-1] if outs and node.output[0] else h
+                        gates = b.out("Add", [xt, quant.gemm(ctx, h_in, rd)])
+                        if step_bias is not None:
+                            gates = b.out("Add", [gates, step_bias])
+                    else:
+                        gates = b.out("Add", [xt, b.out("MatMul", [h, rd], transpose_b=True)])
                     if kind == "RNN":
                         new_h, new_c = f(ctx, clipped(gates)), None
                     else:
@@ -240,3 +301,4 @@ def _rnn(kind: str):
 
 for _k in GATES:
     onnx_op(_k)(_rnn(_k))
+onnx_op("DynamicQuantizeLSTM", domain="com.microsoft")(_rnn("LSTM", quantized=True))
