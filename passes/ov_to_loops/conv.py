@@ -197,9 +197,12 @@ def _conv_gemm(ctx, label, x_v, wflat, ep, output, x_shape, out_shape, k, stride
                           quant[0] if quant else None) if prepacked else None
     strides4 = ep.strides()
     vec_epilogue = pointwise and all((st[2] == 0 and st[3] == 0) or (st[3] == 1 and st[2] == wout) for st in strides4)
-    # the padded grid's columns are not the output's, but when no epilogue input varies over
-    # positions a vector of C still stores as up to a few masked runs, one per output row
-    grid_epilogue = not pointwise and all(st[2] == 0 and st[3] == 0 for st in strides4)
+    # the padded grid's columns are not the output's, but a vector of C still stores as up to a
+    # few masked runs, one per output row, and inputs that vary over positions (a residual) are
+    # read as the same runs
+    grid_epilogue = not pointwise and all((st[2] == 0 and st[3] == 0) or (st[3] == 1 and st[2] == wout)
+                                          for st in strides4)
+    grid_varying = grid_epilogue and any(st[3] == 1 for st in strides4)
     P = Params()
     i_nmc, i_nt, i_g, i_cin, i_cout, i_coutg, i_mb, i_kdim, i_plane, i_cols, i_bpc, i_oplane, i_gw, i_wout, i_kp = (
         P.add(x) for x in (n_mc, nt, g, cin, cout, cout_g, mb, kdim, in_plane, grid_cols, bpc,
@@ -405,16 +408,22 @@ def _conv_gemm(ctx, label, x_v, wflat, ep, output, x_shape, out_shape, k, stride
                     def store_row(r, vec, c=c, p=p, oh=oh, ow0=ow0, nseg=nseg, nvalid=nvalid):
                         row = kb.add(row0, r)
                         obase = kb.mul(kb.add(kb.mul(ni, cout_), row), oplane_)
-                        flat = [[st[0], st[1], 0] for st in est]
-                        val = apply_epilogue_vec(kb, ep, vec(c), eps, [ni, row, p], nvalid, v, flat)
+                        acc, val = vec(c), None
+                        if not grid_varying:  # one epilogue for every run
+                            flat = [[st[0], st[1], 0] for st in est]
+                            val = apply_epilogue_vec(kb, ep, acc, eps, [ni, row, p], nvalid, v, flat)
 
                         def segment(sg):  # lanes [ls, ls + wout) are output row oh + sg
                             ls = kb.sub(kb.mul(sg, gw_), ow0)
                             lo, hi = kb.imax(ls, 0), kb.imin(kb.add(ls, wout_), nvalid)
                             lanes = kb.emit_and(kb.mask(hi, v), kb.emit(arith.XOrIOp(
                                 kb.mask(lo, v), kb.splat(True, v, np.bool_))))
-                            at = kb.sub(kb.add(obase, kb.mul(kb.add(oh, sg), wout_)), ls)
-                            kb.vstore_masked(val, ob, at, lanes)
+                            pos = kb.sub(kb.mul(kb.add(oh, sg), wout_), ls)  # the output position of lane 0
+                            out = val
+                            if grid_varying:
+                                flat = [[st[0], st[1], 0 if pat[2] else 1] for st, pat in zip(est, pattern)]
+                                out = apply_epilogue_vec(kb, ep, acc, eps, [ni, row, pos], None, v, flat, lanes)
+                            kb.vstore_masked(out, ob, kb.add(obase, pos), lanes)
                         kb.for_(0, nseg, segment)
                     rows(store_row)
                 return

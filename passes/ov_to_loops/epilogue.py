@@ -43,12 +43,13 @@ def epilogue_from_group(ops: Sequence[OvOp], anchor: OvOp, inputs: Sequence[SSAV
     return Epilogue(dag, list(inputs), views, tuple(out_shape))
 
 
-def apply_epilogue_vec(kb: KB, ep: Epilogue, acc, bufs, pos: list, nvalid, v: int, strides):
+def apply_epilogue_vec(kb: KB, ep: Epilogue, acc, bufs, pos: list, nvalid, v: int, strides, lanes=None):
     """Epilogue on one vector of C whose elements differ only in the last index (contiguous
     output positions). `pos` is the output multi-index of lane 0 (the last entry being the
-    last-dim index)."""
+    last-dim index); inputs are read in the first `nvalid` lanes, or in the lanes of the mask
+    `lanes` when given (lane 0's position may then lie before the buffer: it is not read)."""
     vals = []
-    mask = kb.mask(nvalid, v) if nvalid is not None else None
+    mask = lanes if lanes is not None else kb.mask(nvalid, v) if nvalid is not None else None
     for buf, st in zip(bufs, strides):
         base = kb.lin(pos, st)
         if st[-1] == 0:

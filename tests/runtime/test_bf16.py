@@ -220,3 +220,22 @@ def test_the_object_cache_is_keyed_by_precision(tmp_path):
     again = ov.compile_model(ov.convert_model(m), "CPU", {"CACHE_DIR": str(tmp_path)})
     assert again.stats.from_cache and again.stats.precision == "bf16"
     assert not np.array_equal(f32([x])[0], bf16([x])[0])
+
+
+@pytest.mark.parametrize("isa", [pytest.param(i, marks=needs(i)) for i in ("amx", "avx512bf16")])
+@pytest.mark.parametrize("cin, cout, k, s, p, hw", [(64, 48, 1, 2, 0, 14), (32, 40, 3, 2, 1, 13), (64, 64, 3, 1, 1, 7)])
+def test_bf16_convolution_with_a_residual_in_its_epilogue(isa, cin, cout, k, s, p, hw):
+    """A strided or padded bf16 convolution + residual Add + Relu as one kernel (the residual is
+    read in runs of lanes that are output rows; the epilogue stays f32)."""
+    m, x, w = _conv_model(cin, cout, k, s, p, hw)
+    ho = (hw + 2 * p - k) // s + 1
+    m.graph.node[-1].output[0] = "c"
+    m.graph.node.extend([helper.make_node("Add", ["c", "r"], ["a"]), helper.make_node("Relu", ["a"], ["y"])])
+    m.graph.input.append(helper.make_tensor_value_info("r", 1, [1, cout, ho, ho]))
+    r = np.random.default_rng(5).standard_normal((1, cout, ho, ho)).astype(np.float32) * 10
+    c = ov.compile_model(ov.convert_model(m), "CPU", {"OVCC_BF16_ISA": isa})
+    assert c.stats.bf16_isa == isa and c.stats.steps == 2
+    ref, scale = _conv_ref(x, w, s, p, 1)
+    got = c([x, r])[0]
+    # the f32 sum, then the f32 Add: one more rounding, relative to the larger of the two
+    assert np.max(np.abs(got - np.maximum(ref + r, 0)) / (scale + np.abs(r) + 1e-30)) < 1e-6

@@ -212,3 +212,25 @@ def test_int8_weights_shared_by_two_matmuls(isa):
     ref = ov.compile_model(ov.convert_model(m), "REFERENCE")([x])[0]
     # the reference computes the products in f32 (sums of K f32 terms): within its rounding
     np.testing.assert_allclose(c([x])[0], ref, rtol=1e-5, atol=1e-5 * np.abs(ref).max())
+
+
+@pytest.mark.parametrize("isa", EACH_ISA)
+@pytest.mark.parametrize("cin, cout, k, s, p, hw", [(64, 48, 1, 2, 0, 14), (32, 40, 3, 2, 1, 13), (64, 64, 3, 1, 1, 7)])
+def test_int8_convolution_with_a_residual_in_its_epilogue(isa, cin, cout, k, s, p, hw):
+    """A strided or padded int8 convolution + residual Add + Relu as one kernel (the residual is
+    read in runs of lanes that are output rows) against the exact integer product."""
+    m, x, want, scale = _conv_case(cin, cout, k, s, p, hw, 1)
+    ho = want.shape[-1]
+    m.graph.node[-1].output[0] = "c"
+    m.graph.node.extend([helper.make_node("Add", ["c", "r"], ["a"]), helper.make_node("Relu", ["a"], ["y"])])
+    m.graph.input.append(helper.make_tensor_value_info("r", TensorProto.FLOAT, [1, cout, ho, ho]))
+    r = np.random.default_rng(5).normal(0, np.abs(want).mean(), (1, cout, ho, ho)).astype(np.float32)
+    c = ov.compile_model(ov.convert_model(m), "CPU", {**F32, "OVCC_INT8_ISA": isa})
+    got = c([x, r])[0]
+    exact = np.maximum(want + r, 0)
+    rel = np.max(np.abs(got - exact) / (scale + np.abs(r) + 1e-30))
+    if isa == "avx2" and k == 1:  # left to the f32 kernels (f32 sums)
+        assert c.stats.int8_ops == 0 and rel < 1e-5
+        return
+    assert c.stats.int8_ops == 1 and c.stats.steps == 2, (c.stats.int8_ops, c.stats.steps)
+    assert rel < 2e-7 * 3.5  # the three roundings of the plain case, the Add's

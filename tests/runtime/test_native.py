@@ -241,3 +241,21 @@ def test_bit_shifts_including_counts_beyond_the_width(dtype, direction):
     model = ov.convert_model(m)
     for device in ("REFERENCE", "CPU"):
         np.testing.assert_array_equal(ov.compile_model(model, device, F32)([x, s])[0], want)
+
+
+@pytest.mark.parametrize("k, s, p, hw", [(1, 2, 0, 14), (3, 2, 1, 13), (3, 1, 1, 7), (1, 1, 1, 5), (3, 1, 1, 20)])
+def test_a_residual_read_by_a_padded_or_strided_convolutions_epilogue(k, s, p, hw):
+    """Conv (through the padded phase grid, whose columns are not the output's) + residual Add +
+    Relu as one kernel: the residual is read in the runs of lanes that are output rows."""
+    rng = np.random.default_rng(0)
+    ho = (hw + 2 * p - k) // s + 1
+    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["c"], kernel_shape=[k, k], strides=[s, s], pads=[p] * 4),
+             helper.make_node("Add", ["c", "r"], ["a"]), helper.make_node("Relu", ["a"], ["y"])]
+    m = make_model(nodes, [("x", np.float32, [1, 24, hw, hw]), ("r", np.float32, [1, 40, ho, ho])],
+                   [("y", np.float32, None)], {"w": rng.standard_normal((40, 24, k, k)).astype(np.float32),
+                                               "b": rng.standard_normal(40).astype(np.float32)})
+    x, r = rng.standard_normal((1, 24, hw, hw)).astype(np.float32), rng.standard_normal((1, 40, ho, ho)).astype(np.float32)
+    converted = ov.convert_model(m)
+    c = ov.compile_model(converted, "CPU", F32)
+    assert c.stats.steps == 2, c.stats.steps  # the phase-split copy, and the convolution with its epilogue
+    np.testing.assert_allclose(c([x, r])[0], ort_run(m, {"x": x, "r": r})[0], rtol=RTOL, atol=ATOL)
