@@ -36,10 +36,11 @@ class ActQuant:
     `round((x - lo) / (hi - lo) * n)` clamped to [0, n] (FakeQuantize's rule, form "fq"),
     `clamp(round(x / lo) + hi, 0, n)` with lo the scale and hi the zero point shifted to u8
     (QuantizeLinear's rule, form "qdq"), or x + lo for x already integer (form "int", x the
-    f32 conversion of an integer tensor); a level k stands for d * (k - z)."""
+    f32 conversion of an integer tensor), or x itself (form "lvl": a kernel's copy of x that
+    holds the levels already); a level k stands for d * (k - z)."""
 
     x: SSAValue
-    form: str  # "fq" | "qdq"
+    form: str  # "fq" | "qdq" | "int" | "lvl"
     lo: float
     hi: float
     n: int
@@ -54,6 +55,10 @@ class ActQuant:
         if self.form == "int":
             return float(self.z) - self.lo
         return 0.0 if self.level_of_zero() == self.z else None
+
+    def as_levels(self) -> ActQuant:
+        """This quantizer for a copy of x that holds its levels already (form "lvl")."""
+        return ActQuant(self.x, "lvl", 0.0, 0.0, self.n, self.d, self.z, self.nan)
 
     def level_of_zero(self) -> int:
         x = np.float32(0.0)

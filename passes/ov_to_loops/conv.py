@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 from xdsl.dialects import arith
+from xdsl.dialects.builtin import VectorType, f32
 from xdsl.ir import SSAValue
 
 from dialects.ov import OvOp, dtype_of, shape_of
@@ -173,8 +174,12 @@ def _conv_gemm(ctx, label, x_v, wflat, ep, output, x_shape, out_shape, k, stride
         ph_plane = hph * wph
         in_plane = sh * sw * ph_plane
         slack = nr + wph + v
+        # int8: the copy holds the quantizer's levels, so that each input element is quantized
+        # once, not once per filter tap that reads it
         x_buf = phase_input(ctx, x_buf, (n, cin, h, w), pb, (sh, sw), (hph, wph), n * cin * in_plane + slack,
-                            quant[0].pad() if quant is not None else 0.0)
+                            ((kh, kw), dil), act=quant[0] if quant is not None else None)
+        if quant is not None:
+            quant = (quant[0].as_levels(), *quant[1:])
         koff = np.array([ci * in_plane + (((i * dil[0]) % sh) * sw + (j * dil[1]) % sw) * ph_plane
                          + (i * dil[0] // sh) * wph + j * dil[1] // sw
                          for ci in range(cin_g) for i in range(kh) for j in range(kw)], np.int64)
@@ -186,6 +191,7 @@ def _conv_gemm(ctx, label, x_v, wflat, ep, output, x_shape, out_shape, k, stride
         # weights, which stay in L2) over a chunk of tiles; enough units for the threads
         bpc = max(1, min(mb, (512 << 10) // (mr * kp * 4 // gm.per_word)))
         n_mc = -(-mb // bpc)
+        bpc = -(-mb // n_mc)  # chunks of equal size: the threads take equal shares of units
         n_tc = min(nt, max(1, -(-8 // (n * g * n_mc))))
         tpc = -(-nt // n_tc)
     else:
@@ -529,38 +535,71 @@ def _pack_panels(ctx: LowerCtx, x: Buf, koff, dims, kdim: int, kp: int, gm, poin
     return out
 
 
-def phase_input(ctx: LowerCtx, x: Buf, shape, pb, stride, phase_hw, size: int, pad: float = 0.0) -> Buf:
-    """A padded (with `pad`: 0.0, or the zero point of an integer input an int8 kernel reads),
-    phase-split copy of an NCHW tensor: for each channel, stride_h x stride_w phase images of
-    phase_hw, image (a, b) holding padded rows a, a+s_h, ... and columns b, b+s_w, ...; `size`
-    elements in all (zeros after the end)."""
+def phase_input(ctx: LowerCtx, x: Buf, shape, pb, stride, phase_hw, size: int, taps, act=None) -> Buf:
+    """A zero-padded, phase-split copy of an NCHW tensor: for each channel, stride_h x stride_w
+    phase images of phase_hw, image (a, b) holding padded rows a, a+s_h, ... and columns b,
+    b+s_w, ...; `size` elements in all (zeros after the end). Only the images that the filter
+    taps (kh, kw, dilations) read are written (a 1x1 filter of stride 2 reads one of four).
+    With an activation quantizer `act` (an int8 kernel's), the copy holds its levels (as
+    floats), padding the level of 0.0."""
     n, c, h, w = shape
     sh, sw = stride
     hph, wph = phase_hw
+    (kh, kw), dil = taps
+    phases = sorted({((i * dil[0]) % sh, (j * dil[1]) % sw) for i in range(kh) for j in range(kw)})
     planes = n * c
     per_plane = sh * sw * hph * wph
-    key = f"phase{shape}{pb}{stride}{phase_hw}{size}|{pad!r}"
+    pad = 0.0 if act is None else float(act.z)
+    act_key = None if act is None else (act.form, act.lo, act.hi, act.n, act.nan)
+    key = f"phase{shape}{pb}{stride}{phase_hw}{size}|{phases}|{act_key}"
     out = ctx.scratch_value(np.dtype(np.float32), size)
 
     def build(kb: KB) -> None:
         xb, ob = kb.args["x"], kb.args["out"]
 
-        def plane(pl):
-            def line(r):  # r = (phase row, phase col, i)
-                i = kb.rem(r, hph)
-                pq = kb.div(r, hph)
-                a, b = kb.div(pq, sw), kb.rem(pq, sw)
-                ih = kb.sub(kb.add(kb.mul(i, sh), a), pb[0])
-                inside = kb.icmp("ult", ih, h)
-                dst = kb.add(kb.mul(pl, per_plane), kb.mul(r, wph))
+        def window(start, count, inside):
+            """The mask of lanes t < count whose input column start + t lies in the row."""
+            lo = kb.imax(kb.sub(0, start), 0)
+            hi = kb.select(inside, kb.v(kb.imin(kb.sub(w, start), count)), kb.v(0))
+            return kb.emit_and(kb.mask(hi, count), kb.emit(arith.XOrIOp(kb.mask(lo, count),
+                                                                        kb.splat(True, count, np.bool_))))
 
-                def col(j):
-                    iw = kb.sub(kb.add(kb.mul(j, sw), b), pb[1])
-                    ok = kb.emit_and(inside, kb.icmp("ult", iw, w))
-                    idx = kb.select(ok, kb.v(kb.add(kb.mul(pl, h * w), kb.add(kb.mul(ih, w), iw))), kb.v(0))
-                    kb.store(kb.select(ok, kb.load(xb, idx), kb.f(pad)), ob, kb.add(dst, j))
-                kb.for_(0, wph, col)
-            kb.for_(0, sh * sw * hph, line)
+        def put(vals, valid, dst, j0):  # 16 columns of a phase row: levels, padding, stored
+            if act is not None:
+                vals = kb.emit(arith.SIToFPOp(levels(kb, vals, act), VectorType(f32, [16])))
+            vals = kb.select(valid, vals, kb.splat(pad, 16))
+            kb.vstore_masked(vals, ob, kb.add(dst, j0), kb.mask(kb.imin(kb.sub(wph, j0), 16), 16))
+
+        def plane(pl):
+            for a, b in phases:
+                def line(i, a=a, b=b):
+                    ih = kb.sub(kb.add(kb.mul(i, sh), a), pb[0])
+                    inside = kb.icmp("ult", ih, h)
+                    dst = kb.add(kb.mul(pl, per_plane), kb.mul(kb.add(i, (a * sw + b) * hph), wph))
+                    row = kb.add(kb.mul(pl, h * w), kb.mul(ih, w))
+
+                    def col(j):
+                        iw = kb.sub(kb.add(kb.mul(j, sw), b), pb[1])
+                        ok = kb.emit_and(inside, kb.icmp("ult", iw, w))
+                        val = kb.load(xb, kb.select(ok, kb.v(kb.add(row, iw)), kb.v(0)))
+                        if act is not None:
+                            val = kb.emit(arith.SIToFPOp(levels(kb, val, act), f32))
+                        kb.store(kb.select(ok, val, kb.f(pad)), ob, kb.add(dst, j))
+
+                    def vcol(jv):  # 16 columns from a window of 16 * sw contiguous inputs
+                        j0 = kb.mul(jv, 16)
+                        start = kb.sub(kb.add(kb.mul(j0, sw), b), pb[1])
+                        valid = window(start, 16 * sw, inside)
+                        vals = kb.vload_masked(xb, kb.add(row, start), valid, 16 * sw)
+                        if sw > 1:
+                            pick = [sw * t for t in range(16)]
+                            vals, valid = kb.shuffle(vals, vals, pick), kb.shuffle(valid, valid, pick)
+                        put(vals, valid, dst, j0)
+                    if sw <= 2:
+                        kb.for_(0, -(-wph // 16), vcol)
+                    else:
+                        kb.for_(0, wph, col)
+                kb.for_(0, hph, line)
 
         kb.for_(kb.args["lo"], kb.args["hi"], plane)
         kb.if_(kb.icmp("eq", kb.args["hi"], planes),

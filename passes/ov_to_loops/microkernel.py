@@ -340,8 +340,13 @@ def levels(kb: KB, x: SSAValue, act) -> SSAValue:
     holds), the level of integer 0 for QDQ (the reference converts NaN to 0)."""
     from xdsl.dialects import arith, math
 
-    w = x.type.get_shape()[0]
-    f = lambda c: kb.splat(float(c), w)  # noqa: E731
+    from xdsl.dialects.builtin import VectorType, i32
+
+    w = x.type.get_shape()[0] if isinstance(x.type, VectorType) else None
+    f = (lambda c: kb.splat(float(c), w)) if w else (lambda c: kb.f(float(c)))  # noqa: E731
+    to_i32 = VectorType(i32, [w]) if w else i32
+    if act.form == "lvl":  # levels already (as floats)
+        return kb.emit(arith.FPToSIOp(x, to_i32))
     if act.form == "int":  # integer values as floats: the level is the value, shifted to u8
         q = kb.fadd(x, f(act.lo))
     elif act.form == "fq":
@@ -352,9 +357,7 @@ def levels(kb: KB, x: SSAValue, act) -> SSAValue:
         q = kb.fadd(kb.emit(math.RoundEvenOp(kb.fdiv(x, f(act.lo)))), f(act.hi))
         q = kb.fminnum(kb.fmaxnum(q, f(0.0)), f(act.n))
     q = kb.select(kb.cmpf("uno", x, x), f(act.nan), q)
-    from xdsl.dialects.builtin import VectorType, i32
-
-    return kb.emit(arith.FPToSIOp(q, VectorType(i32, [w])))
+    return kb.emit(arith.FPToSIOp(q, to_i32))
 
 
 def dequantize(kb: KB, raw: SSAValue, corr: SSAValue, mult: SSAValue) -> SSAValue:

@@ -234,3 +234,21 @@ def test_int8_convolution_with_a_residual_in_its_epilogue(isa, cin, cout, k, s, 
         return
     assert c.stats.int8_ops == 1 and c.stats.steps == 2, (c.stats.int8_ops, c.stats.steps)
     assert rel < 2e-7 * 3.5  # the three roundings of the plain case, the Add's
+
+
+@pytest.mark.parametrize("isa", EACH_ISA)
+@pytest.mark.parametrize("k, s, p", [(3, 1, 1), (3, 2, 1), (1, 2, 0)])
+def test_int8_convolution_of_special_values_matches_the_interpreter(isa, k, s, p):
+    """NaN, infinities, values past the grid and halfway between levels, through a padded or
+    strided int8 convolution (whose phase-split copy holds the levels) as the interpreter
+    quantizes them."""
+    m, x, _, _ = _conv_case(16, 24, k, s, p, 9, 1)
+    xs, xz = 0.02, 100
+    special = np.array([np.nan, np.inf, -np.inf, 1e30, -1e30, (155.5 - xz) * xs, (0.5 - xz) * xs, -0.0,
+                        np.float32(1e-40), (255 - xz) * xs, (-xz) * xs, 2.5 * xs], np.float32)
+    x.flat[::7] = np.resize(special, x.flat[::7].shape)
+    c = ov.compile_model(ov.convert_model(m), "CPU", {**F32, "OVCC_INT8_ISA": isa})
+    got = c([x])[0]
+    want = ov.compile_model(ov.convert_model(m), "REFERENCE")([x])[0]
+    assert np.isfinite(want).all()
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * np.abs(want).max())

@@ -210,6 +210,9 @@ def test_batched_rows_times_shared_weights_with_an_epilogue(e_shape, precision):
     (8, 13, 7, 3, 1, 1, 2),     # rows narrower than a vector: one vector spans several rows
     (5, 24, 15, 3, 2, 1, 1),    # stride 2 (phase-split input)
     (6, 9, 11, 3, 1, 2, 2),     # dilation, partial filter rows
+    (7, 10, 70, 1, 2, 1, 1),    # 1x1 of stride 2: one phase image of four is read (and written)
+    (5, 12, 37, 3, 2, 2, 1),    # stride 2, dilation 2: one phase image again, rows of 3 vectors
+    (4, 6, 20, 3, 3, 1, 2),     # stride 3: the column-by-column copy
 ])
 def test_padded_convolutions_with_bias_and_activation(cin, cout, hw, k, stride, dil, batch):
     """Non-pointwise convolutions store their padded-grid tiles as masked runs per output row."""
