@@ -339,7 +339,6 @@ def levels(kb: KB, x: SSAValue, act) -> SSAValue:
     the reference gets. NaN gets `act.nan`: level 0 for FakeQuantize (whose NaN output no level
     holds), the level of integer 0 for QDQ (the reference converts NaN to 0)."""
     from xdsl.dialects import arith, math
-
     from xdsl.dialects.builtin import VectorType, i32
 
     w = x.type.get_shape()[0] if isinstance(x.type, VectorType) else None

@@ -257,7 +257,8 @@ def test_a_residual_read_by_a_padded_or_strided_convolutions_epilogue(k, s, p, h
     m = make_model(nodes, [("x", np.float32, [1, 24, hw, hw]), ("r", np.float32, [1, 40, ho, ho])],
                    [("y", np.float32, None)], {"w": rng.standard_normal((40, 24, k, k)).astype(np.float32),
                                                "b": rng.standard_normal(40).astype(np.float32)})
-    x, r = rng.standard_normal((1, 24, hw, hw)).astype(np.float32), rng.standard_normal((1, 40, ho, ho)).astype(np.float32)
+    x = rng.standard_normal((1, 24, hw, hw)).astype(np.float32)
+    r = rng.standard_normal((1, 40, ho, ho)).astype(np.float32)
     converted = ov.convert_model(m)
     c = ov.compile_model(converted, "CPU", F32)
     assert c.stats.steps == 2, c.stats.steps  # the phase-split copy, and the convolution with its epilogue
