@@ -190,13 +190,11 @@ def _conv_gemm(ctx, label, x_v, wflat, ep, output, x_shape, out_shape, k, stride
         # weights stationary: a unit runs a chunk of filter blocks (up to 512 KiB of packed
         # weights, which stay in L2) over a chunk of tiles; enough units for the threads
         bpc = max(1, min(mb, (512 << 10) // (mr * kp * 4 // gm.per_word)))
-        n_mc = -(-mb // bpc)
-        bpc = -(-mb // n_mc)  # chunks of equal size: the threads take equal shares of units
+        n_mc = -(-mb // bpc)  # chunks of mb / n_mc blocks, rounded either way (equal shares)
         n_tc = min(nt, max(1, -(-8 // (n * g * n_mc))))
-        tpc = -(-nt // n_tc)
     else:
         n_mc = _row_chunks(n * g * nt, mb)
-        bpc, n_tc, tpc = -(-mb // n_mc), nt, 1
+        n_tc = nt
     # several chunks of filter blocks would each pack the same panels: pack them all once first
     prepacked = low and n_mc > 1
     panels = _pack_panels(ctx, x_buf, koff, (n * g, cin_g, in_plane, grid_cols, nt), kdim, kp, gm, pointwise,
@@ -210,10 +208,10 @@ def _conv_gemm(ctx, label, x_v, wflat, ep, output, x_shape, out_shape, k, stride
                                           for st in strides4)
     grid_varying = grid_epilogue and any(st[3] == 1 for st in strides4)
     P = Params()
-    i_nmc, i_nt, i_g, i_cin, i_cout, i_coutg, i_mb, i_kdim, i_plane, i_cols, i_bpc, i_oplane, i_gw, i_wout, i_kp = (
-        P.add(x) for x in (n_mc, nt, g, cin, cout, cout_g, mb, kdim, in_plane, grid_cols, bpc,
+    i_nmc, i_nt, i_g, i_cin, i_cout, i_coutg, i_mb, i_kdim, i_plane, i_cols, i_oplane, i_gw, i_wout, i_kp = (
+        P.add(x) for x in (n_mc, nt, g, cin, cout, cout_g, mb, kdim, in_plane, grid_cols,
                            hout * wout, grid_w, wout, kp))
-    i_ntc, i_tpc = P.add(n_tc), P.add(tpc)
+    i_ntc = P.add(n_tc)
     ep_st = [P.add(x) for st in strides4 for x in st]
     pattern = [tuple(x == 0 for x in st) + ((st[3] == 1),) for st in strides4]
     full_rows = cout_g % mr == 0
@@ -236,8 +234,8 @@ def _conv_gemm(ctx, label, x_v, wflat, ep, output, x_shape, out_shape, k, stride
         kt = kb.args.get("koff")
         eps = [kb.args[f"e{i}"] for i in range(len(ep.inputs))]
         sc, soff = kb.args["scratch"], kb.args["soff"]
-        n_mc_, nt_, g_, cin_, cout_, coutg_, mb_, kdim_, plane_, cols_, bpc_, oplane_, gw_, wout_ = (
-            prm(i) for i in (i_nmc, i_nt, i_g, i_cin, i_cout, i_coutg, i_mb, i_kdim, i_plane, i_cols, i_bpc,
+        n_mc_, nt_, g_, cin_, cout_, coutg_, mb_, kdim_, plane_, cols_, oplane_, gw_, wout_ = (
+            prm(i) for i in (i_nmc, i_nt, i_g, i_cin, i_cout, i_coutg, i_mb, i_kdim, i_plane, i_cols,
                              i_oplane, i_gw, i_wout))
         est = [[prm(ep_st[4 * e + d]) for d in range(4)] for e in range(len(ep.inputs))]
         cin_g_ = kb.div(cin_, g_)
@@ -251,7 +249,7 @@ def _conv_gemm(ctx, label, x_v, wflat, ep, output, x_shape, out_shape, k, stride
             c_tile = kb.add(c_amx, 2 * 32 * 32 if gm.tiles else 0)
 
         def bf16_unit(u):  # u = ((n, g), block chunk, tile chunk)
-            ntc_, tpc_ = prm(i_ntc), prm(i_tpc)
+            ntc_ = prm(i_ntc)
             tc = kb.rem(u, ntc_)
             rest = kb.div(u, ntc_)
             mc = kb.rem(rest, n_mc_)
@@ -259,8 +257,8 @@ def _conv_gemm(ctx, label, x_v, wflat, ep, output, x_shape, out_shape, k, stride
             gi = kb.rem(ng, g_)
             ni = kb.div(ng, g_)
             x_base = kb.mul(kb.add(kb.mul(ni, cin_), kb.mul(gi, cin_g_)), plane_)
-            t_lo = kb.mul(tc, tpc_)
-            t_hi = kb.imin(kb.add(t_lo, tpc_), nt_)
+            t_lo = kb.div(kb.mul(tc, nt_), ntc_)  # chunks of nt / n_tc tiles, rounded either way
+            t_hi = kb.div(kb.mul(kb.add(tc, 1), nt_), ntc_)
 
             def pack(t):  # tile t's panel into the half of the double buffer for its parity
                 p0 = kb.mul(t, nr)
@@ -299,8 +297,7 @@ def _conv_gemm(ctx, label, x_v, wflat, ep, output, x_shape, out_shape, k, stride
                                       lambda r, k: kb.load(wb, kb.add(a_base, kb.add(kb.mul(k, mr), r))), b_vec)
                     row0 = kb.add(kb.mul(gi, coutg_), kb.mul(mbi, mr))
                     store_block(kb, acc, kb.sub(coutg_, kb.mul(mbi, mr)), row0, ni, p0, ncols)
-                lo_b = kb.mul(mc, bpc_)
-                kb.for_(lo_b, kb.imin(kb.add(lo_b, bpc_), mb_), block)
+                kb.for_(kb.div(kb.mul(mc, mb_), n_mc_), kb.div(kb.mul(kb.add(mc, 1), mb_), n_mc_), block)
 
             if pointwise:
                 def direct(k, c):
@@ -347,8 +344,8 @@ def _conv_gemm(ctx, label, x_v, wflat, ep, output, x_shape, out_shape, k, stride
             def store(mbi, acc):
                 row0 = kb.add(kb.mul(gi, coutg_), kb.mul(mbi, mr))
                 store_block(kb, acc, kb.sub(coutg_, kb.mul(mbi, mr)), row0, ni, p0, ncols)
-            lo_b = kb.mul(mc, bpc_)
-            hi_b = kb.imin(kb.add(lo_b, bpc_), mb_)
+            lo_b = kb.div(kb.mul(mc, mb_), n_mc_)
+            hi_b = kb.div(kb.mul(kb.add(mc, 1), mb_), n_mc_)
             if gm.tiles:
                 def compute(mbi):
                     base = a_base(mbi)
