@@ -1,6 +1,6 @@
 """ovcc side by side with ONNX Runtime, OpenVINO and numpy, interleaved in one run.
 
-    python benchmarks/bench.py [--rounds 7] [--iters 10] [--models mlp,squeezenet,resnet50] [--markdown out.md]
+    python benchmarks/bench.py [--rounds 7] [--iters 10] [--models mlp,resnet50,mobilenetv2] [--markdown out.md]
 
 For each model, batch-1 latency in three precisions, every engine of a model interleaved in
 one run (each round runs every engine in turn, so that the machine's noise spreads over all of
@@ -75,6 +75,54 @@ def encoder_model() -> tuple[onnx.ModelProto, np.ndarray]:
     buf = io.BytesIO()
     with torch.no_grad():
         torch.onnx.export(enc, (x,), buf, input_names=["x"], output_names=["y"], opset_version=17, dynamo=False)
+    return onnx.load_from_string(buf.getvalue()), x.numpy()
+
+
+def mobilenet_v2_model() -> tuple[onnx.ModelProto, np.ndarray]:
+    """MobileNetV2 (width 1.0, 224x224: inverted residual blocks of 1x1 expansion, 3x3
+    depthwise and 1x1 projection convolutions, BatchNorm, ReLU6), written out in PyTorch with
+    seeded weights and BatchNorm statistics, exported to ONNX."""
+    import io
+
+    import torch
+    from torch import nn
+
+    def conv_bn(cin, cout, k, stride, groups=1, act=True):
+        layers = [nn.Conv2d(cin, cout, k, stride, k // 2, groups=groups, bias=False), nn.BatchNorm2d(cout)]
+        return layers + ([nn.ReLU6()] if act else [])
+
+    class Block(nn.Module):
+        def __init__(self, cin, cout, stride, t):
+            super().__init__()
+            hidden = cin * t
+            self.res = stride == 1 and cin == cout
+            self.body = nn.Sequential(*(conv_bn(cin, hidden, 1, 1) if t != 1 else []),
+                                      *conv_bn(hidden, hidden, 3, stride, groups=hidden),
+                                      *conv_bn(hidden, cout, 1, 1, act=False))
+
+        def forward(self, x):
+            return x + self.body(x) if self.res else self.body(x)
+
+    torch.manual_seed(0)
+    layers, cin = conv_bn(3, 32, 3, 2), 32
+    for t, c, n, s in [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2),
+                       (6, 320, 1, 1)]:
+        for i in range(n):
+            layers.append(Block(cin, c, s if i == 0 else 1, t))
+            cin = c
+    layers += conv_bn(cin, 1280, 1, 1) + [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(1280, 1000)]
+    net = nn.Sequential(*layers).eval()
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.1, 0.1)
+                m.running_var.uniform_(0.5, 1.5)
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.1, 0.1)
+    x = torch.randn(1, 3, 224, 224)
+    buf = io.BytesIO()
+    with torch.no_grad():
+        torch.onnx.export(net, (x,), buf, input_names=["x"], output_names=["y"], opset_version=17, dynamo=False)
     return onnx.load_from_string(buf.getvalue()), x.numpy()
 
 
@@ -217,11 +265,14 @@ def compile_times(model: onnx.ModelProto) -> tuple[float, float]:
     return cold, cached
 
 
+BUILT = {"mlp": mlp_model, "encoder": encoder_model, "mobilenetv2": mobilenet_v2_model}  # the others: the onnx zoo's
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--iters", type=int, default=10)
-    ap.add_argument("--models", default="mlp,squeezenet,resnet50,densenet121,encoder")
+    ap.add_argument("--models", default="mlp,squeezenet,resnet50,mobilenetv2,densenet121,encoder")
     ap.add_argument("--markdown", help="also write the table to this file")
     ap.add_argument("--quantizer", choices=["onnxruntime", "ovcc"], default="onnxruntime",
                     help="who quantizes the int8 models (ovcc: compiler.quantize, written as IR)")
@@ -238,8 +289,8 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory() as d:
         for name in args.models.split(","):
-            if name in ("mlp", "encoder"):
-                model, x = mlp_model() if name == "mlp" else encoder_model()
+            if name in BUILT:
+                model, x = BUILT[name]()
             else:
                 model = light_model(name)
                 x = light_input(model)
