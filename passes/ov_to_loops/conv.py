@@ -554,13 +554,6 @@ def phase_input(ctx: LowerCtx, x: Buf, shape, pb, stride, phase_hw, size: int, t
     def build(kb: KB) -> None:
         xb, ob = kb.args["x"], kb.args["out"]
 
-        def window(start, count, inside):
-            """The mask of lanes t < count whose input column start + t lies in the row."""
-            lo = kb.imax(kb.sub(0, start), 0)
-            hi = kb.select(inside, kb.v(kb.imin(kb.sub(w, start), count)), kb.v(0))
-            return kb.emit_and(kb.mask(hi, count), kb.emit(arith.XOrIOp(kb.mask(lo, count),
-                                                                        kb.splat(True, count, np.bool_))))
-
         def put(vals, valid, dst, j0):  # 16 columns of a phase row: levels, padding, stored
             if act is not None:
                 vals = kb.emit(arith.SIToFPOp(levels(kb, vals, act), VectorType(f32, [16])))
@@ -586,12 +579,11 @@ def phase_input(ctx: LowerCtx, x: Buf, shape, pb, stride, phase_hw, size: int, t
                     def vcol(jv):  # 16 columns from a window of 16 * sw contiguous inputs
                         j0 = kb.mul(jv, 16)
                         start = kb.sub(kb.add(kb.mul(j0, sw), b), pb[1])
-                        valid = window(start, 16 * sw, inside)
-                        vals = kb.vload_masked(xb, kb.add(row, start), valid, 16 * sw)
+                        window = _lane_range(kb, start, 1, w, 16 * sw, inside)
+                        vals = kb.vload_masked(xb, kb.add(row, start), window, 16 * sw)
                         if sw > 1:
-                            pick = [sw * t for t in range(16)]
-                            vals, valid = kb.shuffle(vals, vals, pick), kb.shuffle(valid, valid, pick)
-                        put(vals, valid, dst, j0)
+                            vals = kb.shuffle(vals, vals, [sw * t for t in range(16)])
+                        put(vals, _lane_range(kb, start, sw, w, 16, inside) if sw > 1 else window, dst, j0)
                     if sw <= 2:
                         kb.for_(0, -(-wph // 16), vcol)
                     else:
@@ -607,9 +599,89 @@ def phase_input(ctx: LowerCtx, x: Buf, shape, pb, stride, phase_hw, size: int, t
     return out
 
 
+DW_TAPS_UNROLLED = 49  # filters up to 7x7 have their taps written out
+
+
 def lower_depthwise(ctx, x_v, ep, output, wval, strides, dil, pb, x_shape, out_shape) -> None:
-    """Depthwise convolution (one filter per channel): for each output row, the inner loop
-    runs along the output width over the valid range of each filter tap, so it vectorizes."""
+    """Depthwise convolution (one filter per channel): an output row is computed 16 columns at
+    a time in a vector register, each filter tap adding a masked load of the input row (a
+    window of 16 x stride contiguous inputs, every stride-th lane picked, for strides 1 and 2)
+    times its weight; taps outside the input add nothing. The epilogue runs on the vector."""
+    n, c, h, w = x_shape
+    _, cout, hout, wout = out_shape
+    kh, kw = wval.shape[-2:]
+    if strides[1] > 2 or kh * kw > DW_TAPS_UNROLLED:
+        return _lower_depthwise_rows(ctx, x_v, ep, output, wval, strides, dil, pb, x_shape, out_shape)
+    mult = cout // c
+    sh, sw = strides
+    filt = np.require(wval.reshape(cout, kh * kw), dtype=F32, requirements="C")
+    x_buf = ctx.buf(x_v)
+    ep_strides = ep.strides()
+    key = f"dwv{x_shape}{out_shape}{(kh, kw)}{strides}{dil}{pb}|{ep.key()}"
+    V = 16
+
+    def build(kb: KB) -> None:
+        xb, wb, ob = kb.args["x"], kb.args["w"], kb.args["out"]
+        eps = [kb.args[f"e{i}"] for i in range(len(ep.inputs))]
+
+        def row(u):  # u = (n, co, oh)
+            oh = kb.rem(u, hout)
+            nc = kb.div(u, hout)
+            co = kb.rem(nc, cout)
+            ni = kb.div(nc, cout)
+            plane = kb.mul(kb.add(kb.mul(ni, c), kb.div(co, mult)), h * w)
+            wts = [kb.broadcast(kb.load(wb, kb.add(kb.mul(co, kh * kw), t)), V) for t in range(kh * kw)]
+
+            def chunk(q):
+                ow0 = kb.mul(q, V)
+                acc = kb.splat(0.0, V)
+                for i in range(kh):
+                    ih = kb.add(kb.sub(kb.mul(oh, sh), pb[0]), i * dil[0])
+                    inside = kb.icmp("ult", ih, h)
+                    for j in range(kw):
+                        start = kb.add(kb.sub(kb.mul(ow0, sw), pb[1]), j * dil[1])  # input column of lane 0
+                        window = _lane_range(kb, start, 1, w, V * sw, inside)
+                        xs = kb.vload_masked(xb, kb.add(kb.add(plane, kb.mul(ih, w)), start), window, V * sw)
+                        if sw > 1:
+                            xs = kb.shuffle(xs, xs, [sw * t for t in range(V)])
+                        valid = _lane_range(kb, start, sw, w, V, inside) if sw > 1 else window
+                        acc = kb.select(valid, kb.fma(xs, wts[i * kw + j], acc), acc)
+                nvalid = kb.imin(kb.sub(wout, ow0), V)
+                pos = [ni, co, oh, ow0]
+                val = apply_epilogue_vec(kb, ep, acc, eps, pos, nvalid, V, ep_strides)
+                kb.vstore_masked(val, ob, kb.lin(pos, [cout * hout * wout, hout * wout, wout, 1]), kb.mask(nvalid, V))
+            kb.for_(0, -(-wout // V), chunk)
+
+        kb.for_(kb.args["lo"], kb.args["hi"], row)
+
+    args = [("x", F32, x_buf.size), ("w", F32, filt.size)]
+    bufs = [x_buf, ctx.const_buf(filt)]
+    for i, e in enumerate(ep.inputs):
+        args.append((f"e{i}", dtype_of(e.type), max(int(np.prod(shape_of(e.type), dtype=np.int64)), 1)))
+        bufs.append(ctx.buf(e))
+    out_buf = ctx.buf(output)
+    args.append(("out", dtype_of(output.type), out_buf.size))
+    bufs.append(out_buf)
+    ctx.step(Kernel(key, args, build), bufs, n * cout * hout, float(n * cout * hout * wout * kh * kw),
+             [out_buf], "DepthwiseConvolution")
+
+
+def _lane_range(kb: KB, start, step: int, w: int, lanes: int, inside):
+    """The mask of the lanes l < `lanes` whose input column start + step * l lies in [0, w)
+    (none where `inside` is false): l from ceil(-start / step) to ceil((w - start) / step)."""
+    def ceil_div(a):  # of a possibly negative a; only its value past 0 matters (clamped below)
+        if step == 1:
+            return a
+        return kb.emit(arith.DivSIOp(kb.v(kb.add(a, step - 1)), kb.v(step)))
+    lo = kb.imax(ceil_div(kb.sub(0, start)), 0)
+    hi = kb.imax(kb.imin(ceil_div(kb.sub(w, start)), lanes), 0)
+    hi = kb.select(inside, kb.v(hi), kb.v(0))
+    return kb.emit_and(kb.mask(hi, lanes), kb.emit(arith.XOrIOp(kb.mask(lo, lanes), kb.splat(True, lanes, np.bool_))))
+
+
+def _lower_depthwise_rows(ctx, x_v, ep, output, wval, strides, dil, pb, x_shape, out_shape) -> None:
+    """Depthwise convolution of any stride and filter size: for each output row, the inner loop
+    runs along the output width over the valid range of each filter tap."""
     n, c, h, w = x_shape
     _, cout, hout, wout = out_shape
     kh, kw = wval.shape[-2:]

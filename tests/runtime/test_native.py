@@ -263,3 +263,35 @@ def test_a_residual_read_by_a_padded_or_strided_convolutions_epilogue(k, s, p, h
     c = ov.compile_model(converted, "CPU", F32)
     assert c.stats.steps == 2, c.stats.steps  # the phase-split copy, and the convolution with its epilogue
     np.testing.assert_allclose(c([x, r])[0], ort_run(m, {"x": x, "r": r})[0], rtol=RTOL, atol=ATOL)
+
+
+@pytest.mark.parametrize("c, mult, hw, k, stride, dil, pads", [
+    (8, 1, 56, 3, 1, 1, [1, 1, 1, 1]),     # rows of several vectors
+    (6, 1, 9, 3, 2, 1, [1, 1, 1, 1]),      # stride 2: every other lane of a 32-wide window
+    (5, 1, 17, 3, 1, 1, [0, 1, 2, 0]),     # asymmetric padding, a masked tail
+    (5, 2, 17, 3, 1, 1, [0, 1, 2, 0]),     # a channel multiplier
+    (4, 1, 23, 5, 2, 2, [4, 3, 4, 3]),     # dilation with stride 2
+    (3, 1, 12, 7, 1, 1, [3, 3, 3, 3]),     # 7x7: 49 taps written out
+    (3, 1, 15, 3, 3, 1, [1, 1, 1, 1]),     # stride 3: the row-by-row kernel
+    (2, 1, 10, 9, 1, 1, [4, 4, 4, 4]),     # 81 taps: the row-by-row kernel
+])
+def test_depthwise_convolutions_with_their_epilogue(c, mult, hw, k, stride, dil, pads):
+    """Depthwise Conv + bias + Clip (ReLU6) + a residual, against ONNX Runtime."""
+    rng = np.random.default_rng(0)
+    cout = c * mult
+    ho = (hw + pads[0] + pads[2] - dil * (k - 1) - 1) // stride + 1
+    wo = (hw + pads[1] + pads[3] - dil * (k - 1) - 1) // stride + 1
+    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["c"], kernel_shape=[k, k], strides=[stride] * 2,
+                              dilations=[dil] * 2, pads=pads, group=c),
+             helper.make_node("Clip", ["c", "lo", "hi"], ["r"]), helper.make_node("Add", ["r", "e"], ["y"])]
+    m = make_model(nodes, [("x", np.float32, [2, c, hw, hw]), ("e", np.float32, [2, cout, ho, wo])],
+                   [("y", np.float32, None)], {"w": rng.standard_normal((cout, 1, k, k)).astype(np.float32),
+                                               "b": rng.standard_normal(cout).astype(np.float32),
+                                               "lo": np.float32(0), "hi": np.float32(6)})
+    x = (rng.standard_normal((2, c, hw, hw)) * 3).astype(np.float32)
+    e = rng.standard_normal((2, cout, ho, wo)).astype(np.float32)
+    compiled = ov.compile_model(ov.convert_model(m), "CPU", F32)
+    # the epilogue runs in the convolution's kernel (a channel multiplier runs as a grouped
+    # convolution, behind a padded copy)
+    assert compiled.stats.steps == (1 if mult == 1 else 2)
+    np.testing.assert_allclose(compiled([x, e])[0], ort_run(m, {"x": x, "e": e})[0], rtol=RTOL, atol=ATOL)
