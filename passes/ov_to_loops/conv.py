@@ -579,11 +579,11 @@ def phase_input(ctx: LowerCtx, x: Buf, shape, pb, stride, phase_hw, size: int, t
                     def vcol(jv):  # 16 columns from a window of 16 * sw contiguous inputs
                         j0 = kb.mul(jv, 16)
                         start = kb.sub(kb.add(kb.mul(j0, sw), b), pb[1])
-                        window = _lane_range(kb, start, 1, w, 16 * sw, inside)
+                        window = kb.lane_range(start, 1, w, 16 * sw, inside)
                         vals = kb.vload_masked(xb, kb.add(row, start), window, 16 * sw)
                         if sw > 1:
                             vals = kb.shuffle(vals, vals, [sw * t for t in range(16)])
-                        put(vals, _lane_range(kb, start, sw, w, 16, inside) if sw > 1 else window, dst, j0)
+                        put(vals, kb.lane_range(start, sw, w, 16, inside) if sw > 1 else window, dst, j0)
                     if sw <= 2:
                         kb.for_(0, -(-wph // 16), vcol)
                     else:
@@ -640,11 +640,11 @@ def lower_depthwise(ctx, x_v, ep, output, wval, strides, dil, pb, x_shape, out_s
                     inside = kb.icmp("ult", ih, h)
                     for j in range(kw):
                         start = kb.add(kb.sub(kb.mul(ow0, sw), pb[1]), j * dil[1])  # input column of lane 0
-                        window = _lane_range(kb, start, 1, w, V * sw, inside)
+                        window = kb.lane_range(start, 1, w, V * sw, inside)
                         xs = kb.vload_masked(xb, kb.add(kb.add(plane, kb.mul(ih, w)), start), window, V * sw)
                         if sw > 1:
                             xs = kb.shuffle(xs, xs, [sw * t for t in range(V)])
-                        valid = _lane_range(kb, start, sw, w, V, inside) if sw > 1 else window
+                        valid = kb.lane_range(start, sw, w, V, inside) if sw > 1 else window
                         acc = kb.select(valid, kb.fma(xs, wts[i * kw + j], acc), acc)
                 nvalid = kb.imin(kb.sub(wout, ow0), V)
                 pos = [ni, co, oh, ow0]
@@ -664,19 +664,6 @@ def lower_depthwise(ctx, x_v, ep, output, wval, strides, dil, pb, x_shape, out_s
     bufs.append(out_buf)
     ctx.step(Kernel(key, args, build), bufs, n * cout * hout, float(n * cout * hout * wout * kh * kw),
              [out_buf], "DepthwiseConvolution")
-
-
-def _lane_range(kb: KB, start, step: int, w: int, lanes: int, inside):
-    """The mask of the lanes l < `lanes` whose input column start + step * l lies in [0, w)
-    (none where `inside` is false): l from ceil(-start / step) to ceil((w - start) / step)."""
-    def ceil_div(a):  # of a possibly negative a; only its value past 0 matters (clamped below)
-        if step == 1:
-            return a
-        return kb.emit(arith.DivSIOp(kb.v(kb.add(a, step - 1)), kb.v(step)))
-    lo = kb.imax(ceil_div(kb.sub(0, start)), 0)
-    hi = kb.imax(kb.imin(ceil_div(kb.sub(w, start)), lanes), 0)
-    hi = kb.select(inside, kb.v(hi), kb.v(0))
-    return kb.emit_and(kb.mask(hi, lanes), kb.emit(arith.XOrIOp(kb.mask(lo, lanes), kb.splat(True, lanes, np.bool_))))
 
 
 def _lower_depthwise_rows(ctx, x_v, ep, output, wval, strides, dil, pb, x_shape, out_shape) -> None:

@@ -227,6 +227,19 @@ class KB:
     def mask(self, n: Val, width: int) -> SSAValue:
         return self.emit(vector.CreateMaskOp([self.v(n)], VectorType(i1, [width])))
 
+    def lane_range(self, start: Val, step: int, w: Val, lanes: int, inside: SSAValue) -> SSAValue:
+        """The mask of the lanes l < `lanes` whose column start + step * l lies in [0, w) (none
+        where `inside` is false): l from ceil(-start / step) to ceil((w - start) / step)."""
+        def ceil_div(a):  # of a possibly negative a; only its value past 0 matters (clamped below)
+            if step == 1:
+                return a
+            return self.emit(arith.DivSIOp(self.v(self.add(a, step - 1)), self.v(step)))
+        lo = self.imax(ceil_div(self.sub(0, start)), 0)
+        hi = self.imax(self.imin(ceil_div(self.sub(w, start)), lanes), 0)
+        hi = self.select(inside, self.v(hi), self.v(0))
+        return self.emit_and(self.mask(hi, lanes),
+                             self.emit(arith.XOrIOp(self.mask(lo, lanes), self.splat(True, lanes, np.bool_))))
+
     def vload_masked(self, buf: SSAValue, idx: Val, mask: SSAValue, width: int) -> SSAValue:
         t = VectorType(buf.type.element_type, [width])
         zero = 0.0 if not isinstance(buf.type.element_type, IntegerType) else 0

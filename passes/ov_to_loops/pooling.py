@@ -90,9 +90,7 @@ def _pool(ctx: LowerCtx, op: OvOp) -> None:
                 flat = kb.lin(coords, contiguous(xs[2:]))
                 v = kb.load(xb, kb.select(ok, kb.v(kb.add(plane, flat)), kb.v(0)))
                 if is_max:
-                    from passes.ov_to_loops.scalar import SCALAR
-                    better = SCALAR["Greater"](kb, None, [dt, dt], dt, v, acc[0])
-                    take = kb.emit_and(ok, better)
+                    take = kb.emit_and(ok, _replaces(kb, v, acc[0], dt))
                     new = [kb.select(take, v, acc[0])]
                     if want_idx:
                         new.append(kb.select(take, kb.v(flat), acc[1]))
@@ -138,16 +136,15 @@ def _pool(ctx: LowerCtx, op: OvOp) -> None:
                 def col(ow):
                     iw0 = kb.sub(kb.mul(ow, sw), pw)
                     acc = kb.const(low, dt) if is_max else kb.f(0.0)
-                    for j in range(kw):
-                        iw = kb.add(iw0, j * dw)
-                        wok = kb.icmp("ult", iw, win)
-                        for i in range(kh):
-                            ok = kb.emit_and(hok[i], wok)
+                    iws = [kb.add(iw0, j * dw) for j in range(kw)]
+                    woks = [kb.icmp("ult", iw, win) for iw in iws]
+                    for i in range(kh):  # the reference's order: which tap wins a tie matters (+-0)
+                        for j in range(kw):
+                            iw = iws[j]
+                            ok = kb.emit_and(hok[i], woks[j])
                             v = kb.load(xb, kb.select(ok, kb.v(kb.add(bases[i], iw)), kb.v(0)))
                             if is_max:
-                                from passes.ov_to_loops.scalar import SCALAR
-                                take = kb.emit_and(ok, SCALAR["Greater"](kb, None, [dt, dt], dt, v, acc))
-                                acc = kb.select(take, v, acc)
+                                acc = kb.select(kb.emit_and(ok, _replaces(kb, v, acc, dt)), v, acc)
                             else:
                                 acc = kb.fadd(acc, kb.select(ok, v, kb.f(0.0)), acc=True)
                     pos = kb.add(kb.mul(oh, wout), ow)
@@ -155,6 +152,10 @@ def _pool(ctx: LowerCtx, op: OvOp) -> None:
                     kb.store(val, ob, kb.add(kb.mul(u, wout), ow))
                 kb.for_(0, wout, col)
             kb.for_(kb.args["lo"], kb.args["hi"], row)
+
+        if dt == F32 and sw <= 2 and kh * kw <= 49:  # 16 output columns at a time in a register
+            key = "v" + key
+            build_rows = _vector_rows(is_max, (hin, win), (hout, wout), (kh, kw), (sh, sw), (dh, dw), (ph, pw))
 
     xb = ctx.buf(x)
     args = [("x", dt, xb.size)]
@@ -174,6 +175,62 @@ def _pool(ctx: LowerCtx, op: OvOp) -> None:
     extent = n * c * out[0] if rows else n * c * osp
     ctx.step(Kernel(key, args, build_rows if rows else build_points), bufs, extent, float(n * c * osp * kvol), writes,
              op.IR_TYPE)
+
+
+def _replaces(kb: KB, v, best, dt: np.dtype):
+    """Whether tap value v takes the place of the maximum so far: if greater, as the reference's
+    argmax over the window in order (the first of equal values stays, so the first tap of -0.0
+    and +0.0 wins), or if NaN (the first NaN stays: NaN propagates)."""
+    if dt.kind != "f":
+        from passes.ov_to_loops.scalar import SCALAR
+        return SCALAR["Greater"](kb, None, [dt, dt], dt, v, best)
+    return kb.emit_and(kb.cmpf("ugt", v, best), kb.cmpf("ord", best, best))
+
+
+def _vector_rows(is_max: bool, hw, out, k, s, dil, pb):
+    """MaxPool/AvgPool of float32 with the column stride 1 or 2: an output row 16 columns at a
+    time, each tap a masked load of the input row (every other lane of a 32-wide window for
+    stride 2); taps outside the input are skipped. The taps go in the row kernel's order, so
+    that ties (+-0) and NaN resolve as there."""
+    (hin, win), (hout, wout), (kh, kw), (sh, sw), (dh, dw), (ph, pw) = hw, out, k, s, dil, pb
+    V = 16
+
+    def build(kb: KB) -> None:
+        xb, ob = kb.args["x"], kb.args["out"]
+        cb = kb.args.get("inv")
+
+        def row(u):  # u = (n, c, output row)
+            oh = kb.rem(u, hout)
+            plane = kb.mul(kb.div(u, hout), hin * win)
+            ihs = [kb.add(kb.sub(kb.mul(oh, sh), ph), i * dh) for i in range(kh)]
+            hok = [kb.icmp("ult", ih, hin) for ih in ihs]
+            bases = [kb.add(plane, kb.mul(ih, win)) for ih in ihs]
+
+            def chunk(q):
+                ow0 = kb.mul(q, V)
+                acc = kb.splat(float("-inf") if is_max else 0.0, V)
+                starts = [kb.add(kb.sub(kb.mul(ow0, sw), pw), j * dw) for j in range(kw)]  # input column of lane 0
+                for i in range(kh):
+                    for j in range(kw):
+                        start = starts[j]
+                        window = kb.lane_range(start, 1, win, V * sw, hok[i])
+                        xs = kb.vload_masked(xb, kb.add(bases[i], start), window, V * sw)
+                        if sw > 1:
+                            xs = kb.shuffle(xs, xs, [sw * t for t in range(V)])
+                        valid = kb.lane_range(start, sw, win, V, hok[i]) if sw > 1 else window
+                        if is_max:
+                            acc = kb.select(kb.emit_and(valid, _replaces(kb, xs, acc, F32)), xs, acc)
+                        else:
+                            acc = kb.fadd(acc, kb.select(valid, xs, kb.splat(0.0, V)), acc=True)
+                nvalid = kb.imin(kb.sub(wout, ow0), V)
+                mask = kb.mask(nvalid, V)
+                pos = kb.add(kb.mul(oh, wout), ow0)
+                if not is_max:
+                    acc = kb.fmul(acc, kb.vload_masked(cb, pos, mask, V))
+                kb.vstore_masked(acc, ob, kb.add(kb.mul(u, wout), ow0), mask)
+            kb.for_(0, -(-wout // V), chunk)
+        kb.for_(kb.args["lo"], kb.args["hi"], row)
+    return build
 
 
 @lowering("AdaptiveAvgPool", "AdaptiveMaxPool")

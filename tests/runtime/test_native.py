@@ -295,3 +295,40 @@ def test_depthwise_convolutions_with_their_epilogue(c, mult, hw, k, stride, dil,
     # convolution, behind a padded copy)
     assert compiled.stats.steps == (1 if mult == 1 else 2)
     np.testing.assert_allclose(compiled([x, e])[0], ort_run(m, {"x": x, "e": e})[0], rtol=RTOL, atol=ATOL)
+
+
+@pytest.mark.parametrize("op,hw,attrs", [
+    ("MaxPool", (112, 112), dict(kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])),  # ResNet's
+    ("MaxPool", (37, 41), dict(kernel_shape=[3, 3], strides=[1, 1], pads=[1, 0, 1, 2])),
+    ("MaxPool", (23, 35), dict(kernel_shape=[2, 3], strides=[2, 2], dilations=[2, 2], pads=[1, 1, 1, 1])),
+    ("MaxPool", (20, 33), dict(kernel_shape=[3, 3], strides=[2, 2], ceil_mode=1)),
+    ("MaxPool", (19, 19), dict(kernel_shape=[7, 7], strides=[1, 1], pads=[3, 3, 3, 3])),  # 49 taps
+    ("MaxPool", (19, 40), dict(kernel_shape=[3, 3], strides=[3, 3])),  # stride 3: the scalar row kernel
+    ("AveragePool", (37, 37), dict(kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])),
+    ("AveragePool", (29, 18), dict(kernel_shape=[3, 3], strides=[1, 1], pads=[1, 1, 1, 1], count_include_pad=1)),
+    ("AveragePool", (25, 25), dict(kernel_shape=[3, 3], strides=[2, 2], ceil_mode=1, count_include_pad=1,
+                                   pads=[1, 1, 1, 1])),
+])
+def test_pooling_rows_vectorized(op, hw, attrs):
+    """Pooling 16 output columns at a time (strides 1 and 2) and row by row (others), against
+    ONNX Runtime; the widths leave partial vectors and windows that hang over both edges."""
+    x = np.random.default_rng(5).standard_normal((1, 3, *hw)).astype(np.float32)
+    m = make_model([helper.make_node(op, ["x"], ["y"], **attrs)], [("x", np.float32, [1, 3, *hw])],
+                   [("y", np.float32, None)])
+    got = ov.compile_model(ov.convert_model(m), "CPU", F32)([x])[0]
+    np.testing.assert_allclose(got, ort_run(m, {"x": x})[0], rtol=RTOL, atol=ATOL)
+
+
+@pytest.mark.parametrize("stride", [1, 2, 3])
+def test_max_pooling_of_special_values_matches_the_interpreter(stride):
+    """NaN, infinities and signed zeros through MaxPool, bit for bit the reference interpreter's
+    (which tap wins a tie of -0.0 and +0.0, where a NaN is passed over)."""
+    rng = np.random.default_rng(6)
+    x = rng.choice(np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1.0, -1.0, 1e-45], np.float32), (2, 4, 21, 37))
+    m = make_model([helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[3, 3], strides=[stride] * 2,
+                                     pads=[1, 1, 1, 1])], [("x", np.float32, list(x.shape))], [("y", np.float32, None)])
+    got = ov.compile_model(ov.convert_model(m), "CPU", F32)([x])[0]
+    want = ov.compile_model(ov.convert_model(m), "REFERENCE")([x])[0]
+    assert got.shape == want.shape
+    same = (got.view(np.uint32) == want.view(np.uint32)) | (np.isnan(got) & np.isnan(want))
+    assert same.all(), f"{(~same).sum()} of {got.size} differ"

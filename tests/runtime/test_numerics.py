@@ -311,3 +311,26 @@ def test_double_to_half_rounds_once():
         want = x.astype(np.float16)
     same = (got.view(np.uint16) == want.view(np.uint16)) | (np.isnan(got) & np.isnan(want))
     assert same.all(), (x[~same][:5], got[~same][:5], want[~same][:5])
+
+
+@pytest.mark.parametrize("c", [0.0365, 3.0, 0.1, 1.9999999, 1.5 * 2.0 ** -60, 1e18, -0.5, 2.0 ** 61])
+def test_a_quantizers_rounded_quotient_is_the_correctly_rounded_division(c):
+    """Round(x / c) for a constant c (a quantizer's scale), bit for bit numpy's: a product by
+    the reciprocal would be a step off next to halfway points. Every 997th float32 bit pattern,
+    the values on and next to the halfway points (k + 1/2) * c, and specials."""
+    c = np.float32(c)
+    sweep = (np.arange(0, 1 << 32, 997, dtype=np.uint64)).astype(np.uint32).view(np.float32)
+    k = np.arange(-300, 301, dtype=np.float32)
+    half = ((k + np.float32(0.5)) * c).astype(np.float32)
+    near = np.concatenate([half, np.nextafter(half, np.float32(np.inf)), np.nextafter(half, np.float32(-np.inf)),
+                           k * c, [np.float32(2.0 ** 64) * c, np.float32(2.0 ** 24) * c * np.float32(1.5)]])
+    special = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 1e-45, -1e-45, 1.1754942e-38, 3.4028235e38,
+                        -3.4028235e38, 0.25 * c, -0.25 * c], np.float32)
+    x = np.concatenate([sweep, near, special]).astype(np.float32)
+    model = make_model([helper.make_node("Div", ["x", "c"], ["q"]), helper.make_node("Round", ["q"], ["y"])],
+                       [("x", np.float32, [x.size])], [("y", np.float32, None)], {"c": np.array(c, np.float32)})
+    (got,) = native(model, x)
+    with np.errstate(all="ignore"):
+        want = np.round(x / c)
+    same = (got.view(np.uint32) == want.view(np.uint32)) | (np.isnan(got) & np.isnan(want))
+    assert same.all(), f"{(~same).sum()} differ, e.g. x={x[~same][:4]} got {got[~same][:4]} want {want[~same][:4]}"
