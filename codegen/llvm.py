@@ -282,14 +282,26 @@ class FunctionEmitter:
     # element (as a scalar i1 store writes it): vectors of booleans go through <n x i8>.
     @staticmethod
     def _bytes_of(t: ir.VectorType) -> ir.VectorType:
-        return ir.VectorType(ir.IntType(8), t.count) if t.element == ir.IntType(1) else t
+        """How a vector is moved to and from memory: booleans as bytes, bf16 as 16-bit integers
+        (LLVM expands masked moves of bfloat vectors into one lane at a time)."""
+        if t.element == ir.IntType(1):
+            return ir.VectorType(ir.IntType(8), t.count)
+        if isinstance(t.element, BFloatType):
+            return ir.VectorType(ir.IntType(16), t.count)
+        return t
 
     def _to_memory(self, v: ir.Value) -> ir.Value:
         t = self._bytes_of(v.type)
-        return v if t is v.type else self.b.zext(v, t)
+        if t is v.type:
+            return v
+        return self.b.bitcast(v, t) if isinstance(v.type.element, BFloatType) else self.b.zext(v, t)
 
     def _from_memory(self, v: ir.Value, t: ir.VectorType) -> ir.Value:
-        return v if v.type == t else self.b.icmp_unsigned("!=", v, ir.Constant(v.type, 0))
+        if v.type == t:
+            return v
+        if isinstance(t.element, BFloatType):
+            return self.b.bitcast(v, t)
+        return self.b.icmp_unsigned("!=", v, ir.Constant(v.type, 0))
 
     def op_vector_load(self, op: vector.LoadOp) -> None:
         t = ll_type(op.result.type)

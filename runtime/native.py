@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import ml_dtypes
 import numpy as np
 
 from dialects.errors import CompileError, InternalError, OvccError
@@ -42,6 +43,7 @@ class CompileStats:
     note: str = ""  # why a precision request runs otherwise (e.g. AMX refused by the kernel)
     int8_isa: str | None = None  # the int8 kernel family quantized ops may use
     int8_ops: int = 0  # Convolutions/MatMuls that run on int8 kernels
+    bf16_activations: int = 0  # tensors stored as bf16 between bf16 convolutions
     specialized_on: tuple[str, ...] = ()  # inputs whose values this code was compiled for
 
 
@@ -223,6 +225,8 @@ def compile_program(model, cache_dir: Path | None, max_threads: int, profile: bo
     stats.note = precision.note
     stats.int8_isa = precision.int8
     stats.int8_ops = sum(1 for s in program.steps if any(f"|{i}:" in s.kernel.key for i in ("vnni", "amx8", "avx2i8")))
+    stats.bf16_activations = len({b.value_id for s in program.steps for b in s.writes
+                                  if b.dtype == np.dtype(ml_dtypes.bfloat16)})
     program.release_ir()
     exe = Executable(program, library, max_threads, stats, [p.shape for p in model.outputs])
     exe.key = key

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import ml_dtypes
 import numpy as np
 from xdsl.dialects import arith
 from xdsl.dialects.builtin import VectorType, f32
 from xdsl.ir import SSAValue
 
-from dialects.ov import OvOp, dtype_of, shape_of
+from dialects.ov import Fused, OvOp, dtype_of, shape_of
 from dialects.ov.shape_rules import resolve_pads
 from passes.ov_to_loops.elementwise import broadcast_strides
 from passes.ov_to_loops.epilogue import Epilogue, apply_epilogue_vec, lower_anchored
@@ -91,6 +92,63 @@ def lower_conv(ctx: LowerCtx, conv: OvOp, ep: Epilogue, output: SSAValue, inputs
         wflat = wval.reshape(g, cout_g, -1)
     return _conv_gemm(ctx, conv.IR_TYPE, x_v, wflat, ep, output, x_shape, out_shape,
                       wval.shape[-2:], strides, dil, pb, g, cout_g, cin_g, pointwise, quant)
+
+
+BF16 = np.dtype(ml_dtypes.bfloat16)
+
+
+def _bf16_gemm_conv(ctx: LowerCtx, conv, x_v: SSAValue | None, w_v: SSAValue | None) -> bool:
+    """Whether `lower_conv` runs this Convolution on the bf16 GEMM kernels (what it checks)."""
+    if conv.IR_TYPE != "Convolution" or x_v is None or w_v is None or ctx.int8_plan(conv, w_v) is not None:
+        return False
+    if len(shape_of(x_v.type)) != 4 or dtype_of(x_v.type) != F32 or ctx.weight_value(w_v) is None:
+        return False
+    return gemm_for("f32" if dequantized(x_v) else ctx.precision, ctx.bf16_isa, shape_of(w_v.type)[0]).bf16
+
+
+def _conv_group(op):
+    """(anchor, its input, its weights, the group's block or None) of a Convolution or of a
+    Fused group anchored on one, else None."""
+    if isinstance(op, Fused):
+        inner = [o for o in op.block.ops if isinstance(o, OvOp)]
+        if not inner or inner[0].IR_TYPE != "Convolution" or len(op.outputs) != 1:
+            return None
+        outer = dict(zip(op.block.args, op.inputs))
+        return inner[0], outer.get(inner[0].inputs[0]), outer.get(inner[0].inputs[1]), op.block
+    if isinstance(op, OvOp) and op.IR_TYPE == "Convolution":
+        return op, op.inputs[0], op.inputs[1], None
+    return None
+
+
+def bf16_activations(ctx: LowerCtx, block) -> list[SSAValue]:
+    """Values to store as bf16, as OpenVINO's CPU plugin does between bf16 layers: results of
+    bf16 convolutions that only bf16 convolutions read, as their input (which they round to
+    bf16 anyway while packing it: the same numbers, in half the memory traffic) or in their
+    epilogue (a residual, now rounded to bf16 too). Every kernel that touches them reads and
+    writes f32 (`KB.hold_f32`)."""
+    if ctx.precision != "bf16" or ctx.bf16_isa is None:
+        return []
+    found = []
+    for op in block.ops:
+        g = _conv_group(op)
+        if g is None or not _bf16_gemm_conv(ctx, *g[:3]):
+            continue
+        uses = list(op.outputs[0].uses)
+        if uses and all(_bf16_reader(ctx, u) for u in uses):
+            found.append(op.outputs[0])
+    return found
+
+
+def _bf16_reader(ctx: LowerCtx, use) -> bool:
+    g = _conv_group(use.operation)
+    if g is None or not _bf16_gemm_conv(ctx, *g[:3]):
+        return False
+    anchor, _, _, body = g
+    if body is None:
+        return use.index == 0
+    arg = body.args[use.index]  # inside the group: the anchor's input, or read by its epilogue
+    return all((u.operation is anchor and u.index == 0) or
+               (u.operation is not anchor and isinstance(u.operation, OvOp)) for u in arg.uses)
 
 
 def _row_chunks(units: int, mb: int) -> int:
@@ -216,10 +274,12 @@ def _conv_gemm(ctx, label, x_v, wflat, ep, output, x_shape, out_shape, k, stride
     pattern = [tuple(x == 0 for x in st) + ((st[3] == 1),) for st in strides4]
     full_rows = cout_g % mr == 0
     act_key = (act.form, act.lo, act.hi, act.n, act.nan) if quant is not None else None  # compiled into levels()
+    out_buf = ctx.buf(output)
+    held = [x_buf.dtype.str, out_buf.dtype.str]  # bf16 where activations are stored as bf16
     key = (f"convgemm|{'pw' if pointwise else 'pad'}|{gm.key()}|{act_key}|{prepacked}|{full_rows}|"
            f"{vec_epilogue}{grid_epilogue}|"
            f"{ep.dag.key()}|"
-           f"{pattern}|{[dtype_of(e.type).str for e in ep.inputs]}")
+           f"{pattern}|{[ctx.buf(e).dtype.str for e in ep.inputs]}|{held}")
     if low:  # two tiles' B panels (kp / per_word x nr words each), AMX's C blocks, the epilogue's block
         scratch = (0 if prepacked else 2 * kp // gm.per_word * nr) + (2 * 32 * 32 if gm.tiles else 0) + \
             mr * nr + 64
@@ -227,6 +287,7 @@ def _conv_gemm(ctx, label, x_v, wflat, ep, output, x_shape, out_shape, k, stride
         scratch = (kdim * nr if pointwise else 0) + mr * nr + 64
 
     def build(kb: KB) -> None:
+        kb.hold_f32("x", "out", *(f"e{i}" for i in range(len(ep.inputs))))
         if gm.tiles:
             amx_begin(kb)
         prm = P.loader(kb)
@@ -466,7 +527,7 @@ def _conv_gemm(ctx, label, x_v, wflat, ep, output, x_shape, out_shape, k, stride
             amx_end(kb)
 
     pbuf = ctx.const_buf(np.array(P.values, np.int64))
-    args = [("x", F32, None), ("w", F32, None), ("params", np.dtype(np.int64), None)]
+    args = [("x", x_buf.dtype, None), ("w", F32, None), ("params", np.dtype(np.int64), None)]
     bufs = [x_buf, ctx.const_buf(packed), pbuf]
     if koff is not None:
         args.append(("koff", np.dtype(np.int64), None))
@@ -478,10 +539,9 @@ def _conv_gemm(ctx, label, x_v, wflat, ep, output, x_shape, out_shape, k, stride
         args.append(("panels", F32, None))
         bufs.append(panels)
     for i, e in enumerate(ep.inputs):
-        args.append((f"e{i}", dtype_of(e.type), None))
+        args.append((f"e{i}", ctx.buf(e).dtype, None))
         bufs.append(ctx.buf(e))
-    out_buf = ctx.buf(output)
-    args.append(("out", dtype_of(output.type), None))
+    args.append(("out", out_buf.dtype, None))
     bufs.append(out_buf)
     extent = n * g * n_tc * n_mc
     ctx.step(Kernel(key, args, build, scratch), bufs, extent, float(n * cout * hout * wout * kdim), [out_buf],
@@ -507,9 +567,10 @@ def _pack_panels(ctx: LowerCtx, x: Buf, koff, dims, kdim: int, kp: int, gm, poin
     words = kp // gm.per_word * nr
     out = ctx.scratch_value(np.dtype(np.float32), ng * nt * words)
     act_key = (act.form, act.lo, act.hi, act.n, act.nan) if act is not None else None
-    key = f"packb|{'pw' if pointwise else 'pad'}|{dims}|{kdim},{kp},{gm.key()}|{act_key}"
+    key = f"packb|{'pw' if pointwise else 'pad'}|{dims}|{kdim},{kp},{gm.key()}|{act_key}|{x.dtype.str}"
 
     def build(kb: KB) -> None:
+        kb.hold_f32("x")
         xb, ob, kt = kb.args["x"], kb.args["out"], kb.args.get("koff")
 
         def tile(u):
@@ -522,7 +583,7 @@ def _pack_panels(ctx: LowerCtx, x: Buf, koff, dims, kdim: int, kp: int, gm, poin
                         act)
         kb.for_(kb.args["lo"], kb.args["hi"], tile)
 
-    args, bufs = [("x", F32, x.size)], [x]
+    args, bufs = [("x", x.dtype, x.size)], [x]
     if koff is not None:
         args.append(("koff", np.dtype(np.int64), len(koff)))
         bufs.append(ctx.const_buf(koff))
@@ -548,10 +609,11 @@ def phase_input(ctx: LowerCtx, x: Buf, shape, pb, stride, phase_hw, size: int, t
     per_plane = sh * sw * hph * wph
     pad = 0.0 if act is None else float(act.z)
     act_key = None if act is None else (act.form, act.lo, act.hi, act.n, act.nan)
-    key = f"phase{shape}{pb}{stride}{phase_hw}{size}|{phases}|{act_key}"
+    key = f"phase{shape}{pb}{stride}{phase_hw}{size}|{phases}|{act_key}|{x.dtype.str}"
     out = ctx.scratch_value(np.dtype(np.float32), size)
 
     def build(kb: KB) -> None:
+        kb.hold_f32("x")
         xb, ob = kb.args["x"], kb.args["out"]
 
         def put(vals, valid, dst, j0):  # 16 columns of a phase row: levels, padding, stored
@@ -594,7 +656,7 @@ def phase_input(ctx: LowerCtx, x: Buf, shape, pb, stride, phase_hw, size: int, t
         kb.if_(kb.icmp("eq", kb.args["hi"], planes),
                lambda: kb.for_(planes * per_plane, size, lambda i: kb.store(kb.f(0.0), ob, i)))
 
-    ctx.step(Kernel(key, [("x", F32, x.size), ("out", F32, size)], build), [x, out], planes,
+    ctx.step(Kernel(key, [("x", x.dtype, x.size), ("out", F32, size)], build), [x, out], planes,
              float(planes * per_plane), [out], "phase-split")
     return out
 

@@ -25,6 +25,8 @@ from xdsl.dialects.builtin import (
     f32,
     i1,
     i8,
+    i16,
+    i32,
     i64,
 )
 from xdsl.ir import Attribute, Block, Region, SSAValue
@@ -68,6 +70,8 @@ class KB:
         self.args = {n: a for (n, _), a in zip(args, block.args)}
         self.bools: set[SSAValue] = {a for (_, t), a in zip(args, block.args)
                                      if isinstance(t, tuple) and np.dtype(t[0]) == np.bool_}
+        # bf16 buffers that hold f32 activations (`hold_f32`): loads widen, stores round to nearest even
+        self.bf16_held: set[SSAValue] = set()
         for (n, _), a in zip(args, block.args):
             a.name_hint = n
         self.b = Builder(InsertPoint.at_end(block))
@@ -190,8 +194,34 @@ class KB:
         return list(reversed(out))
 
     # --- memory --------------------------------------------------------------------------------
+    def hold_f32(self, *names: str) -> None:
+        """These buffer arguments, where bf16, hold f32 values: the kernel reads and writes f32
+        (bf16 activations between bf16 GEMMs, `passes.ov_to_loops.conv.bf16_activations`)."""
+        for n in names:
+            a = self.args.get(n)
+            if a is not None and a.type.element_type == bf16:
+                self.bf16_held.add(a)
+
+    def _widen(self, buf: SSAValue, v: SSAValue) -> SSAValue:
+        """bf16 to f32 exactly, as integers (the bits shifted up): LLVM widens bfloat vectors one
+        lane at a time."""
+        if buf not in self.bf16_held:
+            return v
+        if isinstance(v.type, VectorType):
+            n = v.type.get_shape()[0]
+            bits = self.emit(arith.ExtUIOp(self.vbitcast(v, i16, n), VectorType(i32, [n])))
+            return self.vbitcast(self.emit(arith.ShLIOp(bits, self.splat(16, n, np.int32))), f32, n)
+        bits = self.emit(arith.ExtUIOp(self.emit(arith.BitcastOp(v, i16)), i32))
+        return self.emit(arith.BitcastOp(self.emit(arith.ShLIOp(bits, self.const(16, np.int32))), f32))
+
+    def _narrow(self, buf: SSAValue, v: SSAValue) -> SSAValue:
+        if buf not in self.bf16_held:
+            return v
+        t = VectorType(bf16, v.type.get_shape()) if isinstance(v.type, VectorType) else bf16
+        return self.emit(arith.TruncFOp(v, t))
+
     def load(self, buf: SSAValue, idx: Val) -> SSAValue:
-        v = self.emit(memref.LoadOp.get(buf, [self.v(idx)]))
+        v = self._widen(buf, self.emit(memref.LoadOp.get(buf, [self.v(idx)])))
         if buf in self.bools:
             return self.emit(arith.CmpiOp(v, self.emit(arith.ConstantOp(IntegerAttr(0, i8))), "ne"))
         return v
@@ -203,11 +233,11 @@ class KB:
     def store(self, value: SSAValue, buf: SSAValue, idx: Val) -> None:
         if value.type == i1:
             value = self.emit(arith.ExtUIOp(value, i8))
-        self.b.insert(memref.StoreOp.get(value, buf, [self.v(idx)]))
+        self.b.insert(memref.StoreOp.get(self._narrow(buf, value), buf, [self.v(idx)]))
 
     def vload(self, buf: SSAValue, idx: Val, width: int) -> SSAValue:
         v = self.emit(vector.LoadOp(buf, [self.v(idx)], VectorType(buf.type.element_type, [width])))
-        return self._vbool(buf, v, width)
+        return self._vbool(buf, self._widen(buf, v), width)
 
     def _vbool(self, buf: SSAValue, v: SSAValue, width: int) -> SSAValue:
         """Booleans live as bytes in memory and as i1 in registers."""
@@ -222,7 +252,7 @@ class KB:
         return value
 
     def vstore(self, value: SSAValue, buf: SSAValue, idx: Val) -> None:
-        self.b.insert(vector.StoreOp(self._vbyte(value), buf, [self.v(idx)]))
+        self.b.insert(vector.StoreOp(self._narrow(buf, self._vbyte(value)), buf, [self.v(idx)]))
 
     def mask(self, n: Val, width: int) -> SSAValue:
         return self.emit(vector.CreateMaskOp([self.v(n)], VectorType(i1, [width])))
@@ -244,10 +274,11 @@ class KB:
         t = VectorType(buf.type.element_type, [width])
         zero = 0.0 if not isinstance(buf.type.element_type, IntegerType) else 0
         passthru = self.emit(arith.ConstantOp(DenseIntOrFPElementsAttr.from_list(t, [zero] * width), t))
-        return self._vbool(buf, self.emit(vector.MaskedLoadOp(buf, [self.v(idx)], mask, passthru, t)), width)
+        return self._vbool(buf, self._widen(buf, self.emit(vector.MaskedLoadOp(buf, [self.v(idx)], mask, passthru, t))),
+                           width)
 
     def vstore_masked(self, value: SSAValue, buf: SSAValue, idx: Val, mask: SSAValue) -> None:
-        self.b.insert(vector.MaskedStoreOp(buf, [self.v(idx)], mask, self._vbyte(value)))
+        self.b.insert(vector.MaskedStoreOp(buf, [self.v(idx)], mask, self._narrow(buf, self._vbyte(value))))
 
     def broadcast(self, scalar: SSAValue, width: int) -> SSAValue:
         return self.emit(vector.BroadcastOp(scalar, VectorType(scalar.type, [width])))

@@ -66,6 +66,10 @@ def lower_module(module: ModuleOp, profile: bool = False, const_pool: dict | Non
                 raise CompileError(f"{op.IR_TYPE}: tensors with zero elements are not supported on CPU")
     ctx = LowerCtx(const_pool, precision, bf16_isa, int8_isa)
     ctx.quantized = analyze(block, int8_isa or False)
+    from passes.ov_to_loops.conv import BF16, bf16_activations
+
+    for v in bf16_activations(ctx, block):
+        ctx.value(v).dtype = BF16
     for i, arg in enumerate(block.args):
         ctx.slots.append(Slot("input", i))
         info = ctx.value(arg)

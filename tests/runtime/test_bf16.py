@@ -239,3 +239,44 @@ def test_bf16_convolution_with_a_residual_in_its_epilogue(isa, cin, cout, k, s, 
     got = c([x, r])[0]
     # the f32 sum, then the f32 Add: one more rounding, relative to the larger of the two
     assert np.max(np.abs(got - np.maximum(ref + r, 0)) / (scale + np.abs(r) + 1e-30)) < 1e-6
+
+
+@pytest.mark.parametrize("isa", [pytest.param(i, marks=needs(i)) for i in ("amx", "avx512bf16")])
+@pytest.mark.parametrize("k2, s2", [(1, 1), (3, 1), (3, 2)])
+def test_activations_between_bf16_convolutions_are_stored_as_bf16(isa, k2, s2):
+    """As OpenVINO does: a bf16 convolution's result that only bf16 convolutions read (as their
+    input and as a residual in their epilogue) is stored rounded to bf16, to nearest even. The
+    numbers are those of bf16-rounded operands with f32 sums, the residual rounded to bf16 too;
+    an element of `a` on the edge of a bf16 rounding may round either way (f32 vs exact sums)."""
+    rng = np.random.default_rng(7)
+    c1, c2, hw = 32, 48, 13
+    w1 = rng.standard_normal((c2, c1, 3, 3)).astype(np.float32)
+    w2 = rng.standard_normal((c2, c2, k2, k2)).astype(np.float32) * 0.2
+    b1, b2 = rng.standard_normal(c2).astype(np.float32), rng.standard_normal(c2).astype(np.float32)
+    p2 = k2 // 2
+    nodes = [helper.make_node("Conv", ["x", "w1", "b1"], ["c"], kernel_shape=[3, 3], pads=[1] * 4),
+             helper.make_node("Relu", ["c"], ["a"]),
+             helper.make_node("Conv", ["a", "w2", "b2"], ["d"], kernel_shape=[k2, k2], pads=[p2] * 4, strides=[s2] * 2)]
+    if s2 == 1:  # the residual: `a` again
+        nodes += [helper.make_node("Add", ["d", "a"], ["e"]), helper.make_node("Relu", ["e"], ["y"])]
+    else:
+        nodes += [helper.make_node("Relu", ["d"], ["y"])]
+    m = make_model(nodes, [("x", np.float32, [1, c1, hw, hw])], [("y", np.float32, None)],
+                   {"w1": w1, "b1": b1, "w2": w2, "b2": b2})
+    x = rng.standard_normal((1, c1, hw, hw)).astype(np.float32)
+    c = ov.compile_model(ov.convert_model(m), "CPU", {"OVCC_BF16_ISA": isa})
+    assert c.stats.bf16_isa == isa and c.stats.bf16_activations == 1
+    got = c([x])[0]
+    import torch
+
+    def conv(a, b, s, p):
+        return torch.nn.functional.conv2d(torch.tensor(a), torch.tensor(b), stride=s, padding=p).numpy()
+    a = bf(np.maximum(conv(bf(x), bf(w1), 1, 1) + b1.reshape(1, -1, 1, 1), 0))  # stored as bf16
+    d = conv(a, bf(w2), s2, p2) + b2.reshape(1, -1, 1, 1)
+    scale = conv(np.abs(a), np.abs(bf(w2)), s2, p2) + np.abs(b2).reshape(1, -1, 1, 1)
+    if s2 == 1:
+        d, scale = d + a, scale + np.abs(a)
+    want = np.maximum(d, 0)
+    err = np.abs(got - want) / (scale + 1e-30)
+    assert np.mean(err < 1e-5) > 0.99  # all but the elements next to a rounding edge of `a`
+    assert err.max() < 2.0 ** -7  # those are one bf16 step of an element of `a` off
