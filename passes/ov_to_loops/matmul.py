@@ -125,6 +125,8 @@ def lower_matmul(ctx: LowerCtx, mm: OvOp, ep: Epilogue, output: SSAValue, inputs
     # panels stay in L2 across all of A
     group = max(1, min(nb, (L2_BUDGET // 4) // max(kw * nr, 1)))
     ngroups = -(-nb // group)
+    group = -(-nb // ngroups)  # groups of equal size (42 + 6 panels would leave a thread idle)
+    ngroups = -(-nb // group)
     units_outer = nbatch * ngroups
     n_mc = 1
     while units_outer * n_mc < 8 and mblocks >= 2 * n_mc * 2:
