@@ -122,24 +122,34 @@ def _conv_group(op):
 
 def bf16_activations(ctx: LowerCtx, block) -> list[SSAValue]:
     """Values to store as bf16, as OpenVINO's CPU plugin does between bf16 layers: results of
-    bf16 convolutions that only bf16 convolutions read, as their input (which they round to
-    bf16 anyway while packing it: the same numbers, in half the memory traffic) or in their
-    epilogue (a residual, now rounded to bf16 too). Every kernel that touches them reads and
-    writes f32 (`KB.hold_f32`)."""
+    bf16 convolutions (and of MaxPools between them) that only bf16 convolutions read, as their
+    input (which they round to bf16 anyway while packing it: the same numbers, in half the
+    memory traffic) or in their epilogue (a residual, now rounded to bf16 too), or MaxPools
+    whose results are stored as bf16 in turn. Every kernel that touches them reads and writes
+    f32 (`KB.hold_f32`)."""
     if ctx.precision != "bf16" or ctx.bf16_isa is None:
         return []
-    found = []
-    for op in block.ops:
+    found: set[SSAValue] = set()
+    for op in reversed(list(block.ops)):  # a MaxPool's readers are decided before it
         g = _conv_group(op)
-        if g is None or not _bf16_gemm_conv(ctx, *g[:3]):
+        if not _max_pool(op) and (g is None or not _bf16_gemm_conv(ctx, *g[:3])):
             continue
         uses = list(op.outputs[0].uses)
-        if uses and all(_bf16_reader(ctx, u) for u in uses):
-            found.append(op.outputs[0])
-    return found
+        if uses and all(_bf16_reader(ctx, u, found) for u in uses):
+            found.add(op.outputs[0])
+    return list(found)
 
 
-def _bf16_reader(ctx: LowerCtx, use) -> bool:
+def _max_pool(op) -> bool:
+    """A float32 MaxPool whose indices nobody reads: it commutes with rounding to bf16 (exactly,
+    NaN and signed zeros included), so it reads and writes bf16 activations as they come."""
+    return isinstance(op, OvOp) and op.IR_TYPE == "MaxPool" and dtype_of(op.inputs[0].type) == F32 and \
+        len(shape_of(op.inputs[0].type)) == 4 and not list(op.outputs[1].uses)
+
+
+def _bf16_reader(ctx: LowerCtx, use, found: set) -> bool:
+    if _max_pool(use.operation):  # passes bf16 on: only if its result is stored as bf16 too
+        return use.index == 0 and use.operation.outputs[0] in found
     g = _conv_group(use.operation)
     if g is None or not _bf16_gemm_conv(ctx, *g[:3]):
         return False
@@ -642,9 +652,10 @@ def phase_input(ctx: LowerCtx, x: Buf, shape, pb, stride, phase_hw, size: int, t
                         j0 = kb.mul(jv, 16)
                         start = kb.sub(kb.add(kb.mul(j0, sw), b), pb[1])
                         window = kb.lane_range(start, 1, w, 16 * sw, inside)
-                        vals = kb.vload_masked(xb, kb.add(row, start), window, 16 * sw)
+                        vals = kb.vload_masked(xb, kb.add(row, start), window, 16 * sw, widen=False)
                         if sw > 1:
                             vals = kb.shuffle(vals, vals, [sw * t for t in range(16)])
+                        vals = kb.widen(xb, vals)
                         put(vals, kb.lane_range(start, sw, w, 16, inside) if sw > 1 else window, dst, j0)
                     if sw <= 2:
                         kb.for_(0, -(-wph // 16), vcol)

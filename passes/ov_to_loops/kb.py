@@ -270,12 +270,17 @@ class KB:
         return self.emit_and(self.mask(hi, lanes),
                              self.emit(arith.XOrIOp(self.mask(lo, lanes), self.splat(True, lanes, np.bool_))))
 
-    def vload_masked(self, buf: SSAValue, idx: Val, mask: SSAValue, width: int) -> SSAValue:
+    def vload_masked(self, buf: SSAValue, idx: Val, mask: SSAValue, width: int, widen: bool = True) -> SSAValue:
+        """`widen`=False: a bf16-held buffer's lanes as they are (for `widen` after a shuffle)."""
         t = VectorType(buf.type.element_type, [width])
         zero = 0.0 if not isinstance(buf.type.element_type, IntegerType) else 0
         passthru = self.emit(arith.ConstantOp(DenseIntOrFPElementsAttr.from_list(t, [zero] * width), t))
-        return self._vbool(buf, self._widen(buf, self.emit(vector.MaskedLoadOp(buf, [self.v(idx)], mask, passthru, t))),
-                           width)
+        v = self.emit(vector.MaskedLoadOp(buf, [self.v(idx)], mask, passthru, t))
+        return self._vbool(buf, self._widen(buf, v) if widen else v, width)
+
+    def widen(self, buf: SSAValue, v: SSAValue) -> SSAValue:
+        """Lanes loaded from `buf` with widen=False, as f32 where the buffer holds bf16."""
+        return self._widen(buf, v)
 
     def vstore_masked(self, value: SSAValue, buf: SSAValue, idx: Val, mask: SSAValue) -> None:
         self.b.insert(vector.MaskedStoreOp(buf, [self.v(idx)], mask, self._narrow(buf, self._vbyte(value))))

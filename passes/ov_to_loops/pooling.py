@@ -64,10 +64,12 @@ def _pool(ctx: LowerCtx, op: OvOp) -> None:
     inv = None if is_max else ctx.const_buf(_avg_counts(xs, k, s, pb, pe, out, op.attr.exclude_pad))
     axis = op.attr.axis if is_max else 0
     low = float("-inf") if dt.kind == "f" else int(np.iinfo(dt).min)
-    key = f"pool{op.IR_TYPE}{xs}{k}{s}{dil}{pb}{out}{want_idx}{axis}{dt.str}"
+    xb, ob = ctx.buf(x), ctx.buf(op.outputs[0])  # bf16 where activations are (conv.bf16_activations)
+    key = f"pool{op.IR_TYPE}{xs}{k}{s}{dil}{pb}{out}{want_idx}{axis}{dt.str}{xb.dtype.str}{ob.dtype.str}"
     kvol = int(np.prod(k))
 
     def build_points(kb: KB) -> None:  # any window: one output element per unit
+        kb.hold_f32("x", "out")
         xb, ob = kb.args["x"], kb.args["out"]
         ib = kb.args.get("idx")
         cb = kb.args.get("inv")
@@ -123,6 +125,7 @@ def _pool(ctx: LowerCtx, op: OvOp) -> None:
         hout, wout = out
 
         def build_rows(kb: KB) -> None:
+            kb.hold_f32("x", "out")
             xb, ob = kb.args["x"], kb.args["out"]
             cb = kb.args.get("inv")
 
@@ -157,14 +160,12 @@ def _pool(ctx: LowerCtx, op: OvOp) -> None:
             key = "v" + key
             build_rows = _vector_rows(is_max, (hin, win), (hout, wout), (kh, kw), (sh, sw), (dh, dw), (ph, pw))
 
-    xb = ctx.buf(x)
-    args = [("x", dt, xb.size)]
+    args = [("x", xb.dtype, xb.size)]
     bufs = [xb]
     if inv is not None:
         args.append(("inv", F32, inv.size))
         bufs.append(inv)
-    ob = ctx.buf(op.outputs[0])
-    args.append(("out", dt, ob.size))
+    args.append(("out", ob.dtype, ob.size))
     bufs.append(ob)
     writes = [ob]
     if want_idx:
@@ -196,6 +197,7 @@ def _vector_rows(is_max: bool, hw, out, k, s, dil, pb):
     V = 16
 
     def build(kb: KB) -> None:
+        kb.hold_f32("x", "out")
         xb, ob = kb.args["x"], kb.args["out"]
         cb = kb.args.get("inv")
 
@@ -214,9 +216,10 @@ def _vector_rows(is_max: bool, hw, out, k, s, dil, pb):
                     for j in range(kw):
                         start = starts[j]
                         window = kb.lane_range(start, 1, win, V * sw, hok[i])
-                        xs = kb.vload_masked(xb, kb.add(bases[i], start), window, V * sw)
+                        xs = kb.vload_masked(xb, kb.add(bases[i], start), window, V * sw, widen=False)
                         if sw > 1:
                             xs = kb.shuffle(xs, xs, [sw * t for t in range(V)])
+                        xs = kb.widen(xb, xs)
                         valid = kb.lane_range(start, sw, win, V, hok[i]) if sw > 1 else window
                         if is_max:
                             acc = kb.select(kb.emit_and(valid, _replaces(kb, xs, acc, F32)), xs, acc)

@@ -280,3 +280,28 @@ def test_activations_between_bf16_convolutions_are_stored_as_bf16(isa, k2, s2):
     err = np.abs(got - want) / (scale + 1e-30)
     assert np.mean(err < 1e-5) > 0.99  # all but the elements next to a rounding edge of `a`
     assert err.max() < 2.0 ** -7  # those are one bf16 step of an element of `a` off
+
+
+@pytest.mark.parametrize("isa", [pytest.param(i, marks=needs(i)) for i in ("amx", "avx512bf16")])
+def test_a_max_pool_between_bf16_convolutions_reads_and_writes_bf16(isa):
+    """conv -> MaxPool -> conv: both tensors stored as bf16 (a maximum of bf16-rounded values is
+    the rounding of the maximum), the numbers those of bf16-rounded operands."""
+    rng = np.random.default_rng(8)
+    w1 = rng.standard_normal((32, 16, 3, 3)).astype(np.float32)
+    w2 = rng.standard_normal((24, 32, 1, 1)).astype(np.float32)
+    nodes = [helper.make_node("Conv", ["x", "w1"], ["c"], kernel_shape=[3, 3], pads=[1] * 4),
+             helper.make_node("Relu", ["c"], ["a"]),
+             helper.make_node("MaxPool", ["a"], ["p"], kernel_shape=[3, 3], strides=[2, 2], pads=[1] * 4),
+             helper.make_node("Conv", ["p", "w2"], ["y"], kernel_shape=[1, 1])]
+    m = make_model(nodes, [("x", np.float32, [1, 16, 37, 37])], [("y", np.float32, None)], {"w1": w1, "w2": w2})
+    x = rng.standard_normal((1, 16, 37, 37)).astype(np.float32)
+    c = ov.compile_model(ov.convert_model(m), "CPU", {"OVCC_BF16_ISA": isa})
+    assert c.stats.bf16_activations == 2
+    import torch
+
+    a = torch.relu(torch.nn.functional.conv2d(torch.tensor(bf(x)), torch.tensor(bf(w1)), padding=1))
+    p = torch.nn.functional.max_pool2d(torch.tensor(bf(a.numpy())), 3, 2, 1)
+    want = torch.nn.functional.conv2d(p, torch.tensor(bf(w2))).numpy()
+    scale = torch.nn.functional.conv2d(p.abs(), torch.tensor(np.abs(bf(w2)))).numpy()
+    err = np.abs(c([x])[0] - want) / (scale + 1e-30)
+    assert np.mean(err < 1e-5) > 0.99 and err.max() < 2.0 ** -7  # `a` next to a rounding edge: one step
