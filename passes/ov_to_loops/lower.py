@@ -89,14 +89,14 @@ def lower_module(module: ModuleOp, profile: bool = False, const_pool: dict | Non
             lower_eltwise(ctx, op)
         else:
             LOWERINGS[op.IR_TYPE](ctx, op)
-    written = {b.value_id for s in ctx.steps for b in s.writes}
+    written = {ctx.root(ctx.infos[b.value_id]).id for s in ctx.steps for b in s.writes if b.value_id >= 0}
     for j, v in enumerate(outputs):
         ctx.slots.append(Slot("output", j))
         slot = len(ctx.slots) - 1
         info = ctx.value(v)
         root = ctx.root(info)
         out = Buf(slot, 0, info.dtype, max(info.size, 1), -1)
-        if root.fixed is None and root.id in written:
+        if root.fixed is None and root.id in written and ctx.offset_in_root(info) == 0 and info.size == root.size:
             root.fixed = Buf(slot, 0, root.dtype, max(root.size, 1), root.id)
         else:  # an input, a constant, or a value another output already holds
             copy_kernel(ctx, ctx.buf(v), out, info.shape, info.dtype)

@@ -213,10 +213,14 @@ def _concat(ctx: LowerCtx, op: OvOp) -> None:
     ax = norm_axis(op.attr.axis, len(out_shape))
     ost = contiguous(out_shape)
     dst = ctx.buf(out)
+    # with nothing before the axis (batch 1 along channels), each input is one run of the
+    # output: its producer writes it there (DenseNet's chain of Concats becomes one buffer)
+    in_place = int(np.prod(out_shape[:ax], dtype=np.int64)) == 1
     off = 0
     for v in op.inputs:
         vs = shape_of(v.type)
-        strided_copy(ctx, ctx.buf(v), dst, vs, contiguous(vs), 0, ost, off * ost[ax], "Concat")
+        if not (in_place and ctx.place_inside(v, out, off * ost[ax] * dst.dtype.itemsize)):
+            strided_copy(ctx, ctx.buf(v), dst, vs, contiguous(vs), 0, ost, off * ost[ax], "Concat")
         off += vs[ax]
 
 

@@ -109,6 +109,7 @@ class _Value:
     dtype: np.dtype
     shape: tuple[int, ...]
     alias_of: int | None = None  # same memory as another value
+    alias_offset: int = 0  # bytes into that value's memory (a Concat's part, written in place)
     fixed: Buf | None = None  # input, output or constant storage
     first: int = -1  # step index of definition
     last: int = -1  # step index of last use
@@ -158,6 +159,24 @@ class LowerCtx:
         r, s = self.value(result), self.value(source)
         r.alias_of = self.root(s).id
 
+    def offset_in_root(self, info: _Value) -> int:
+        off = 0
+        while info.alias_of is not None:
+            off += info.alias_offset
+            info = self.infos[info.alias_of]
+        return off
+
+    def place_inside(self, part: SSAValue, whole: SSAValue, byte_offset: int) -> bool:
+        """Let `part` live in `whole`'s memory from `byte_offset` on (a Concat's input where the
+        Concat's output has it contiguously: its producer then writes it in place), if both are
+        intermediate values with memory of their own; returns whether it did."""
+        p, w = self.value(part), self.value(whole)
+        if p.alias_of is not None or p.fixed is not None or isinstance(getattr(part, "op", None), Const) or \
+                self.root(w).fixed is not None or self.root(w) is p or p.dtype != w.dtype:
+            return False
+        p.alias_of, p.alias_offset = w.id, byte_offset
+        return True
+
     def const_slot(self, array: np.ndarray) -> int:
         arr = np.require(array, requirements=["C"])
         key = (arr.dtype.str, arr.shape, hashlib.sha1(arr.data).hexdigest())
@@ -199,13 +218,18 @@ class LowerCtx:
 
     def buf(self, v: SSAValue) -> Buf:
         """Storage of a value; placeholders for arena values are resolved by `plan`."""
-        info = self.root(self.value(v))
+        own = self.value(v)
+        info = self.root(own)
         if info.fixed is not None:
-            return info.fixed
+            f = info.fixed
+            if own is info:
+                return f
+            return Buf(f.slot, f.offset + self.offset_in_root(own), own.dtype, max(own.size, 1), f.value_id)
         if isinstance(getattr(v, "op", None), Const):
             info.fixed = Buf(self.const_slot(v.op.array), 0, info.dtype, max(info.size, 1), info.id)
             return info.fixed
-        return Buf(-1, 0, info.dtype, max(info.size, 1), info.id)
+        # its own id: a value placed inside another later on (place_inside) resolves through it
+        return Buf(-1, 0, own.dtype, max(own.size, 1), own.id)
 
     def scratch_value(self, dtype: np.dtype, size: int) -> Buf:
         """Arena memory for a temporary that no SSA value stands for (planned like one)."""
@@ -240,7 +264,7 @@ def _plan_memory(ctx: LowerCtx) -> int:
         for b in s.writes + s.reads:
             if b.value_id < 0:
                 continue
-            info = ctx.infos[b.value_id]
+            info = ctx.root(ctx.infos[b.value_id])
             if info.first < 0:
                 info.first = i
             info.last = max(info.last, i)
@@ -266,9 +290,10 @@ def _plan_memory(ctx: LowerCtx) -> int:
 def _resolve(ctx: LowerCtx, b: Buf) -> Buf:
     if b.slot >= 0:
         return b
-    info = ctx.root(ctx.infos[b.value_id])
+    own = ctx.infos[b.value_id]
+    info = ctx.root(own)
     f = info.fixed
-    return Buf(f.slot, f.offset + b.offset, b.dtype, b.size, info.id)
+    return Buf(f.slot, f.offset + ctx.offset_in_root(own) + b.offset, b.dtype, b.size, info.id)
 
 
 # --- the graph function ----------------------------------------------------------------------
