@@ -122,7 +122,7 @@ def _conv_group(op):
 
 def bf16_activations(ctx: LowerCtx, block) -> list[SSAValue]:
     """Values to store as bf16, as OpenVINO's CPU plugin does between bf16 layers: results of
-    bf16 convolutions (and of MaxPools between them) that only bf16 convolutions read, as their
+    bf16 convolutions, element-wise ops and MaxPools that only bf16 convolutions read, as their
     input (which they round to bf16 anyway while packing it: the same numbers, in half the
     memory traffic) or in their epilogue (a residual, now rounded to bf16 too), or MaxPools
     whose results are stored as bf16 in turn. Every kernel that touches them reads and writes
@@ -132,12 +132,25 @@ def bf16_activations(ctx: LowerCtx, block) -> list[SSAValue]:
     found: set[SSAValue] = set()
     for op in reversed(list(block.ops)):  # a MaxPool's readers are decided before it
         g = _conv_group(op)
-        if not _max_pool(op) and (g is None or not _bf16_gemm_conv(ctx, *g[:3])):
+        if not _max_pool(op) and not _eltwise_f32(op) and (g is None or not _bf16_gemm_conv(ctx, *g[:3])):
             continue
         uses = list(op.outputs[0].uses)
         if uses and all(_bf16_reader(ctx, u, found) for u in uses):
             found.add(op.outputs[0])
     return list(found)
+
+
+def _eltwise_f32(op) -> bool:
+    """An element-wise op or group of one float32 result (a pre-activation BatchNorm + ReLU
+    before a convolution, as in DenseNet): it computes in f32 and may store bf16."""
+    from passes.ov_to_loops.elementwise import ELEMENTWISE
+
+    if isinstance(op, Fused):
+        if op.kind.data != "eltwise":
+            return False
+    elif not (isinstance(op, OvOp) and op.IR_TYPE in ELEMENTWISE):
+        return False
+    return len(op.outputs) == 1 and dtype_of(op.outputs[0].type) == F32
 
 
 def _max_pool(op) -> bool:

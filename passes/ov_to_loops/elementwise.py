@@ -109,7 +109,8 @@ def collapse(shape: Sequence[int], strides_list: Sequence[Sequence[int]]) -> tup
 
 
 def eltwise_kernel(out_shape: tuple[int, ...], in_dtypes: Sequence[np.dtype], in_views: Sequence[tuple[int, ...]],
-                   dag: Dag, out_dtypes: Sequence[np.dtype]) -> tuple[Kernel, int, float]:
+                   dag: Dag, out_dtypes: Sequence[np.dtype], held: Sequence[int] = ()) -> tuple[Kernel, int, float]:
+    """`held`: outputs computed in f32 and stored as bf16 (conv.bf16_activations)."""
     n_out = len(out_dtypes)
     if not out_shape:  # a scalar is a one-element vector
         out_shape, in_views = (1,), [(1,) for _ in in_views]
@@ -123,10 +124,11 @@ def eltwise_kernel(out_shape: tuple[int, ...], in_dtypes: Sequence[np.dtype], in
     block = max(1, min(inner, BLOCK))
     nblk = -(-inner // block)
     extent = outer * nblk
-    key = f"eltwise{dims}{sts}{[d.str for d in in_dtypes]}{[d.str for d in out_dtypes]}{dag.key()}"
+    key = f"eltwise{dims}{sts}{[d.str for d in in_dtypes]}{[d.str for d in out_dtypes]}{list(held)}{dag.key()}"
     in_sizes = [int(np.prod(v, dtype=np.int64)) for v in in_views]
 
     def build(kb: KB) -> None:
+        kb.hold_f32(*(f"out{i}" for i in held))
         ins = [kb.args[f"in{i}"] for i in range(len(in_views))]
         outs = [kb.args[f"out{i}"] for i in range(n_out)]
 
@@ -160,9 +162,10 @@ def lower_eltwise_group(ctx: LowerCtx, ops: Sequence[OvOp], inputs: Sequence[SSA
     dag = dag_from_ops(ops, inputs, outputs)
     slopes = {op.inputs[1] for op in ops if op.IR_TYPE == "PRelu"}
     views = [input_view(out_shape, shape_of(v.type), v in slopes) for v in inputs]
-    kernel, extent, cost = eltwise_kernel(out_shape, [dtype_of(v.type) for v in inputs], views, dag,
-                                          [dtype_of(v.type) for v in outputs])
     out_bufs = [ctx.buf(v) for v in (outer_outputs or outputs)]
+    held = [i for i, (v, b) in enumerate(zip(outputs, out_bufs)) if b.dtype != dtype_of(v.type)]  # bf16 storage
+    kernel, extent, cost = eltwise_kernel(out_shape, [dtype_of(v.type) for v in inputs], views, dag,
+                                          [b.dtype for b in out_bufs], held)
     ctx.step(kernel, [ctx.buf(v) for v in (outer_inputs or inputs)] + out_bufs, extent, cost, out_bufs, label)
 
 

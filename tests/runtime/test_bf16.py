@@ -305,3 +305,22 @@ def test_a_max_pool_between_bf16_convolutions_reads_and_writes_bf16(isa):
     scale = torch.nn.functional.conv2d(p.abs(), torch.tensor(np.abs(bf(w2)))).numpy()
     err = np.abs(c([x])[0] - want) / (scale + 1e-30)
     assert np.mean(err < 1e-5) > 0.99 and err.max() < 2.0 ** -7  # `a` next to a rounding edge: one step
+
+
+@pytest.mark.parametrize("isa", [pytest.param(i, marks=needs(i)) for i in ("amx", "avx512bf16")])
+def test_an_element_wise_prologue_of_a_bf16_convolution_stores_bf16(isa):
+    """A pre-activation (BatchNorm as Mul + Add, ReLU: DenseNet's) whose result only a bf16
+    convolution reads writes it as bf16, which the convolution would round it to anyway: the
+    numbers are exactly those of bf16-rounded operands."""
+    rng = np.random.default_rng(10)
+    s, b = rng.standard_normal((1, 24, 1, 1)).astype(np.float32), rng.standard_normal((1, 24, 1, 1)).astype(np.float32)
+    w = rng.standard_normal((40, 24, 1, 1)).astype(np.float32)
+    nodes = [helper.make_node("Mul", ["x", "s"], ["m"]), helper.make_node("Add", ["m", "b"], ["a"]),
+             helper.make_node("Relu", ["a"], ["r"]), helper.make_node("Conv", ["r", "w"], ["y"], kernel_shape=[1, 1])]
+    m = make_model(nodes, [("x", np.float32, [1, 24, 15, 15])], [("y", np.float32, None)], {"s": s, "b": b, "w": w})
+    x = rng.standard_normal((1, 24, 15, 15)).astype(np.float32)
+    c = ov.compile_model(ov.convert_model(m), "CPU", {"OVCC_BF16_ISA": isa})
+    assert c.stats.bf16_activations == 1
+    r = np.maximum(x * s + b, 0)  # f32, as the element-wise kernel computes it
+    ref, scale = _conv_ref(r, w, 1, 0, 1)
+    assert np.max(np.abs(c([x])[0] - ref) / (scale + 1e-30)) < 1e-6
