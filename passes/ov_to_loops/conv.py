@@ -258,7 +258,8 @@ def _conv_gemm(ctx, label, x_v, wflat, ep, output, x_shape, out_shape, k, stride
         # int8: the copy holds the quantizer's levels, so that each input element is quantized
         # once, not once per filter tap that reads it
         x_buf = phase_input(ctx, x_buf, (n, cin, h, w), pb, (sh, sw), (hph, wph), n * cin * in_plane + slack,
-                            ((kh, kw), dil), act=quant[0] if quant is not None else None)
+                            ((kh, kw), dil), act=quant[0] if quant is not None else None,
+                            dtype=BF16 if gm.bf16 else F32)
         if quant is not None:
             quant = (quant[0].as_levels(), *quant[1:])
         koff = np.array([ci * in_plane + (((i * dil[0]) % sh) * sw + (j * dil[1]) % sw) * ph_plane
@@ -616,13 +617,15 @@ def _pack_panels(ctx: LowerCtx, x: Buf, koff, dims, kdim: int, kp: int, gm, poin
     return out
 
 
-def phase_input(ctx: LowerCtx, x: Buf, shape, pb, stride, phase_hw, size: int, taps, act=None) -> Buf:
+def phase_input(ctx: LowerCtx, x: Buf, shape, pb, stride, phase_hw, size: int, taps, act=None,
+                dtype: np.dtype = F32) -> Buf:
     """A zero-padded, phase-split copy of an NCHW tensor: for each channel, stride_h x stride_w
     phase images of phase_hw, image (a, b) holding padded rows a, a+s_h, ... and columns b,
     b+s_w, ...; `size` elements in all (zeros after the end). Only the images that the filter
     taps (kh, kw, dilations) read are written (a 1x1 filter of stride 2 reads one of four).
     With an activation quantizer `act` (an int8 kernel's), the copy holds its levels (as
-    floats), padding the level of 0.0."""
+    floats), padding the level of 0.0. `dtype` bf16: for a bf16 kernel, which packs it as it is
+    (rounded once, here, to nearest even as the packing would)."""
     n, c, h, w = shape
     sh, sw = stride
     hph, wph = phase_hw
@@ -632,11 +635,11 @@ def phase_input(ctx: LowerCtx, x: Buf, shape, pb, stride, phase_hw, size: int, t
     per_plane = sh * sw * hph * wph
     pad = 0.0 if act is None else float(act.z)
     act_key = None if act is None else (act.form, act.lo, act.hi, act.n, act.nan)
-    key = f"phase{shape}{pb}{stride}{phase_hw}{size}|{phases}|{act_key}|{x.dtype.str}"
-    out = ctx.scratch_value(np.dtype(np.float32), size)
+    key = f"phase{shape}{pb}{stride}{phase_hw}{size}|{phases}|{act_key}|{x.dtype.str}|{np.dtype(dtype).str}"
+    out = ctx.scratch_value(np.dtype(dtype), size)
 
     def build(kb: KB) -> None:
-        kb.hold_f32("x")
+        kb.hold_f32("x", "out")
         xb, ob = kb.args["x"], kb.args["out"]
 
         def put(vals, valid, dst, j0):  # 16 columns of a phase row: levels, padding, stored
@@ -680,7 +683,7 @@ def phase_input(ctx: LowerCtx, x: Buf, shape, pb, stride, phase_hw, size: int, t
         kb.if_(kb.icmp("eq", kb.args["hi"], planes),
                lambda: kb.for_(planes * per_plane, size, lambda i: kb.store(kb.f(0.0), ob, i)))
 
-    ctx.step(Kernel(key, [("x", x.dtype, x.size), ("out", F32, size)], build), [x, out], planes,
+    ctx.step(Kernel(key, [("x", x.dtype, x.size), ("out", out.dtype, size)], build), [x, out], planes,
              float(planes * per_plane), [out], "phase-split")
     return out
 
