@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import ml_dtypes
 import numpy as np
 
 from dialects.errors import CompileError, InternalError, OvccError
@@ -225,8 +224,7 @@ def compile_program(model, cache_dir: Path | None, max_threads: int, profile: bo
     stats.note = precision.note
     stats.int8_isa = precision.int8
     stats.int8_ops = sum(1 for s in program.steps if any(f"|{i}:" in s.kernel.key for i in ("vnni", "amx8", "avx2i8")))
-    stats.bf16_activations = len({b.value_id for s in program.steps for b in s.writes
-                                  if b.dtype == np.dtype(ml_dtypes.bfloat16)})
+    stats.bf16_activations = program.bf16_activations
     program.release_ir()
     exe = Executable(program, library, max_threads, stats, [p.shape for p in model.outputs])
     exe.key = key

@@ -68,8 +68,10 @@ def lower_module(module: ModuleOp, profile: bool = False, const_pool: dict | Non
     ctx.quantized = analyze(block, int8_isa or False)
     from passes.ov_to_loops.conv import BF16, bf16_activations
 
-    for v in bf16_activations(ctx, block):
+    held = bf16_activations(ctx, block)
+    for v in held:
         ctx.value(v).dtype = BF16
+    ctx.bf16_activations = len(held)
     for i, arg in enumerate(block.args):
         ctx.slots.append(Slot("input", i))
         info = ctx.value(arg)

@@ -90,6 +90,7 @@ class Program:
     scratch_offset: int
     scratch_bytes_per_thread: int
     steps: list[Step]
+    bf16_activations: int = 0  # tensors stored as bf16 between bf16 layers (conv.bf16_activations)
 
     @property
     def constants(self) -> list[np.ndarray]:
@@ -130,6 +131,7 @@ class LowerCtx:
         self.bf16_isa = bf16_isa  # the bf16 kernel family: "amx" | "avx512bf16"
         self.int8_isa = int8_isa  # the int8 kernel family for quantized ops: "amx" | "vnni" | None
         self.quantized = None  # passes.quantized.Quantized of the function being lowered
+        self.bf16_activations = 0  # how many values are stored as bf16
         self.slots: list[Slot] = [Slot("arena")]
         self.values: dict[SSAValue, _Value] = {}
         self.infos: list[_Value] = []
@@ -316,7 +318,7 @@ def build_program(ctx: LowerCtx, profile: bool = False) -> Program:
     read_only = {i for i, sl in enumerate(ctx.slots) if sl.kind in ("input", "const")}
     graph = _build_graph(ctx.steps, scratch_offset, scratch, len(ctx.slots) - 1 if profile else None, read_only)
     module = ModuleOp([*funcs, graph])
-    return Program(module, ctx.slots, scratch_offset, scratch_offset, scratch, ctx.steps)
+    return Program(module, ctx.slots, scratch_offset, scratch_offset, scratch, ctx.steps, ctx.bf16_activations)
 
 
 def _build_kernel(k: Kernel) -> func.FuncOp:
