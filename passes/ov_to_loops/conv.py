@@ -98,31 +98,36 @@ BF16 = np.dtype(ml_dtypes.bfloat16)
 
 
 def _bf16_gemm_conv(ctx: LowerCtx, conv, x_v: SSAValue | None, w_v: SSAValue | None) -> bool:
-    """Whether `lower_conv` runs this Convolution on the bf16 GEMM kernels (what it checks)."""
-    if conv.IR_TYPE != "Convolution" or x_v is None or w_v is None or ctx.int8_plan(conv, w_v) is not None:
+    """Whether `lower_conv` runs this convolution on the bf16 GEMM kernels, or is a depthwise
+    one (its vector kernels read and write bf16 activations too, as OpenVINO's bf16 does)."""
+    if x_v is None or w_v is None or ctx.int8_plan(conv, w_v) is not None:
         return False
     if len(shape_of(x_v.type)) != 4 or dtype_of(x_v.type) != F32 or ctx.weight_value(w_v) is None:
         return False
-    return gemm_for("f32" if dequantized(x_v) else ctx.precision, ctx.bf16_isa, shape_of(w_v.type)[0]).bf16
+    ws = shape_of(w_v.type)
+    if conv.IR_TYPE == "GroupConvolution":
+        return len(ws) == 5 and ws[0] > 1 and ws[1] == 1 and ws[2] == 1
+    return gemm_for("f32" if dequantized(x_v) else ctx.precision, ctx.bf16_isa, ws[0]).bf16
 
 
 def _conv_group(op):
-    """(anchor, its input, its weights, the group's block or None) of a Convolution or of a
-    Fused group anchored on one, else None."""
+    """(anchor, its input, its weights, the group's block or None) of a (Group)Convolution or
+    of a Fused group anchored on one, else None."""
     if isinstance(op, Fused):
         inner = [o for o in op.block.ops if isinstance(o, OvOp)]
-        if not inner or inner[0].IR_TYPE != "Convolution" or len(op.outputs) != 1:
+        if not inner or inner[0].IR_TYPE not in ("Convolution", "GroupConvolution") or len(op.outputs) != 1:
             return None
         outer = dict(zip(op.block.args, op.inputs))
         return inner[0], outer.get(inner[0].inputs[0]), outer.get(inner[0].inputs[1]), op.block
-    if isinstance(op, OvOp) and op.IR_TYPE == "Convolution":
+    if isinstance(op, OvOp) and op.IR_TYPE in ("Convolution", "GroupConvolution"):
         return op, op.inputs[0], op.inputs[1], None
     return None
 
 
 def bf16_activations(ctx: LowerCtx, block) -> list[SSAValue]:
     """Values to store as bf16, as OpenVINO's CPU plugin does between bf16 layers: results of
-    bf16 convolutions, element-wise ops and MaxPools that only bf16 convolutions read, as their
+    bf16 (and depthwise) convolutions, element-wise ops and MaxPools that only such convolutions
+    read (a depthwise one computes in f32 from the bf16 values, as OpenVINO's does), as their
     input (which they round to bf16 anyway while packing it: the same numbers, in half the
     memory traffic) or in their epilogue (a residual, now rounded to bf16 too), or MaxPools
     whose results are stored as bf16 in turn. Every kernel that touches them reads and writes
@@ -706,10 +711,12 @@ def lower_depthwise(ctx, x_v, ep, output, wval, strides, dil, pb, x_shape, out_s
     filt = np.require(wval.reshape(cout, kh * kw), dtype=F32, requirements="C")
     x_buf = ctx.buf(x_v)
     ep_strides = ep.strides()
-    key = f"dwv{x_shape}{out_shape}{(kh, kw)}{strides}{dil}{pb}|{ep.key()}"
+    args, bufs = _depthwise_args(ctx, x_buf, filt, ep, output)
+    key = f"dwv{x_shape}{out_shape}{(kh, kw)}{strides}{dil}{pb}|{ep.key()}|{[a[1].str for a in args]}"
     V = 16
 
     def build(kb: KB) -> None:
+        kb.hold_f32("x", "out", *(f"e{i}" for i in range(len(ep.inputs))))
         xb, wb, ob = kb.args["x"], kb.args["w"], kb.args["out"]
         eps = [kb.args[f"e{i}"] for i in range(len(ep.inputs))]
 
@@ -730,9 +737,11 @@ def lower_depthwise(ctx, x_v, ep, output, wval, strides, dil, pb, x_shape, out_s
                     for j in range(kw):
                         start = kb.add(kb.sub(kb.mul(ow0, sw), pb[1]), j * dil[1])  # input column of lane 0
                         window = kb.lane_range(start, 1, w, V * sw, inside)
-                        xs = kb.vload_masked(xb, kb.add(kb.add(plane, kb.mul(ih, w)), start), window, V * sw)
+                        xs = kb.vload_masked(xb, kb.add(kb.add(plane, kb.mul(ih, w)), start), window, V * sw,
+                                             widen=False)
                         if sw > 1:
                             xs = kb.shuffle(xs, xs, [sw * t for t in range(V)])
+                        xs = kb.widen(xb, xs)
                         valid = kb.lane_range(start, sw, w, V, inside) if sw > 1 else window
                         acc = kb.select(valid, kb.fma(xs, wts[i * kw + j], acc), acc)
                 nvalid = kb.imin(kb.sub(wout, ow0), V)
@@ -743,16 +752,23 @@ def lower_depthwise(ctx, x_v, ep, output, wval, strides, dil, pb, x_shape, out_s
 
         kb.for_(kb.args["lo"], kb.args["hi"], row)
 
-    args = [("x", F32, x_buf.size), ("w", F32, filt.size)]
+    ctx.step(Kernel(key, args, build), bufs, n * cout * hout, float(n * cout * hout * wout * kh * kw),
+             [bufs[-1]], "DepthwiseConvolution")
+
+
+def _depthwise_args(ctx: LowerCtx, x_buf: Buf, filt: np.ndarray, ep: Epilogue, output: SSAValue):
+    """A depthwise kernel's buffers (x, w, epilogue inputs, out), as stored (bf16 where
+    activations are)."""
+    args = [("x", x_buf.dtype, x_buf.size), ("w", F32, filt.size)]
     bufs = [x_buf, ctx.const_buf(filt)]
     for i, e in enumerate(ep.inputs):
-        args.append((f"e{i}", dtype_of(e.type), max(int(np.prod(shape_of(e.type), dtype=np.int64)), 1)))
-        bufs.append(ctx.buf(e))
+        b = ctx.buf(e)
+        args.append((f"e{i}", b.dtype, max(int(np.prod(shape_of(e.type), dtype=np.int64)), 1)))
+        bufs.append(b)
     out_buf = ctx.buf(output)
-    args.append(("out", dtype_of(output.type), out_buf.size))
+    args.append(("out", out_buf.dtype, out_buf.size))
     bufs.append(out_buf)
-    ctx.step(Kernel(key, args, build), bufs, n * cout * hout, float(n * cout * hout * wout * kh * kw),
-             [out_buf], "DepthwiseConvolution")
+    return args, bufs
 
 
 def _lower_depthwise_rows(ctx, x_v, ep, output, wval, strides, dil, pb, x_shape, out_shape) -> None:
@@ -765,10 +781,12 @@ def _lower_depthwise_rows(ctx, x_v, ep, output, wval, strides, dil, pb, x_shape,
     filt = np.require(wval.reshape(cout, kh * kw), dtype=F32, requirements="C")
     x_buf = ctx.buf(x_v)
     ep_strides = ep.strides()
-    key = f"dw{x_shape}{out_shape}{(kh, kw)}{strides}{dil}{pb}|{ep.key()}"
+    args, bufs = _depthwise_args(ctx, x_buf, filt, ep, output)
+    key = f"dw{x_shape}{out_shape}{(kh, kw)}{strides}{dil}{pb}|{ep.key()}|{[a[1].str for a in args]}"
     scratch = wout + 64
 
     def build(kb: KB) -> None:
+        kb.hold_f32("x", "out", *(f"e{i}" for i in range(len(ep.inputs))))
         xb, wb, ob, sc, soff = kb.args["x"], kb.args["w"], kb.args["out"], kb.args["scratch"], kb.args["soff"]
         eps = [kb.args[f"e{i}"] for i in range(len(ep.inputs))]
 
@@ -812,16 +830,8 @@ def _lower_depthwise_rows(ctx, x_v, ep, output, wval, strides, dil, pb, x_shape,
 
         kb.for_(kb.args["lo"], kb.args["hi"], row)
 
-    args = [("x", F32, x_buf.size), ("w", F32, filt.size)]
-    bufs = [x_buf, ctx.const_buf(filt)]
-    for i, e in enumerate(ep.inputs):
-        args.append((f"e{i}", dtype_of(e.type), max(int(np.prod(shape_of(e.type), dtype=np.int64)), 1)))
-        bufs.append(ctx.buf(e))
-    out_buf = ctx.buf(output)
-    args.append(("out", dtype_of(output.type), out_buf.size))
-    bufs.append(out_buf)
     ctx.step(Kernel(key, args, build, scratch), bufs, n * cout * hout, float(n * cout * hout * wout * kh * kw),
-             [out_buf], "DepthwiseConvolution")
+             [bufs[-1]], "DepthwiseConvolution")
 
 
 def _ceil_div_nonneg(kb: KB, off, s: int):

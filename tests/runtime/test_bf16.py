@@ -324,3 +324,33 @@ def test_an_element_wise_prologue_of_a_bf16_convolution_stores_bf16(isa):
     r = np.maximum(x * s + b, 0)  # f32, as the element-wise kernel computes it
     ref, scale = _conv_ref(r, w, 1, 0, 1)
     assert np.max(np.abs(c([x])[0] - ref) / (scale + 1e-30)) < 1e-6
+
+
+@pytest.mark.parametrize("isa", [pytest.param(i, marks=needs(i)) for i in ("amx", "avx512bf16")])
+@pytest.mark.parametrize("stride", [1, 2])
+def test_a_depthwise_convolution_between_bf16_convolutions_reads_and_writes_bf16(isa, stride):
+    """MobileNet's expand -> depthwise -> project: both tensors stored as bf16; the depthwise
+    convolution computes in f32 (f32 weights) from the bf16 values, as OpenVINO's bf16 does."""
+    import torch
+
+    rng = np.random.default_rng(11)
+    w1 = rng.standard_normal((32, 8, 1, 1)).astype(np.float32)
+    wd = rng.standard_normal((32, 1, 3, 3)).astype(np.float32)
+    w2 = rng.standard_normal((16, 32, 1, 1)).astype(np.float32)
+    nodes = [helper.make_node("Conv", ["x", "w1"], ["c"], kernel_shape=[1, 1]), helper.make_node("Relu", ["c"], ["a"]),
+             helper.make_node("Conv", ["a", "wd"], ["d"], kernel_shape=[3, 3], pads=[1] * 4, strides=[stride] * 2,
+                              group=32),
+             helper.make_node("Conv", ["d", "w2"], ["y"], kernel_shape=[1, 1])]
+    m = make_model(nodes, [("x", np.float32, [1, 8, 21, 21])], [("y", np.float32, None)],
+                   {"w1": w1, "wd": wd, "w2": w2})
+    x = rng.standard_normal((1, 8, 21, 21)).astype(np.float32)
+    c = ov.compile_model(ov.convert_model(m), "CPU", {"OVCC_BF16_ISA": isa})
+    assert c.stats.bf16_activations == 2
+
+    def conv(a, b, **kw):
+        return torch.nn.functional.conv2d(torch.tensor(a), torch.tensor(b), **kw).numpy()
+    a = bf(np.maximum(conv(bf(x), bf(w1)), 0))
+    d = bf(conv(a, wd.astype(np.float64), padding=1, stride=stride, groups=32))
+    want, scale = conv(d, bf(w2)), conv(np.abs(d), np.abs(bf(w2)))
+    err = np.abs(c([x])[0] - want) / (scale + 1e-30)
+    assert np.mean(err < 1e-5) > 0.98 and err.max() < 2.0 ** -6  # elements next to a rounding edge: a step
