@@ -212,15 +212,19 @@ def _vector_rows(is_max: bool, hw, out, k, s, dil, pb):
                 ow0 = kb.mul(q, V)
                 acc = kb.splat(float("-inf") if is_max else 0.0, V)
                 starts = [kb.add(kb.sub(kb.mul(ow0, sw), pw), j * dw) for j in range(kw)]  # input column of lane 0
+                # the lanes of each column tap, once per chunk; a row outside the input has none
+                yes = kb.const(True, np.bool_)
+                windows = [kb.lane_range(st, 1, win, V * sw, yes) for st in starts]
+                valids = [kb.lane_range(st, sw, win, V, yes) for st in starts] if sw > 1 else windows
                 for i in range(kh):
                     for j in range(kw):
                         start = starts[j]
-                        window = kb.lane_range(start, 1, win, V * sw, hok[i])
+                        window = kb.emit_and(windows[j], kb.broadcast(hok[i], V * sw))
                         xs = kb.vload_masked(xb, kb.add(bases[i], start), window, V * sw, widen=False)
                         if sw > 1:
                             xs = kb.shuffle(xs, xs, [sw * t for t in range(V)])
                         xs = kb.widen(xb, xs)
-                        valid = kb.lane_range(start, sw, win, V, hok[i]) if sw > 1 else window
+                        valid = kb.emit_and(valids[j], kb.broadcast(hok[i], V)) if sw > 1 else window
                         if is_max:
                             acc = kb.select(kb.emit_and(valid, _replaces(kb, xs, acc, F32)), xs, acc)
                         else:
