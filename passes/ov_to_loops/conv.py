@@ -81,6 +81,8 @@ def lower_conv(ctx: LowerCtx, conv: OvOp, ep: Epilogue, output: SSAValue, inputs
     else:
         g, cout_g, cin_g = 1, wval.shape[0], wval.shape[1]
     if cin_g == 1 and cout_g == 1 and g > 1:
+        if not np.all(np.isfinite(wval)):  # 0 * inf at the padding is NaN: the loop nest computes it
+            return lower_conv_direct(ctx, conv, ep, output, (x_v, w_v))
         return lower_depthwise(ctx, x_v, ep, output, wval, strides, dil, pb, x_shape, out_shape)
     pointwise = wval.shape[-2:] == (1, 1) and strides == (1, 1) and not any(pb) and not any(pe)
     if quant is not None:
@@ -105,8 +107,9 @@ def _bf16_gemm_conv(ctx: LowerCtx, conv, x_v: SSAValue | None, w_v: SSAValue | N
     if len(shape_of(x_v.type)) != 4 or dtype_of(x_v.type) != F32 or ctx.weight_value(w_v) is None:
         return False
     ws = shape_of(w_v.type)
-    if conv.IR_TYPE == "GroupConvolution":
-        return len(ws) == 5 and ws[0] > 1 and ws[1] == 1 and ws[2] == 1
+    if conv.IR_TYPE == "GroupConvolution":  # the vector kernels (finite weights: lower_conv)
+        return len(ws) == 5 and ws[0] > 1 and ws[1] == 1 and ws[2] == 1 and bool(np.all(np.isfinite(
+            ctx.weight_value(w_v))))
     return gemm_for("f32" if dequantized(x_v) else ctx.precision, ctx.bf16_isa, ws[0]).bf16
 
 
@@ -894,7 +897,9 @@ def lower_conv_direct(ctx: LowerCtx, conv: OvOp, ep: Epilogue, output: SSAValue,
                 wv = kb.load(wb, kb.add(kb.mul(co, cin_g * kvol), r))
                 from passes.ov_to_loops.scalar import SCALAR
                 prod = SCALAR["Multiply"](kb, None, [dt, dt], dt, xv, wv)
-                prod = kb.select(inb, prod, kb.const(0, dt))
+                # a tap on the zero padding adds 0 * w, as the reference does (NaN for w = inf)
+                pad = SCALAR["Multiply"](kb, None, [dt, dt], dt, kb.const(0, dt), wv)
+                prod = kb.select(inb, prod, pad)
                 return [SCALAR["Add"](kb, None, [dt, dt], dt, acc, prod)]
             (acc,) = kb.for_(0, cin_g * kvol, red, init=[kb.const(0, dt)])
             ins = [kb.load(b, kb.lin(idx, st)) for b, st in zip(eps, ep_strides)]

@@ -334,3 +334,22 @@ def test_a_quantizers_rounded_quotient_is_the_correctly_rounded_division(c):
         want = np.round(x / c)
     same = (got.view(np.uint32) == want.view(np.uint32)) | (np.isnan(got) & np.isnan(want))
     assert same.all(), f"{(~same).sum()} differ, e.g. x={x[~same][:4]} got {got[~same][:4]} want {want[~same][:4]}"
+
+
+@pytest.mark.parametrize("group", [4, 1])
+def test_infinite_weights_next_to_the_padding_give_nan_as_the_reference(group):
+    """A padded convolution is one of the zero-padded input: a tap on the padding adds 0 * w,
+    NaN where w is infinite. Depthwise (group 4) and dense convolutions alike, every output
+    NaN where the reference interpreter's is and equal elsewhere."""
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((1, 4, 19, 19)).astype(np.float32)
+    x[0, 1, 9, 9] = np.nan
+    w = rng.standard_normal((4, 4 // group, 3, 3)).astype(np.float32)
+    w[0, 0, 0, 0], w[2, 0, 2, 1] = np.inf, -np.inf
+    node = helper.make_node("Conv", ["x", "w"], ["y"], kernel_shape=[3, 3], pads=[1, 1, 1, 1], group=group)
+    m = make_model([node], [("x", np.float32, list(x.shape))], [("y", np.float32, None)], {"w": w})
+    (got,) = native(m, x)
+    want = ov.compile_model(ov.convert_model(m), "REFERENCE")([x])[0]
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    ok = ~np.isnan(want)
+    np.testing.assert_allclose(got[ok], want[ok], rtol=1e-5, atol=1e-5)
