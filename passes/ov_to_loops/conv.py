@@ -250,6 +250,12 @@ def _conv_gemm(ctx, label, x_v, wflat, ep, output, x_shape, out_shape, k, stride
     mr, nr, v, lanes = gm.mr, gm.nr, gm.v, gm.lanes
     low = gm.bf16 or gm.int8  # packed panels of words
     kdim = cin_g * kh * kw
+    # bf16 with whole K steps of channels per tap: the phase-split copy is itself B's panel (pairs
+    # of channels side by side, a tile row per pair), each tap's rows a shifted window of it, so
+    # nothing is packed per tile; K runs over (tap, channel) for that
+    pair_grid = gm.bf16 and not pointwise and cin_g % gm.ku == 0 and strides[1] <= 2
+    if pair_grid:
+        wflat = wflat.reshape(g, cout_g, cin_g, kh * kw).transpose(0, 1, 3, 2).reshape(g, cout_g, kdim)
     kp = gm.kpad(kdim)
     mb = -(-cout_g // mr)
     packed = pack_a(wflat, gm)
@@ -265,14 +271,20 @@ def _conv_gemm(ctx, label, x_v, wflat, ep, output, x_shape, out_shape, k, stride
         slack = nr + wph + v
         # int8: the copy holds the quantizer's levels, so that each input element is quantized
         # once, not once per filter tap that reads it
-        x_buf = phase_input(ctx, x_buf, (n, cin, h, w), pb, (sh, sw), (hph, wph), n * cin * in_plane + slack,
+        rows = n * cin // 2 if pair_grid else n * cin
+        x_buf = phase_input(ctx, x_buf, (n, cin, h, w), pb, (sh, sw), (hph, wph), rows * in_plane + slack,
                             ((kh, kw), dil), act=quant[0] if quant is not None else None,
-                            dtype=BF16 if gm.bf16 else F32)
+                            dtype=BF16 if gm.bf16 else F32, pairs=pair_grid)
         if quant is not None:
             quant = (quant[0].as_levels(), *quant[1:])
-        koff = np.array([ci * in_plane + (((i * dil[0]) % sh) * sw + (j * dil[1]) % sw) * ph_plane
-                         + (i * dil[0] // sh) * wph + j * dil[1] // sw
-                         for ci in range(cin_g) for i in range(kh) for j in range(kw)], np.int64)
+        shift = [(((i * dil[0]) % sh) * sw + (j * dil[1]) % sw) * ph_plane + (i * dil[0] // sh) * wph + j * dil[1] // sw
+                 for i in range(kh) for j in range(kw)]
+        if pair_grid:  # per K step (ku channels of one tap): its first pair row, shifted to the tap
+            steps = cin_g // gm.ku
+            koff = np.array([cb * (gm.ku // 2) * in_plane + shift[t] for t in range(kh * kw) for cb in range(steps)],
+                            np.int64)
+        else:
+            koff = np.array([ci * in_plane + shift[t] for ci in range(cin_g) for t in range(kh * kw)], np.int64)
         grid_w = wph
     grid_cols = hout * grid_w
     nt = -(-grid_cols // nr)
@@ -286,7 +298,7 @@ def _conv_gemm(ctx, label, x_v, wflat, ep, output, x_shape, out_shape, k, stride
         n_mc = _row_chunks(n * g * nt, mb)
         n_tc = nt
     # several chunks of filter blocks would each pack the same panels: pack them all once first
-    prepacked = low and n_mc > 1
+    prepacked = low and n_mc > 1 and not pair_grid
     panels = _pack_panels(ctx, x_buf, koff, (n * g, cin_g, in_plane, grid_cols, nt), kdim, kp, gm, pointwise,
                           quant[0] if quant else None) if prepacked else None
     strides4 = ep.strides()
@@ -308,12 +320,13 @@ def _conv_gemm(ctx, label, x_v, wflat, ep, output, x_shape, out_shape, k, stride
     act_key = (act.form, act.lo, act.hi, act.n, act.nan) if quant is not None else None  # compiled into levels()
     out_buf = ctx.buf(output)
     held = [x_buf.dtype.str, out_buf.dtype.str]  # bf16 where activations are stored as bf16
-    key = (f"convgemm|{'pw' if pointwise else 'pad'}|{gm.key()}|{act_key}|{prepacked}|{full_rows}|"
+    key = (f"convgemm|{'pw' if pointwise else 'pairs' if pair_grid else 'pad'}|{gm.key()}|{act_key}|{prepacked}|"
+           f"{full_rows}|"
            f"{vec_epilogue}{grid_epilogue}|"
            f"{ep.dag.key()}|"
            f"{pattern}|{[ctx.buf(e).dtype.str for e in ep.inputs]}|{held}")
     if low:  # two tiles' B panels (kp / per_word x nr words each), AMX's C blocks, the epilogue's block
-        scratch = (0 if prepacked else 2 * kp // gm.per_word * nr) + (2 * 32 * 32 if gm.tiles else 0) + \
+        scratch = (0 if prepacked or pair_grid else 2 * kp // gm.per_word * nr) + (2 * 32 * 32 if gm.tiles else 0) + \
             mr * nr + 64
     else:
         scratch = (kdim * nr if pointwise else 0) + mr * nr + 64
@@ -338,7 +351,7 @@ def _conv_gemm(ctx, label, x_v, wflat, ep, output, x_shape, out_shape, k, stride
             kp_ = prm(i_kp)
             panel = soff
             panel_words = kb.mul(kb.div(kp_, gm.per_word), nr)
-            c_amx = soff if prepacked else kb.add(soff, kb.mul(panel_words, 2))
+            c_amx = soff if prepacked or pair_grid else kb.add(soff, kb.mul(panel_words, 2))
             c_tile = kb.add(c_amx, 2 * 32 * 32 if gm.tiles else 0)
 
         def bf16_unit(u):  # u = ((n, g), block chunk, tile chunk)
@@ -364,11 +377,11 @@ def _conv_gemm(ctx, label, x_v, wflat, ep, output, x_shape, out_shape, k, stride
             def tile(t):
                 # the next tile's panel is packed before this one's tiles load theirs: AMX loads of
                 # data that vector stores have just written wait for those stores to retire
-                if not prepacked:
+                if not (prepacked or pair_grid):
                     kb.if_(kb.icmp("slt", kb.add(t, 1), t_hi), lambda: pack(kb.add(t, 1)))
                 p0 = kb.mul(t, nr)
                 bf16_blocks(gi, ni, p0, kb.imin(nr, kb.sub(cols_, p0)), x_base, mc, t)
-            if not prepacked:
+            if not (prepacked or pair_grid):
                 kb.if_(kb.icmp("slt", t_lo, t_hi), lambda: pack(t_lo))
             kb.for_(t_lo, t_hi, tile)
 
@@ -422,7 +435,10 @@ def _conv_gemm(ctx, label, x_v, wflat, ep, output, x_shape, out_shape, k, stride
             pairs or u8 quads (packed by the unit, or by the pack step before the convolution)."""
             nvec = nr // lanes
             nonlocal panel_buf, panel
-            if prepacked:
+            if pair_grid:  # B's pair rows straight from the copy: x_base in words, per K step an offset
+                panel_buf = xb
+                panel = kb.add(kb.div(x_base, 2), p0)
+            elif prepacked:
                 panel_buf = kb.args["panels"]
                 tile = kb.add(kb.mul(kb.add(kb.mul(ni, g_), gi), nt_), t)
                 panel = kb.mul(tile, panel_words)
@@ -442,10 +458,15 @@ def _conv_gemm(ctx, label, x_v, wflat, ep, output, x_shape, out_shape, k, stride
             if gm.tiles:
                 def compute(mbi):
                     base = a_base(mbi)
+                    if pair_grid:
+                        def b_tile(ks, j):
+                            return panel_buf, kb.add(panel, kb.add(kb.load_index(kt, ks), j * 16)), kb.mul(plane_, 4)
+                    else:
+                        def b_tile(ks, j):
+                            return panel_buf, kb.add(panel, kb.add(kb.mul(ks, 16 * nr), j * 16)), nr * 4
                     amx_compute(kb, kb.div(kp_, gm.ku),
                                 lambda ks, i: (wb, kb.add(base, kb.add(kb.mul(ks, 512), i * 256)), 64),
-                                lambda ks, j: (panel_buf, kb.add(panel, kb.add(kb.mul(ks, 16 * nr), j * 16)), nr * 4),
-                                "sud" if gm.int8 else "bf16")
+                                b_tile, "sud" if gm.int8 else "bf16")
                 amx_pipelined(kb, lo_b, hi_b, compute, sc, c_amx, store)
                 return
 
@@ -456,6 +477,8 @@ def _conv_gemm(ctx, label, x_v, wflat, ep, output, x_shape, out_shape, k, stride
                     return kb.load(wb, kb.add(base, kb.add(kb.mul(p, mr), r)))
 
                 def b_at(p, c):
+                    if pair_grid:
+                        return kb.add(panel, kb.add(kb.load_index(kt, p), c * lanes))
                     return kb.add(panel, kb.add(kb.mul(p, nr), c * lanes))
                 if gm.isa == "avx2i8":
                     acc = microkernel_avx2i8(kb, mr, nvec, 0, kq, a_word,
@@ -626,25 +649,30 @@ def _pack_panels(ctx: LowerCtx, x: Buf, koff, dims, kdim: int, kp: int, gm, poin
 
 
 def phase_input(ctx: LowerCtx, x: Buf, shape, pb, stride, phase_hw, size: int, taps, act=None,
-                dtype: np.dtype = F32) -> Buf:
+                dtype: np.dtype = F32, pairs: bool = False) -> Buf:
     """A zero-padded, phase-split copy of an NCHW tensor: for each channel, stride_h x stride_w
     phase images of phase_hw, image (a, b) holding padded rows a, a+s_h, ... and columns b,
     b+s_w, ...; `size` elements in all (zeros after the end). Only the images that the filter
     taps (kh, kw, dilations) read are written (a 1x1 filter of stride 2 reads one of four).
     With an activation quantizer `act` (an int8 kernel's), the copy holds its levels (as
     floats), padding the level of 0.0. `dtype` bf16: for a bf16 kernel, which packs it as it is
-    (rounded once, here, to nearest even as the packing would)."""
+    (rounded once, here, to nearest even as the packing would). `pairs` (bf16, an even number of
+    channels, column stride <= 2): channels 2i and 2i + 1 side by side, a word of two bf16 per
+    position, `size` words: the VNNI panel a bf16 kernel reads its B tiles from."""
     n, c, h, w = shape
     sh, sw = stride
     hph, wph = phase_hw
     (kh, kw), dil = taps
     phases = sorted({((i * dil[0]) % sh, (j * dil[1]) % sw) for i in range(kh) for j in range(kw)})
-    planes = n * c
+    assert not pairs or (c % 2 == 0 and sw <= 2 and act is None and np.dtype(dtype) == BF16)
+    planes = n * c // 2 if pairs else n * c
     per_plane = sh * sw * hph * wph
     pad = 0.0 if act is None else float(act.z)
     act_key = None if act is None else (act.form, act.lo, act.hi, act.n, act.nan)
-    key = f"phase{shape}{pb}{stride}{phase_hw}{size}|{phases}|{act_key}|{x.dtype.str}|{np.dtype(dtype).str}"
-    out = ctx.scratch_value(np.dtype(dtype), size)
+    key = (f"phase{shape}{pb}{stride}{phase_hw}{size}|{phases}|{act_key}|{x.dtype.str}|{np.dtype(dtype).str}|"
+           f"{pairs}")
+    out = ctx.scratch_value(F32 if pairs else np.dtype(dtype), size)
+    inter = [i // 2 + 16 * (i % 2) for i in range(32)]  # a0 b0 a1 b1 ... of two 16-lane vectors
 
     def build(kb: KB) -> None:
         kb.hold_f32("x", "out")
@@ -662,7 +690,7 @@ def phase_input(ctx: LowerCtx, x: Buf, shape, pb, stride, phase_hw, size: int, t
                     ih = kb.sub(kb.add(kb.mul(i, sh), a), pb[0])
                     inside = kb.icmp("ult", ih, h)
                     dst = kb.add(kb.mul(pl, per_plane), kb.mul(kb.add(i, (a * sw + b) * hph), wph))
-                    row = kb.add(kb.mul(pl, h * w), kb.mul(ih, w))
+                    row = kb.add(kb.mul(pl, (2 if pairs else 1) * h * w), kb.mul(ih, w))
 
                     def col(j):
                         iw = kb.sub(kb.add(kb.mul(j, sw), b), pb[1])
@@ -672,15 +700,24 @@ def phase_input(ctx: LowerCtx, x: Buf, shape, pb, stride, phase_hw, size: int, t
                             val = kb.emit(arith.SIToFPOp(levels(kb, val, act), f32))
                         kb.store(kb.select(ok, val, kb.f(pad)), ob, kb.add(dst, j))
 
-                    def vcol(jv):  # 16 columns from a window of 16 * sw contiguous inputs
-                        j0 = kb.mul(jv, 16)
-                        start = kb.sub(kb.add(kb.mul(j0, sw), b), pb[1])
-                        window = kb.lane_range(start, 1, w, 16 * sw, inside)
+                    def columns(row, start, window):  # 16 columns from a window of 16 * sw inputs
                         vals = kb.vload_masked(xb, kb.add(row, start), window, 16 * sw, widen=False)
                         if sw > 1:
                             vals = kb.shuffle(vals, vals, [sw * t for t in range(16)])
-                        vals = kb.widen(xb, vals)
-                        put(vals, kb.lane_range(start, sw, w, 16, inside) if sw > 1 else window, dst, j0)
+                        return kb.widen(xb, vals)
+
+                    def vcol(jv):
+                        j0 = kb.mul(jv, 16)
+                        start = kb.sub(kb.add(kb.mul(j0, sw), b), pb[1])
+                        window = kb.lane_range(start, 1, w, 16 * sw, inside)
+                        valid = kb.lane_range(start, sw, w, 16, inside) if sw > 1 else window
+                        if not pairs:
+                            put(columns(row, start, window), valid, dst, j0)
+                            return
+                        two = [kb.to_bf16(kb.select(valid, columns(r, start, window), kb.splat(0.0, 16)))
+                               for r in (row, kb.add(row, h * w))]
+                        kb.vstore_masked(kb.vbitcast(kb.shuffle(*two, inter), f32, 16), ob, kb.add(dst, j0),
+                                         kb.mask(kb.imin(kb.sub(wph, j0), 16), 16))
                     if sw <= 2:
                         kb.for_(0, -(-wph // 16), vcol)
                     else:

@@ -27,21 +27,23 @@ def bf(a):
     return np.asarray(a, np.float32).astype(ml_dtypes.bfloat16).astype(np.float64)
 
 
-def _conv_model(cin, cout, k, s, p, hw, g=1, seed=0):
+def _conv_model(cin, cout, k, s, p, hw, g=1, seed=0, d=1):
     rng = np.random.default_rng(seed)
     w = rng.standard_normal((cout, cin // g, k, k)).astype(np.float32)
-    node = helper.make_node("Conv", ["x", "w"], ["y"], kernel_shape=[k, k], strides=[s, s], pads=[p] * 4, group=g)
+    node = helper.make_node("Conv", ["x", "w"], ["y"], kernel_shape=[k, k], strides=[s, s], pads=[p] * 4, group=g,
+                            dilations=[d, d])
     x = rng.standard_normal((1, cin, hw, hw)).astype(np.float32)
     return make_model([node], [("x", np.float32, [1, cin, hw, hw])], [("y", np.float32, None)], {"w": w}), x, w
 
 
-def _conv_ref(x, w, s, p, g):
+def _conv_ref(x, w, s, p, g, d=1):
     """The convolution of the bf16-rounded operands in float64, and of their magnitudes (the
     scale an f32 accumulation's error is relative to)."""
     import torch
 
     def conv(a, b):
-        return torch.nn.functional.conv2d(torch.tensor(a), torch.tensor(b), stride=s, padding=p, groups=g).numpy()
+        return torch.nn.functional.conv2d(torch.tensor(a), torch.tensor(b), stride=s, padding=p, groups=g,
+                                          dilation=d).numpy()
     return conv(bf(x), bf(w)), conv(np.abs(bf(x)), np.abs(bf(w)))
 
 
@@ -97,16 +99,20 @@ def test_refused_amx_permission_falls_back_and_says_why(monkeypatch):
 # 512 -> 96 3x3: several chunks of filter blocks, panels packed before the kernel
 CONVS = [(16, 32, 1, 1, 0, 8, 1), (13, 37, 3, 1, 1, 9, 1), (8, 40, 3, 2, 1, 11, 1), (64, 64, 3, 1, 1, 14, 1),
          (32, 48, 3, 1, 1, 7, 2), (3, 17, 7, 2, 3, 20, 1), (48, 33, 1, 1, 0, 13, 1),
-         (512, 96, 3, 1, 1, 6, 1), (1024, 80, 1, 1, 0, 5, 1)]
+         (512, 96, 3, 1, 1, 6, 1), (1024, 80, 1, 1, 0, 5, 1),
+         # whole K steps of channels per group: B's tiles read straight from the phase-split copy
+         (128, 48, 3, 2, 1, 15, 2), (64, 40, 5, 1, 2, 10, 1), (64, 32, 3, 1, 2, 12, 1, 2)]
 
 
 @pytest.mark.parametrize("isa", [pytest.param(i, marks=needs(i)) for i in ("amx", "avx512bf16")])
-@pytest.mark.parametrize("cin, cout, k, s, p, hw, g", CONVS)
-def test_bf16_convolution_kernels_against_numpy(isa, cin, cout, k, s, p, hw, g):
-    m, x, w = _conv_model(cin, cout, k, s, p, hw, g)
+@pytest.mark.parametrize("case", CONVS)
+def test_bf16_convolution_kernels_against_numpy(isa, case):
+    cin, cout, k, s, p, hw, g, *d = case
+    d = d[0] if d else 1
+    m, x, w = _conv_model(cin, cout, k, s, p, hw, g, d=d)
     c = ov.compile_model(ov.convert_model(m), "CPU", {"OVCC_BF16_ISA": isa})
     assert c.stats.bf16_isa == isa
-    ref, scale = _conv_ref(x, w, s, p, g)
+    ref, scale = _conv_ref(x, w, s, p, g, d)
     # products of bf16 values are exact in f32; only the f32 accumulation rounds
     assert np.max(np.abs(c([x])[0] - ref) / (scale + 1e-30)) < 1e-6
 
