@@ -250,11 +250,12 @@ def _conv_gemm(ctx, label, x_v, wflat, ep, output, x_shape, out_shape, k, stride
     mr, nr, v, lanes = gm.mr, gm.nr, gm.v, gm.lanes
     low = gm.bf16 or gm.int8  # packed panels of words
     kdim = cin_g * kh * kw
-    # bf16 with whole K steps of channels per tap: the phase-split copy is itself B's panel (pairs
-    # of channels side by side, a tile row per pair), each tap's rows a shifted window of it, so
-    # nothing is packed per tile; K runs over (tap, channel) for that
-    pair_grid = gm.bf16 and not pointwise and cin_g % gm.ku == 0 and strides[1] <= 2
-    if pair_grid:
+    # bf16 or int8 with whole K steps of channels per tap: the phase-split copy is itself B's panel
+    # (pairs of bf16 or quads of u8 levels of channels side by side, a tile row per word), each
+    # tap's rows a shifted window of it, so nothing is packed per tile; K runs over (tap, channel)
+    word_grid = (gm.bf16 or gm.isa in ("amx8", "vnni")) and not pointwise and cin_g % gm.ku == 0 \
+        and strides[1] <= 2
+    if word_grid:
         wflat = wflat.reshape(g, cout_g, cin_g, kh * kw).transpose(0, 1, 3, 2).reshape(g, cout_g, kdim)
     kp = gm.kpad(kdim)
     mb = -(-cout_g // mr)
@@ -271,18 +272,18 @@ def _conv_gemm(ctx, label, x_v, wflat, ep, output, x_shape, out_shape, k, stride
         slack = nr + wph + v
         # int8: the copy holds the quantizer's levels, so that each input element is quantized
         # once, not once per filter tap that reads it
-        rows = n * cin // 2 if pair_grid else n * cin
+        rows = n * cin // gm.per_word if word_grid else n * cin
         x_buf = phase_input(ctx, x_buf, (n, cin, h, w), pb, (sh, sw), (hph, wph), rows * in_plane + slack,
                             ((kh, kw), dil), act=quant[0] if quant is not None else None,
-                            dtype=BF16 if gm.bf16 else F32, pairs=pair_grid)
+                            dtype=BF16 if gm.bf16 else F32, per_word=gm.per_word if word_grid else 1)
         if quant is not None:
             quant = (quant[0].as_levels(), *quant[1:])
         shift = [(((i * dil[0]) % sh) * sw + (j * dil[1]) % sw) * ph_plane + (i * dil[0] // sh) * wph + j * dil[1] // sw
                  for i in range(kh) for j in range(kw)]
-        if pair_grid:  # per K step (ku channels of one tap): its first pair row, shifted to the tap
+        if word_grid:  # per K step (ku channels of one tap): its first row of words, shifted to the tap
             steps = cin_g // gm.ku
-            koff = np.array([cb * (gm.ku // 2) * in_plane + shift[t] for t in range(kh * kw) for cb in range(steps)],
-                            np.int64)
+            koff = np.array([cb * (gm.ku // gm.per_word) * in_plane + shift[t] for t in range(kh * kw)
+                             for cb in range(steps)], np.int64)
         else:
             koff = np.array([ci * in_plane + shift[t] for ci in range(cin_g) for t in range(kh * kw)], np.int64)
         grid_w = wph
@@ -298,7 +299,7 @@ def _conv_gemm(ctx, label, x_v, wflat, ep, output, x_shape, out_shape, k, stride
         n_mc = _row_chunks(n * g * nt, mb)
         n_tc = nt
     # several chunks of filter blocks would each pack the same panels: pack them all once first
-    prepacked = low and n_mc > 1 and not pair_grid
+    prepacked = low and n_mc > 1 and not word_grid
     panels = _pack_panels(ctx, x_buf, koff, (n * g, cin_g, in_plane, grid_cols, nt), kdim, kp, gm, pointwise,
                           quant[0] if quant else None) if prepacked else None
     strides4 = ep.strides()
@@ -320,13 +321,13 @@ def _conv_gemm(ctx, label, x_v, wflat, ep, output, x_shape, out_shape, k, stride
     act_key = (act.form, act.lo, act.hi, act.n, act.nan) if quant is not None else None  # compiled into levels()
     out_buf = ctx.buf(output)
     held = [x_buf.dtype.str, out_buf.dtype.str]  # bf16 where activations are stored as bf16
-    key = (f"convgemm|{'pw' if pointwise else 'pairs' if pair_grid else 'pad'}|{gm.key()}|{act_key}|{prepacked}|"
+    key = (f"convgemm|{'pw' if pointwise else 'pairs' if word_grid else 'pad'}|{gm.key()}|{act_key}|{prepacked}|"
            f"{full_rows}|"
            f"{vec_epilogue}{grid_epilogue}|"
            f"{ep.dag.key()}|"
            f"{pattern}|{[ctx.buf(e).dtype.str for e in ep.inputs]}|{held}")
     if low:  # two tiles' B panels (kp / per_word x nr words each), AMX's C blocks, the epilogue's block
-        scratch = (0 if prepacked or pair_grid else 2 * kp // gm.per_word * nr) + (2 * 32 * 32 if gm.tiles else 0) + \
+        scratch = (0 if prepacked or word_grid else 2 * kp // gm.per_word * nr) + (2 * 32 * 32 if gm.tiles else 0) + \
             mr * nr + 64
     else:
         scratch = (kdim * nr if pointwise else 0) + mr * nr + 64
@@ -351,7 +352,7 @@ def _conv_gemm(ctx, label, x_v, wflat, ep, output, x_shape, out_shape, k, stride
             kp_ = prm(i_kp)
             panel = soff
             panel_words = kb.mul(kb.div(kp_, gm.per_word), nr)
-            c_amx = soff if prepacked or pair_grid else kb.add(soff, kb.mul(panel_words, 2))
+            c_amx = soff if prepacked or word_grid else kb.add(soff, kb.mul(panel_words, 2))
             c_tile = kb.add(c_amx, 2 * 32 * 32 if gm.tiles else 0)
 
         def bf16_unit(u):  # u = ((n, g), block chunk, tile chunk)
@@ -377,11 +378,11 @@ def _conv_gemm(ctx, label, x_v, wflat, ep, output, x_shape, out_shape, k, stride
             def tile(t):
                 # the next tile's panel is packed before this one's tiles load theirs: AMX loads of
                 # data that vector stores have just written wait for those stores to retire
-                if not (prepacked or pair_grid):
+                if not (prepacked or word_grid):
                     kb.if_(kb.icmp("slt", kb.add(t, 1), t_hi), lambda: pack(kb.add(t, 1)))
                 p0 = kb.mul(t, nr)
                 bf16_blocks(gi, ni, p0, kb.imin(nr, kb.sub(cols_, p0)), x_base, mc, t)
-            if not (prepacked or pair_grid):
+            if not (prepacked or word_grid):
                 kb.if_(kb.icmp("slt", t_lo, t_hi), lambda: pack(t_lo))
             kb.for_(t_lo, t_hi, tile)
 
@@ -435,9 +436,9 @@ def _conv_gemm(ctx, label, x_v, wflat, ep, output, x_shape, out_shape, k, stride
             pairs or u8 quads (packed by the unit, or by the pack step before the convolution)."""
             nvec = nr // lanes
             nonlocal panel_buf, panel
-            if pair_grid:  # B's pair rows straight from the copy: x_base in words, per K step an offset
+            if word_grid:  # B's rows straight from the copy: x_base in words, per K step an offset
                 panel_buf = xb
-                panel = kb.add(kb.div(x_base, 2), p0)
+                panel = kb.add(kb.div(x_base, gm.per_word), p0)
             elif prepacked:
                 panel_buf = kb.args["panels"]
                 tile = kb.add(kb.mul(kb.add(kb.mul(ni, g_), gi), nt_), t)
@@ -458,7 +459,7 @@ def _conv_gemm(ctx, label, x_v, wflat, ep, output, x_shape, out_shape, k, stride
             if gm.tiles:
                 def compute(mbi):
                     base = a_base(mbi)
-                    if pair_grid:
+                    if word_grid:
                         def b_tile(ks, j):
                             return panel_buf, kb.add(panel, kb.add(kb.load_index(kt, ks), j * 16)), kb.mul(plane_, 4)
                     else:
@@ -477,7 +478,7 @@ def _conv_gemm(ctx, label, x_v, wflat, ep, output, x_shape, out_shape, k, stride
                     return kb.load(wb, kb.add(base, kb.add(kb.mul(p, mr), r)))
 
                 def b_at(p, c):
-                    if pair_grid:
+                    if word_grid:
                         return kb.add(panel, kb.add(kb.load_index(kt, p), c * lanes))
                     return kb.add(panel, kb.add(kb.mul(p, nr), c * lanes))
                 if gm.isa == "avx2i8":
@@ -649,29 +650,31 @@ def _pack_panels(ctx: LowerCtx, x: Buf, koff, dims, kdim: int, kp: int, gm, poin
 
 
 def phase_input(ctx: LowerCtx, x: Buf, shape, pb, stride, phase_hw, size: int, taps, act=None,
-                dtype: np.dtype = F32, pairs: bool = False) -> Buf:
+                dtype: np.dtype = F32, per_word: int = 1) -> Buf:
     """A zero-padded, phase-split copy of an NCHW tensor: for each channel, stride_h x stride_w
     phase images of phase_hw, image (a, b) holding padded rows a, a+s_h, ... and columns b,
     b+s_w, ...; `size` elements in all (zeros after the end). Only the images that the filter
     taps (kh, kw, dilations) read are written (a 1x1 filter of stride 2 reads one of four).
     With an activation quantizer `act` (an int8 kernel's), the copy holds its levels (as
     floats), padding the level of 0.0. `dtype` bf16: for a bf16 kernel, which packs it as it is
-    (rounded once, here, to nearest even as the packing would). `pairs` (bf16, an even number of
-    channels, column stride <= 2): channels 2i and 2i + 1 side by side, a word of two bf16 per
-    position, `size` words: the VNNI panel a bf16 kernel reads its B tiles from."""
+    (rounded once, here, to nearest even as the packing would). `per_word` 2 or 4 (channels a
+    multiple of it, column stride <= 2): that many channels side by side, a word per position of
+    two bf16 (dtype bf16) or four u8 levels (`act`), `size` words: the VNNI panel that a bf16 or
+    int8 kernel reads its B tiles from."""
     n, c, h, w = shape
     sh, sw = stride
     hph, wph = phase_hw
     (kh, kw), dil = taps
     phases = sorted({((i * dil[0]) % sh, (j * dil[1]) % sw) for i in range(kh) for j in range(kw)})
-    assert not pairs or (c % 2 == 0 and sw <= 2 and act is None and np.dtype(dtype) == BF16)
-    planes = n * c // 2 if pairs else n * c
+    words = per_word > 1
+    assert not words or (c % per_word == 0 and sw <= 2 and (act is None) == (per_word == 2))
+    planes = n * c // per_word
     per_plane = sh * sw * hph * wph
     pad = 0.0 if act is None else float(act.z)
     act_key = None if act is None else (act.form, act.lo, act.hi, act.n, act.nan)
     key = (f"phase{shape}{pb}{stride}{phase_hw}{size}|{phases}|{act_key}|{x.dtype.str}|{np.dtype(dtype).str}|"
-           f"{pairs}")
-    out = ctx.scratch_value(F32 if pairs else np.dtype(dtype), size)
+           f"{per_word}")
+    out = ctx.scratch_value(F32 if words else np.dtype(dtype), size)
     inter = [i // 2 + 16 * (i % 2) for i in range(32)]  # a0 b0 a1 b1 ... of two 16-lane vectors
 
     def build(kb: KB) -> None:
@@ -690,7 +693,7 @@ def phase_input(ctx: LowerCtx, x: Buf, shape, pb, stride, phase_hw, size: int, t
                     ih = kb.sub(kb.add(kb.mul(i, sh), a), pb[0])
                     inside = kb.icmp("ult", ih, h)
                     dst = kb.add(kb.mul(pl, per_plane), kb.mul(kb.add(i, (a * sw + b) * hph), wph))
-                    row = kb.add(kb.mul(pl, (2 if pairs else 1) * h * w), kb.mul(ih, w))
+                    row = kb.add(kb.mul(pl, per_word * h * w), kb.mul(ih, w))
 
                     def col(j):
                         iw = kb.sub(kb.add(kb.mul(j, sw), b), pb[1])
@@ -711,13 +714,22 @@ def phase_input(ctx: LowerCtx, x: Buf, shape, pb, stride, phase_hw, size: int, t
                         start = kb.sub(kb.add(kb.mul(j0, sw), b), pb[1])
                         window = kb.lane_range(start, 1, w, 16 * sw, inside)
                         valid = kb.lane_range(start, sw, w, 16, inside) if sw > 1 else window
-                        if not pairs:
+                        if not words:
                             put(columns(row, start, window), valid, dst, j0)
                             return
-                        two = [kb.to_bf16(kb.select(valid, columns(r, start, window), kb.splat(0.0, 16)))
-                               for r in (row, kb.add(row, h * w))]
-                        kb.vstore_masked(kb.vbitcast(kb.shuffle(*two, inter), f32, 16), ob, kb.add(dst, j0),
-                                         kb.mask(kb.imin(kb.sub(wph, j0), 16), 16))
+                        chans = [columns(kb.add(row, q * h * w), start, window) for q in range(per_word)]
+                        if act is None:  # bf16 pairs
+                            two = [kb.to_bf16(kb.select(valid, x, kb.splat(0.0, 16))) for x in chans]
+                            word = kb.vbitcast(kb.shuffle(*two, inter), f32, 16)
+                        else:  # u8 quads: level q in byte q
+                            z = kb.splat(int(act.z), 16, np.int32)
+                            lv = [kb.select(valid, levels(kb, x, act), z) for x in chans]
+                            word = lv[0]
+                            for q in (1, 2, 3):
+                                word = kb.emit(arith.OrIOp(word, kb.emit(arith.ShLIOp(
+                                    lv[q], kb.splat(8 * q, 16, np.int32)))))
+                            word = kb.vbitcast(word, f32, 16)
+                        kb.vstore_masked(word, ob, kb.add(dst, j0), kb.mask(kb.imin(kb.sub(wph, j0), 16), 16))
                     if sw <= 2:
                         kb.for_(0, -(-wph // 16), vcol)
                     else:

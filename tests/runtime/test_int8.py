@@ -70,7 +70,8 @@ def _conv_exact(xq, w, stride, pad, group):
 
 CONVS = [  # cin, cout, k, stride, pad, hw, group
     (16, 32, 1, 1, 0, 8, 1), (13, 37, 3, 1, 1, 9, 1), (8, 40, 3, 2, 1, 11, 1), (64, 64, 3, 1, 1, 14, 1),
-    (32, 48, 3, 1, 1, 7, 2), (3, 17, 7, 2, 3, 20, 1), (256, 96, 3, 1, 1, 6, 1)]
+    (32, 48, 3, 1, 1, 7, 2), (3, 17, 7, 2, 3, 20, 1), (256, 96, 3, 1, 1, 6, 1),
+    (128, 64, 3, 2, 1, 15, 2), (64, 40, 5, 1, 2, 10, 1)]  # whole K steps per group: tiles read the levels' copy
 
 
 def _conv_case(cin, cout, k, s, p, hw, g, seed=0):
@@ -237,12 +238,12 @@ def test_int8_convolution_with_a_residual_in_its_epilogue(isa, cin, cout, k, s, 
 
 
 @pytest.mark.parametrize("isa", EACH_ISA)
-@pytest.mark.parametrize("k, s, p", [(3, 1, 1), (3, 2, 1), (1, 2, 0)])
-def test_int8_convolution_of_special_values_matches_the_interpreter(isa, k, s, p):
+@pytest.mark.parametrize("cin, k, s, p", [(16, 3, 1, 1), (16, 3, 2, 1), (16, 1, 2, 0), (64, 3, 1, 1), (64, 3, 2, 1)])
+def test_int8_convolution_of_special_values_matches_the_interpreter(isa, cin, k, s, p):
     """NaN, infinities, values past the grid and halfway between levels, through a padded or
-    strided int8 convolution (whose phase-split copy holds the levels) as the interpreter
-    quantizes them."""
-    m, x, _, _ = _conv_case(16, 24, k, s, p, 9, 1)
+    strided int8 convolution (whose phase-split copy holds the levels, as floats or, with whole
+    K steps of channels, as the kernel's words) as the interpreter quantizes them."""
+    m, x, _, _ = _conv_case(cin, 24, k, s, p, 9, 1)
     xs, xz = 0.02, 100
     special = np.array([np.nan, np.inf, -np.inf, 1e30, -1e30, (155.5 - xz) * xs, (0.5 - xz) * xs, -0.0,
                         np.float32(1e-40), (255 - xz) * xs, (-xz) * xs, 2.5 * xs], np.float32)
