@@ -272,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--iters", type=int, default=10)
-    ap.add_argument("--models", default="mlp,squeezenet,resnet50,mobilenetv2,densenet121,encoder")
+    ap.add_argument("--models", default="mlp,squeezenet,resnet50,mobilenetv2,densenet121,inception_v1,encoder")
     ap.add_argument("--markdown", help="also write the table to this file")
     ap.add_argument("--quantizer", choices=["onnxruntime", "ovcc"], default="onnxruntime",
                     help="who quantizes the int8 models (ovcc: compiler.quantize, written as IR)")

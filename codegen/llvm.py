@@ -496,6 +496,12 @@ class FunctionEmitter:
     def op_loops_remf(self, op) -> None:
         self.vals[op.result] = self.b.frem(self.get(op.lhs), self.get(op.rhs))
 
+    def op_loops_all_true(self, op) -> None:
+        m = self.get(op.mask)
+        n = m.type.count
+        bits = self.b.bitcast(m, ir.IntType(n))
+        self.vals[op.result] = self.b.icmp_unsigned("==", bits, ir.Constant(ir.IntType(n), (1 << n) - 1))
+
     def op_loops_cycles(self, op) -> None:
         fn = self.intrinsic("llvm.readcyclecounter", I64, [])
         self.vals[op.result] = self.b.call(fn, [])

@@ -15,7 +15,7 @@ into i32 lanes, plus the accumulator) and the AMX tile ops. AMX tiles are named 
 
 from __future__ import annotations
 
-from xdsl.dialects.builtin import DenseArrayBase, IntegerAttr, MemRefType, StringAttr, VectorType, i64
+from xdsl.dialects.builtin import DenseArrayBase, IntegerAttr, MemRefType, StringAttr, VectorType, i1, i64
 from xdsl.dialects.llvm import LLVMPointerType
 from xdsl.ir import Dialect, SSAValue
 from xdsl.irdl import (
@@ -83,6 +83,19 @@ class RemFOp(IRDLOperation):
 
     def __init__(self, lhs: SSAValue, rhs: SSAValue):
         super().__init__(operands=[lhs, rhs], result_types=[lhs.type])
+
+
+@irdl_op_definition
+class AllTrueOp(IRDLOperation):
+    """Whether every lane of a vector of i1 is set (MLIR's vector.reduction <and> on i1)."""
+
+    name = "loops.all_true"
+    mask = operand_def(VectorType)
+    result = result_def(i1)
+    assembly_format = "$mask attr-dict `:` type($mask)"
+
+    def __init__(self, mask: SSAValue):
+        super().__init__(operands=[mask], result_types=[i1])
 
 
 @irdl_op_definition
@@ -229,5 +242,6 @@ class CallPointerOp(IRDLOperation):
         super().__init__(operands=[callee, args])
 
 
-LOOPS = Dialect("loops", [ViewOp, BarrierOp, CyclesOp, RemFOp, DotBF16Op, DotU8S8Op, DotI16Op, TileConfigOp, TileZeroOp,
-                          TileLoadOp, TileStoreOp, TileDotOp, TileReleaseOp, CallPointerOp], [])
+LOOPS = Dialect("loops", [ViewOp, BarrierOp, CyclesOp, RemFOp, AllTrueOp, DotBF16Op, DotU8S8Op, DotI16Op,
+                          TileConfigOp, TileZeroOp, TileLoadOp, TileStoreOp, TileDotOp, TileReleaseOp,
+                          CallPointerOp], [])

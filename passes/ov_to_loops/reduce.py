@@ -13,6 +13,7 @@ import numpy as np
 from xdsl.dialects import arith, math
 
 from dialects.errors import CompileError
+from dialects.loops import AllTrueOp
 from dialects.ov import OvOp, constant_of, dtype_of, shape_of
 from dialects.ov.shape_rules import norm_axes, norm_axis
 from passes.ov_to_loops.elementwise import Dag, Node, collapse, eltwise_kernel, lower_eltwise_group
@@ -251,6 +252,8 @@ def _lrn(ctx: LowerCtx, op: OvOp) -> None:
     size = at.size
     before, after = (size - 1) // 2, size // 2
     n = int(np.prod(xs, dtype=np.int64))
+    if len(axes) == 1 and arb(xs, axes)[2] >= 16:
+        return _lrn_rows(ctx, op, arb(xs, axes), before, after)
     sq = ctx.scratch_value(F32, n)
     xb = ctx.buf(x)
     dag_sq = Dag([Node("Multiply", (), (("in", 0), ("in", 0)), (F32.str, F32.str), F32.str)], [("node", 0)])
@@ -304,6 +307,71 @@ def _lrn(ctx: LowerCtx, op: OvOp) -> None:
     ob = ctx.buf(op.outputs[0])
     ctx.step(Kernel(key, [("x", F32, n), ("s", F32, n), ("c", F32, 3), ("out", F32, n)], final),
              [xb, cur, consts, ob], -(-n // 4096), float(n * 20), [ob], "LRN")
+
+
+def _lrn_rows(ctx: LowerCtx, op: OvOp, arb_: tuple[int, int, int], before: int, after: int) -> None:
+    """LRN across one axis ([A, R, B], B >= 16 contiguous: channels of NCHW) in one pass of
+    vectors along B, each output element's window of squares summed as it is read. The sums in
+    float64, as the definition (runtime.reference) computes them: squares of large values do not
+    overflow. Square roots for beta 0.75 and 0.5 (the LRNs of AlexNet/GoogLeNet), in float32
+    when the bases of a vector are normal float32 values, else (and pow for other betas) the
+    whole x / (bias + alpha / size * sum) ** beta in float64, rounded once."""
+    from xdsl.dialects.builtin import VectorType, f32, f64
+
+    a, r, b = arb_
+    at = op.attr
+    beta = float(at.beta)
+    F64, w = np.dtype(np.float64), 16
+    key = f"lrnrows{a},{r},{b},{before},{after}|{float(at.alpha)},{at.size},{float(at.bias)},{beta}"
+
+    def build(kb: KB) -> None:
+        xb, ob = kb.args["x"], kb.args["out"]
+
+        def wide(v):
+            return kb.emit(arith.ExtFOp(v, VectorType(f64, [w])))
+
+        def power(base):
+            if beta in (0.5, 0.75):
+                root = kb.sqrt(base)
+                return root if beta == 0.5 else kb.fmul(root, kb.sqrt(root))
+            return base if beta == 1.0 else kb.emit(math.PowFOp(base, kb.splat(beta, w, F64)))
+
+        def unit(u):  # u = (a, i)
+            i, ai = kb.rem(u, r), kb.div(u, r)
+            lo, hi = kb.imax(kb.sub(i, before), 0), kb.imin(kb.add(i, after + 1), r)
+            row = kb.mul(u, b)
+
+            def vec(jv):
+                j0 = kb.mul(jv, w)
+                lanes = kb.mask(kb.imin(kb.sub(b, j0), w), w)
+
+                def acc(t, s):
+                    v = wide(kb.vload_masked(xb, kb.add(kb.mul(kb.add(kb.mul(ai, r), t), b), j0), lanes, w))
+                    return [kb.fma(v, v, s)]
+                (s,) = kb.for_(lo, hi, acc, init=[kb.splat(0.0, w, F64)])
+                base = kb.fadd(kb.splat(float(at.bias), w, F64),
+                               kb.fmul(kb.splat(float(at.alpha) / at.size, w, F64), s))
+                x = kb.vload_masked(xb, kb.add(row, j0), lanes, w)
+
+                def exact():
+                    return [kb.emit(arith.TruncFOp(kb.fdiv(wide(x), power(base)), VectorType(f32, [w])))]
+                if beta not in (0.5, 0.75):
+                    (y,) = exact()
+                else:  # the roots in float32 where the base is a normal float32 (a few ulps more)
+                    mag = kb.emit(math.AbsFOp(base))
+                    normal = kb.emit_and(kb.cmpf("olt", mag, kb.splat(1e37, w, F64)),
+                                         kb.cmpf("ogt", mag, kb.splat(1e-37, w, F64)))
+
+                    def fast():
+                        return [kb.fdiv(x, power(kb.emit(arith.TruncFOp(base, VectorType(f32, [w])))))]
+                    (y,) = kb.if_(kb.emit(AllTrueOp(normal)), fast, exact, [VectorType(f32, [w])])
+                kb.vstore_masked(y, ob, kb.add(row, j0), lanes)
+            kb.for_(0, -(-b // w), vec)
+        kb.for_(kb.args["lo"], kb.args["hi"], unit)
+
+    n = a * r * b
+    ctx.step(Kernel(key, [("x", F32, n), ("out", F32, n)], build), [ctx.buf(op.inputs[0]), ctx.buf(op.outputs[0])],
+             a * r, float(n * (before + after + 1) * 3), [ctx.buf(op.outputs[0])], "LRN")
 
 
 # --- BatchNormInference -------------------------------------------------------------------------------------

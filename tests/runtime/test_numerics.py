@@ -353,3 +353,28 @@ def test_infinite_weights_next_to_the_padding_give_nan_as_the_reference(group):
     np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
     ok = ~np.isnan(want)
     np.testing.assert_allclose(got[ok], want[ok], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("size, alpha, beta, bias", [(5, 1e-4, 0.75, 1.0), (4, 0.3, 0.6, 2.0), (3, 0.5, 1.0, 0.5),
+                                                     (2, 0.01, 2.0, -1.0), (5, 0.01, 3.0, -3.0), (3, 0.1, 0.5, 1.0),
+                                                     (1, 0.7, -0.4, 0.1)])
+def test_lrn_across_channels_matches_onnxruntime_and_the_interpreter(size, alpha, beta, bias):
+    """Cross-channel LRN (one vector pass over the positions) for every kind of beta (square
+    roots, integral powers of a negative base, general powers), odd and even windows, against
+    ONNX Runtime on ordinary values (where it runs them: odd windows, beta > 0) and the
+    interpreter (in float64), also with NaN, infinities and values whose squares overflow."""
+    rng = np.random.default_rng(size)
+    x = (rng.standard_normal((2, 7, 5, 9)) * 3).astype(np.float32)
+    model = one_node("LRN", [x], size=size, alpha=alpha, beta=beta, bias=bias)
+    (got,) = native(model, x)
+    if size % 2 and beta > 0:
+        np.testing.assert_allclose(got, ort_run(model, {"a": x})[0], rtol=2e-5, atol=1e-6)
+    want = ov.compile_model(ov.convert_model(model), "REFERENCE")([x])[0]
+    np.testing.assert_allclose(got, want, rtol=2e-5, atol=1e-6)
+    x.flat[::11] = np.resize(np.array([np.nan, np.inf, -np.inf, 1e20, -3e19, 1e-40, 0.0], np.float32),
+                             x.flat[::11].shape)
+    (got,) = native(model, x)
+    want = ov.compile_model(ov.convert_model(model), "REFERENCE")([x])[0]
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    np.testing.assert_allclose(got, want, rtol=2e-5, atol=1e-6 * np.nanmax(np.abs(np.where(np.isinf(want), 0, want))),
+                               equal_nan=True)
