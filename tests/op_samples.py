@@ -208,6 +208,10 @@ SAMPLES: dict[str, list[Sample]] = {
                     S(P(f32(2, 3, 4)), i64(1, 2), eps=1e-6, eps_mode="add"),
                     S(P(f32(2, 3, 4)), i64(0, 2), eps=1e-6, eps_mode="add", note="non-adjacent axes (decomposed)"),
                     S(P(f32(2, 3, 4)), np.zeros(0, np.int64), eps=1e-6, eps_mode="max", note="no axes")],
+    "DFT": [S(P(f32(2, 6, 2)), i64(1)), S(P(f32(3, 4, 5, 2)), i64(2, 0), i64(6, -1), note="padded, two axes")],
+    "IDFT": [S(P(f32(2, 6, 2)), i64(-1), i64(4), note="trimmed")],
+    "RDFT": [S(P(f32(2, 7)), i64(1)), S(P(f32(3, 4, 5)), i64(0, 2), note="two axes")],
+    "IRDFT": [S(P(f32(2, 4, 2)), i64(1)), S(P(f32(3, 4, 3, 2)), i64(0, 2), i64(5, 5), note="two axes, odd length")],
     "SoftMax": [S(P(f32(2, 3, 4)), axis=-2)],
     "LogSoftmax": [S(P(f32(2, 3, 4)), axis=0)],
     "Interpolate": [

@@ -418,3 +418,82 @@ class ShuffleChannels(OpSpec):
         if c is not None and c % a.group:
             raise ShapeError(f"ShuffleChannels: {c} channels not divisible into {a.group} groups")
         return [(ins[0].shape, ins[0].dtype)]
+
+
+# --- discrete Fourier transforms (OpenVINO's DFT/IDFT of opset7, RDFT/IRDFT of opset9) ---------
+
+def dft_plan(op_type: str, shape, axes, sizes) -> tuple[list[int], list[int | None]]:
+    """(axes as dims of the signal, output length along each): complex data [..., 2] (DFT, IDFT,
+    IRDFT) has its signal in the dims before the last; `sizes` (signal_size, -1 = the input's)
+    pads or trims each axis. RDFT's last axis gives N // 2 + 1 bins; IRDFT's is real of length
+    signal_size, or 2 * (bins - 1) by default."""
+    complex_in = op_type != "RDFT"
+    rank = len(shape) - (1 if complex_in else 0)
+    if complex_in and (not shape or shape[-1] not in (2, None)):
+        raise ShapeError(f"{op_type}: complex data must end in a dimension of 2 (real, imaginary)")
+    ax = norm_axes(list(axes), rank, op_type)
+    if len(set(ax)) != len(ax):
+        raise ShapeError(f"{op_type}: repeated axes {list(axes)}")
+    if sizes is not None and len(sizes) != len(ax):
+        raise ShapeError(f"{op_type}: signal_size needs one value per axis ({len(ax)})")
+    out = []
+    for i, a in enumerate(ax):
+        s = None if sizes is None else int(sizes[i])
+        if s is not None and s != -1 and s < 1:
+            raise ShapeError(f"{op_type}: signal_size {s} along axis {a} is not positive")
+        n = shape[a]
+        if s is None or s == -1:
+            s = (None if n is None else 2 * (n - 1)) if op_type == "IRDFT" and i == len(ax) - 1 else n
+        if op_type == "IRDFT" and i == len(ax) - 1 and s is not None and s < 1:
+            raise ShapeError("IRDFT: the last axis needs at least 2 bins, or a signal_size")
+        out.append(s)
+    return ax, out
+
+
+class _DFT(OpSpec):
+    OPSET = "opset7"
+    INPUTS = ("data", "axes", "?signal_size")
+
+    @classmethod
+    def infer(cls, a, ins):
+        axes = ins[1].known()
+        if axes is None or None in axes:
+            raise ShapeError(f"{cls.IR_TYPE}: axes must be constant")
+        sizes = None
+        if len(ins) > 2:
+            sizes = ins[2].known()
+            if sizes is None or None in sizes:
+                raise ShapeError(f"{cls.IR_TYPE}: signal_size must be constant")
+        x = list(ins[0].shape)
+        ax, lengths = dft_plan(cls.IR_TYPE, x, axes, sizes)
+        out = list(x)
+        for i, (d, n) in enumerate(zip(ax, lengths)):
+            last = i == len(ax) - 1
+            out[d] = (None if n is None else n // 2 + 1) if cls.IR_TYPE == "RDFT" and last else n
+        if cls.IR_TYPE == "RDFT":
+            out.append(2)
+        elif cls.IR_TYPE == "IRDFT":
+            out.pop()
+        return [(tuple(out), ins[0].dtype)]
+
+
+@ov_op
+class DFT(_DFT):
+    """Complex-to-complex DFT along `axes`: data [..., 2]."""
+
+
+@ov_op
+class IDFT(_DFT):
+    """The inverse DFT (divided by the product of the transformed lengths)."""
+
+
+@ov_op
+class RDFT(_DFT):
+    """Real-to-complex DFT: the last axis keeps its N // 2 + 1 non-negative frequencies."""
+    OPSET = "opset9"
+
+
+@ov_op
+class IRDFT(_DFT):
+    """Complex-to-real inverse DFT of a one-sided spectrum (Hermitian symmetry assumed)."""
+    OPSET = "opset9"

@@ -39,7 +39,8 @@ def has_lowering(op_type: str) -> bool:
 
 
 def _load() -> None:
-    from passes.ov_to_loops import conv, extension, matmul, misc, movement, pooling, reduce  # noqa: F401  (register lowerings)
+    # register the lowerings
+    from passes.ov_to_loops import conv, extension, matmul, misc, movement, pooling, reduce, spectral  # noqa: F401
     from passes.ov_to_loops.elementwise import lower_fused_eltwise
 
     FUSED["eltwise"] = lower_fused_eltwise

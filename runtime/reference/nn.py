@@ -286,3 +286,27 @@ def _shuffle_channels(op, attr, x):
     g = attr.group
     y = x.reshape(x.shape[:ax] + (g, x.shape[ax] // g) + x.shape[ax + 1:])
     return [np.require(np.swapaxes(y, ax, ax + 1).reshape(x.shape), requirements="C")]
+
+
+def _dft(op_type: str, x: np.ndarray, axes: np.ndarray, sizes: np.ndarray | None) -> np.ndarray:
+    """numpy's FFTs in float64 (its pocketfft is accurate to a few ulps of double)."""
+    from dialects.ov.nn import dft_plan
+
+    ax, lengths = dft_plan(op_type, x.shape, [int(a) for a in axes.reshape(-1)],
+                           None if sizes is None else [int(s) for s in sizes.reshape(-1)])
+    if op_type == "RDFT":
+        y = np.fft.rfftn(x.astype(np.float64), s=lengths, axes=ax)
+    else:
+        z = x[..., 0].astype(np.float64) + 1j * x[..., 1].astype(np.float64)
+        if op_type == "IRDFT":
+            return np.fft.irfftn(z, s=lengths, axes=ax).astype(x.dtype)
+        y = (np.fft.fftn if op_type == "DFT" else np.fft.ifftn)(z, s=lengths, axes=ax)
+    return np.stack([y.real, y.imag], axis=-1).astype(x.dtype)
+
+
+def _dft_op(op, attr, x, axes, sizes=None):
+    return [_dft(op.IR_TYPE, x, axes, sizes)]
+
+
+for _t in ("DFT", "IDFT", "RDFT", "IRDFT"):
+    reference(_t)(_dft_op)

@@ -1,6 +1,6 @@
 """ONNX ops that decompose into other `ov` ops: Hardmax, Shrink, SwiGLU, CumProd,
 ReverseSequence, RotaryEmbedding, CenterCropPad, LpPool (and dilated AveragePool, through a
-depthwise convolution that sums each window)."""
+depthwise convolution that sums each window), DFT and STFT (on OpenVINO's DFT ops)."""
 
 from __future__ import annotations
 
@@ -230,3 +230,91 @@ def _grid_sample(ctx: OnnxContext, node, ins):
                                bool(ctx.attr(node, "align_corners", 0)))]
     except ValueError as e:
         raise ctx.error(node, str(e)) from None
+
+
+def _scalar_input(ctx: OnnxContext, node, ins, i: int, what: str) -> int | None:
+    if len(ins) <= i or ins[i] is None:
+        return None
+    return int(np.asarray(ctx.need_const(node, ins[i], what)).reshape(-1)[0])
+
+
+def _complex(ctx: OnnxContext, x):
+    """[..., 1] real or [..., 2] complex data as OpenVINO's complex layout [..., 2]."""
+    if ctx.shape(x)[-1] == 2:
+        return x
+    return ctx.b.out("Concat", [x, ctx.b.out("Multiply", [x, _c(ctx, 0, x)])], axis=-1)
+
+
+def _spectrum(ctx: OnnxContext, node, x, axis: int, n: int | None, inverse: bool, onesided: bool):
+    """ONNX's DFT of x ([..., 1] real or [..., 2] complex) along `axis` (of x, not its last
+    dim), transform length n (pads or trims; None: the axis' length, or 2 * (bins - 1) for the
+    inverse of a one-sided spectrum) on OpenVINO's DFT ops; the reference's rules
+    (onnx.reference.ops.op_dft): a one-sided inverse is real ([..., 1]), a one-sided forward
+    transform keeps bins 0..n // 2."""
+    b = ctx.b
+    shape = ctx.shape(x)
+    r = len(shape)
+    axis = axis + r if axis < 0 else axis
+    if not 0 <= axis < r - 1:
+        raise ctx.error(node, f"axis {axis} is not a signal axis of a rank-{r} input")
+    if shape[-1] not in (1, 2):
+        raise ctx.error(node, f"the last dimension must be 1 (real) or 2 (complex), not {shape[-1]}")
+    if shape[axis] is None:
+        raise ctx.error(node, "needs a static length along the transformed axis")
+    axes = ctx.i64([axis])
+    real = shape[-1] == 1
+    if inverse and onesided:  # IRFFT: a real signal of length n from bins 0..n // 2
+        size = ctx.i64([n if n is not None else 2 * (shape[axis] - 1)])
+        return b.out("Unsqueeze", [b.out("IRDFT", [_complex(ctx, x), axes, size]), ctx.i64(-1)])
+    size = ctx.i64([n if n is not None else shape[axis]])
+    if inverse:
+        return b.out("IDFT", [_complex(ctx, x), axes, size])
+    if real and onesided:
+        return b.out("RDFT", [b.out("Squeeze", [x, ctx.i64([-1])]), axes, size])
+    y = b.out("DFT", [_complex(ctx, x), axes, size])
+    if onesided:
+        n_ = n if n is not None else shape[axis]
+        y = b.out("Slice", [y, ctx.i64([0]), ctx.i64([n_ // 2 + 1]), ctx.i64([1]), ctx.i64([axis])])
+    return y
+
+
+@onnx_op("DFT")
+def _dft(ctx: OnnxContext, node, ins):
+    n = _scalar_input(ctx, node, ins, 1, "dft_length")
+    if ctx.opset >= 20:
+        axis = _scalar_input(ctx, node, ins, 2, "axis")
+        axis = -2 if axis is None else axis
+    else:
+        axis = ctx.attr(node, "axis", 1)
+    return [_spectrum(ctx, node, ins[0], axis, n, bool(ctx.attr(node, "inverse", 0)),
+                      bool(ctx.attr(node, "onesided", 0)))]
+
+
+@onnx_op("STFT")
+def _stft(ctx: OnnxContext, node, ins):
+    """Frames of the signal ([batch, length, 1 or 2]) every frame_step samples, each the first
+    min(window, frame_length) samples weighted by the window, transformed with length
+    frame_length: [batch, frames, bins, 2] (onnx.reference.ops.op_stft)."""
+    b = ctx.b
+    x = ins[0]
+    shape = ctx.shape(x)
+    if len(shape) != 3 or shape[1] is None:
+        raise ctx.error(node, "needs a signal [batch, length, 1 or 2] of static length")
+    step = _scalar_input(ctx, node, ins, 1, "frame_step")
+    window = ins[2] if len(ins) > 2 else None
+    wlen = None if window is None else ctx.shape(window)[0]
+    if window is not None and wlen is None:
+        raise ctx.error(node, "needs a window of static length")
+    flen = _scalar_input(ctx, node, ins, 3, "frame_length")
+    flen = flen if flen is not None else wlen if wlen is not None else shape[1]
+    if step is None or step < 1 or flen < 1 or flen > shape[1]:
+        raise ctx.error(node, f"frame_step {step} and frame_length {flen} do not fit a signal of {shape[1]}")
+    frames = 1 + (shape[1] - flen) // step
+    taps = min(wlen, flen) if wlen is not None else flen
+    idx = np.arange(frames)[:, None] * step + np.arange(taps)[None, :]
+    y = b.out("Gather", [x, ctx.i64(idx), ctx.i64(1)], batch_dims=0)  # [batch, frames, taps, c]
+    if window is not None:
+        w = window if taps == wlen else b.out("Slice", [window, ctx.i64([0]), ctx.i64([taps]), ctx.i64([1]),
+                                                        ctx.i64([0])])
+        y = b.out("Multiply", [y, b.out("Reshape", [w, ctx.i64([taps, 1])], special_zero=False)])
+    return [_spectrum(ctx, node, y, 2, flen, False, bool(ctx.attr(node, "onesided", 1)))]

@@ -1,0 +1,142 @@
+"""Discrete Fourier transforms: OpenVINO's DFT/IDFT/RDFT/IRDFT ops against the real OpenVINO
+runtime (through the IR ovcc writes), and ONNX's DFT/STFT against ONNX's reference evaluator
+and ONNX Runtime. Tolerance: the transforms are f32 dot products of up to a few hundred terms
+against float64 FFTs, so errors are relative to the output's magnitude (1e-5 of its maximum)."""
+
+import numpy as np
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+import compiler as ov
+from compiler.frontends.builder import GraphBuilder
+from compiler.model import Model
+from dialects.errors import CompileError
+from dialects.ov import create
+from tests.models import F32
+
+
+def close(got, want):
+    assert got.shape == want.shape, (got.shape, want.shape)
+    assert np.max(np.abs(got - want)) <= 1e-5 * np.max(np.abs(want)), np.max(np.abs(got - want))
+
+
+def ov_model(op_type, shape, axes, sizes):
+    b = GraphBuilder()
+    ins = [b.add_input(["x"], shape, np.float32), b.const(np.array(axes, np.int64))]
+    if sizes is not None:
+        ins.append(b.const(np.array(sizes, np.int64)))
+    return Model(b.finish([(b.add(create(op_type, ins)).outputs[0], ["y"])], name=op_type), op_type)
+
+
+OV_CASES = [("DFT", (3, 8, 2), [1], None), ("DFT", (3, 8, 2), [1], [11]), ("DFT", (3, 8, 2), [1], [5]),
+            ("DFT", (4, 6, 5, 2), [0, 2], None), ("DFT", (2, 37, 3, 2), [1], None), ("IDFT", (3, 8, 2), [-1], None),
+            ("IDFT", (4, 6, 5, 2), [1, 0], [7, -1]), ("RDFT", (3, 8), [1], None), ("RDFT", (4, 6, 5), [0, 2], None),
+            ("RDFT", (2, 400), [1], [256]), ("IRDFT", (3, 5, 2), [1], None), ("IRDFT", (3, 5, 2), [1], [9]),
+            ("IRDFT", (4, 6, 5, 2), [0, 2], None), ("IRDFT", (4, 6, 5, 2), [2, 1], [4, 7]),
+            ("IRDFT", (2, 257, 2), [1], None)]
+
+
+@pytest.mark.parametrize("op_type, shape, axes, sizes", OV_CASES)
+def test_dft_ops_match_openvino(tmp_path, op_type, shape, axes, sizes):
+    """Complex and real, forward and inverse, several axes in any order, signal sizes that pad,
+    trim or keep (-1); the last dims of B > 1 store through the strided path."""
+    import openvino
+
+    x = np.random.default_rng(len(shape) + sum(shape)).standard_normal(shape).astype(np.float32)
+    m = ov_model(op_type, shape, axes, sizes)
+    ov.save_model(m, tmp_path / "m.xml")
+    want = openvino.Core().compile_model(str(tmp_path / "m.xml"), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})([x])[0]
+    close(ov.compile_model(ov.read_model(tmp_path / "m.xml"), "CPU")([x])[0], want)  # default precision too
+    close(ov.compile_model(m, "REFERENCE")([x])[0], want)
+
+
+def test_rdft_padding_past_the_input_runs_where_openvino_refuses():
+    """OpenVINO's CPU plugin refuses an RDFT signal_size beyond the input ("not supported yet");
+    numpy's rfft pads with zeros, as the op's specification says."""
+    x = np.random.default_rng(3).standard_normal((3, 9)).astype(np.float32)
+    got = ov.compile_model(ov_model("RDFT", x.shape, [1], [12]), "CPU")([x])[0]
+    close(got, np.stack([np.fft.rfft(x, 12).real, np.fft.rfft(x, 12).imag], -1).astype(np.float32))
+
+
+def test_a_transform_too_long_for_its_matrix_is_a_clear_refusal():
+    with pytest.raises(CompileError, match="lengths up to about 2048"):
+        ov.compile_model(ov_model("RDFT", (1, 8192), [1], None), "CPU")
+
+
+def dft_model(shape, opset, axis=None, n=None, inverse=0, onesided=0):
+    inputs, inits = ["x", "n" if n is not None else ""], []
+    if n is not None:
+        inits.append(numpy_helper.from_array(np.array(n, np.int64), "n"))
+    attrs = dict(inverse=inverse, onesided=onesided)
+    if opset >= 20 and axis is not None:
+        inputs.append("ax")
+        inits.append(numpy_helper.from_array(np.array(axis, np.int64), "ax"))
+    elif axis is not None:
+        attrs["axis"] = axis
+    while inputs[-1] == "":
+        inputs.pop()
+    g = helper.make_graph([helper.make_node("DFT", inputs, ["y"], **attrs)], "g",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits)
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)], ir_version=9)
+
+
+def stft_model(shape, step, wlen=None, flen=None, onesided=1):
+    inits, ins = [numpy_helper.from_array(np.array(step, np.int64), "s")], ["x", "s", "", ""]
+    if wlen is not None:
+        inits.append(numpy_helper.from_array(np.hanning(wlen).astype(np.float32), "w"))
+        ins[2] = "w"
+    if flen is not None:
+        inits.append(numpy_helper.from_array(np.array(flen, np.int64), "fl"))
+        ins[3] = "fl"
+    while ins[-1] == "":
+        ins.pop()
+    g = helper.make_graph([helper.make_node("STFT", ins, ["y"], onesided=onesided)], "g",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits)
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)], ir_version=9)
+
+
+ONNX_CASES = [
+    ("dft", dict(shape=[2, 16, 1], opset=17)), ("dft", dict(shape=[2, 16, 2], opset=17)),
+    ("dft", dict(shape=[2, 16, 1], opset=17, onesided=1)), ("dft", dict(shape=[2, 16, 2], opset=17, inverse=1)),
+    ("dft", dict(shape=[2, 9, 2], opset=17, inverse=1, onesided=1)),
+    ("dft", dict(shape=[3, 10, 4, 1], opset=20, axis=1, n=13)), ("dft", dict(shape=[3, 10, 4, 2], opset=20)),
+    ("dft", dict(shape=[3, 10, 4, 1], opset=20, axis=-3, n=6, onesided=1)),
+    ("dft", dict(shape=[2, 16, 2], opset=17, onesided=1)),  # ONNX Runtime refuses: complex one-sided
+    ("stft", dict(shape=[2, 64, 1], step=8, wlen=16)), ("stft", dict(shape=[1, 100, 1], step=10, wlen=20, flen=32)),
+    ("stft", dict(shape=[1, 100, 2], step=7, flen=24, onesided=0)),
+    ("stft", dict(shape=[2, 400, 1], step=160, wlen=400, flen=400)),
+    ("stft", dict(shape=[1, 50, 1], step=5, wlen=30, flen=20))]
+
+
+@pytest.mark.parametrize("kind, kw", ONNX_CASES)
+def test_onnx_dft_and_stft_match_onnx_reference_and_onnxruntime(kind, kw):
+    """At the default precision (bf16 on CPUs that have it: the transforms stay f32)."""
+    from onnx.reference import ReferenceEvaluator
+
+    m = dft_model(**kw) if kind == "dft" else stft_model(**kw)
+    x = np.random.default_rng(sum(kw["shape"])).standard_normal(kw["shape"]).astype(np.float32)
+    want = ReferenceEvaluator(m).run(None, {"x": x})[0]
+    got = ov.compile_model(ov.convert_model(m), "CPU")([x])[0]
+    close(got, want)
+    close(ov.compile_model(ov.convert_model(m), "CPU", F32)([x])[0], want)
+    try:
+        from tests.models import ort_run
+
+        theirs = ort_run(m, {"x": x})[0]
+    except Exception as e:  # noqa: BLE001 - cases ONNX Runtime does not run (complex one-sided, short windows)
+        assert "one-sided" in str(e) or "STFT" in str(e), e
+        return
+    # ONNX Runtime's own error against the float64 reference bounds the comparison
+    bound = 2 * np.max(np.abs(theirs - want)) + 1e-5 * np.max(np.abs(want))
+    np.testing.assert_allclose(got, theirs, rtol=0, atol=bound)
+
+
+def test_a_dft_length_from_an_input_is_a_clear_refusal():
+    m = dft_model([2, 16, 1], 17)
+    m.graph.node[0].input.append("len")
+    m.graph.input.append(helper.make_tensor_value_info("len", TensorProto.INT64, []))
+    with pytest.raises(ov.OvccError, match="dft_length must be constant"):
+        ov.convert_model(m)
+
