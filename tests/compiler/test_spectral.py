@@ -140,3 +140,63 @@ def test_a_dft_length_from_an_input_is_a_clear_refusal():
     with pytest.raises(ov.OvccError, match="dft_length must be constant"):
         ov.convert_model(m)
 
+
+
+def _node_cases(*ops):
+    import warnings
+
+    from onnx.backend.test.case.node import collect_testcases
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return [c for c in collect_testcases() if any(n.op_type in ops for n in c.model.graph.node)]
+
+
+WINDOW_OPS = ("HannWindow", "HammingWindow", "BlackmanWindow", "MelWeightMatrix", "DFT", "STFT")
+
+
+@pytest.mark.parametrize("case", _node_cases(*WINDOW_OPS), ids=lambda c: c.name)
+def test_onnx_node_cases_of_windows_mel_banks_and_transforms(case):
+    """ONNX's own cases, with the inputs that decide shapes (size, dft_length, axis,
+    frame_step, the mel parameters) frozen as constants, on the CPU device."""
+    m = case.model
+    inits = {t.name for t in m.graph.initializer}
+    names = [i.name for i in m.graph.input if i.name not in inits]
+    for inputs, outputs in case.data_sets:
+        inputs = [numpy_helper.to_array(x) if hasattr(x, "SerializeToString") else np.asarray(x) for x in inputs]
+        data = {n: x for n, x in zip(names, inputs)}
+        frozen = {n: x for n, x in data.items() if x.ndim == 0}
+        got = ov.compile_model(ov.convert_model(m, input=frozen), "CPU", F32)(
+            [x for n, x in data.items() if n not in frozen])[0]
+        want = np.asarray(outputs[0])
+        assert got.shape == want.shape and got.dtype == want.dtype
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6 * max(1.0, float(np.max(np.abs(want)))))
+
+
+@pytest.mark.parametrize("op, size, periodic", [("HannWindow", 400, 1), ("HammingWindow", 31, 0),
+                                                 ("BlackmanWindow", 64, 1), ("HannWindow", 7, 0)])
+def test_window_functions_match_onnxruntime(op, size, periodic):
+    from tests.models import ort_run
+
+    g = helper.make_graph([helper.make_node(op, ["n"], ["y"], periodic=periodic)], "g", [],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                          [numpy_helper.from_array(np.array(size, np.int64), "n")])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)], ir_version=9)
+    np.testing.assert_allclose(ov.compile_model(ov.convert_model(m), "CPU")([])[0], ort_run(m, {})[0],
+                               rtol=0, atol=1e-6)
+
+
+def test_a_whisper_style_mel_bank_matches_onnxruntime():
+    """80 mel bands of a 400-point FFT at 16 kHz up to 8 kHz, as a speech front end builds."""
+    from tests.models import ort_run
+
+    consts = [np.array(80, np.int64), np.array(400, np.int64), np.array(16000, np.int64), np.array(0.0, np.float32),
+              np.array(8000.0, np.float32)]
+    names = ["bins", "n", "rate", "lo", "hi"]
+    g = helper.make_graph([helper.make_node("MelWeightMatrix", names, ["y"])], "g", [],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                          [numpy_helper.from_array(c, n) for c, n in zip(consts, names)])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)], ir_version=9)
+    got = ov.compile_model(ov.convert_model(m), "CPU")([])[0]
+    np.testing.assert_allclose(got, ort_run(m, {})[0], rtol=0, atol=1e-6)
+    assert got.shape == (201, 80)

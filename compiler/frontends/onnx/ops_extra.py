@@ -1,6 +1,7 @@
 """ONNX ops that decompose into other `ov` ops: Hardmax, Shrink, SwiGLU, CumProd,
 ReverseSequence, RotaryEmbedding, CenterCropPad, LpPool (and dilated AveragePool, through a
-depthwise convolution that sums each window), DFT and STFT (on OpenVINO's DFT ops)."""
+depthwise convolution that sums each window), DFT and STFT (on OpenVINO's DFT ops); window
+functions and MelWeightMatrix of constant parameters become constants."""
 
 from __future__ import annotations
 
@@ -318,3 +319,65 @@ def _stft(ctx: OnnxContext, node, ins):
                                                         ctx.i64([0])])
         y = b.out("Multiply", [y, b.out("Reshape", [w, ctx.i64([taps, 1])], special_zero=False)])
     return [_spectrum(ctx, node, y, 2, flen, False, bool(ctx.attr(node, "onesided", 1)))]
+
+
+def _window(kind: str):
+    """HannWindow, HammingWindow, BlackmanWindow of a constant size: constants, computed in
+    float64 from the definitions (periodic: N_1 = size, else size - 1) and rounded once."""
+    def convert(ctx: OnnxContext, node, ins):
+        from onnx.helper import tensor_dtype_to_np_dtype
+
+        size = int(np.asarray(ctx.need_const(node, ins[0], "size")).reshape(-1)[0])
+        if size < 0:
+            raise ctx.error(node, f"size {size} is negative")
+        dtype = tensor_dtype_to_np_dtype(ctx.attr(node, "output_datatype", 1))
+        n1 = size if ctx.attr(node, "periodic", 1) else size - 1
+        with np.errstate(all="ignore"):  # a symmetric window of one sample is 0 / 0, as the reference's
+            t = 2 * np.pi * np.arange(size, dtype=np.float64) / n1
+        if kind == "hann":
+            w = 0.5 - 0.5 * np.cos(t)
+        elif kind == "hamming":
+            w = 25 / 46 - (1 - 25 / 46) * np.cos(t)
+        else:
+            w = 0.42 - 0.5 * np.cos(t) + 0.08 * np.cos(2 * t)
+        return [ctx.const(w.astype(dtype))]
+    return convert
+
+
+onnx_op("HannWindow")(_window("hann"))
+onnx_op("HammingWindow")(_window("hamming"))
+onnx_op("BlackmanWindow")(_window("blackman"))
+
+
+@onnx_op("MelWeightMatrix")
+def _mel_weight_matrix(ctx: OnnxContext, node, ins):
+    """The [dft_length // 2 + 1, num_mel_bins] triangular filter bank of constant parameters,
+    with the reference's rules (onnx.reference.ops.op_mel_weight_matrix): num_mel_bins + 2
+    points equally spaced in mel (the step divided by num_mel_bins + 2), edges in FFT bins
+    floor((dft_length + 1) * hz / sample_rate), in the element types the inputs have."""
+    from onnx.helper import tensor_dtype_to_np_dtype
+
+    names = ("num_mel_bins", "dft_length", "sample_rate", "lower_edge_hertz", "upper_edge_hertz")
+    mels, n_fft, rate, low, high = (np.asarray(ctx.need_const(node, v, n)).reshape(-1)[0] for v, n in zip(ins, names))
+    mels, n_fft = int(mels), int(n_fft)
+    if mels < 1 or n_fft < 1 or rate <= 0:
+        raise ctx.error(node, f"num_mel_bins {mels}, dft_length {n_fft} and sample_rate {rate} must be positive")
+    points = np.arange(0, mels + 2)
+    low_mel = 2595 * np.log1p(low / 700) / np.log(10)
+    high_mel = 2595 * np.log1p(high / 700) / np.log(10)
+    hz = 700 * np.expm1((points * ((high_mel - low_mel) / points.shape[0]) + low_mel) / 2595 * np.log(10))
+    edges = (((n_fft + 1) * hz) // rate).astype(int)
+    bins = n_fft // 2 + 1
+    if edges.min() < 0 or edges.max() >= bins + 1:
+        raise ctx.error(node, f"the mel bands' edges (FFT bins {edges.min()}..{edges.max()}) fall outside the "
+                              f"{bins} spectrogram bins: upper_edge_hertz past the Nyquist frequency?")
+    out = np.zeros((bins, mels))
+    for i in range(mels):
+        lo, mid, hi = edges[i], edges[i + 1], edges[i + 2]
+        if mid == lo:
+            out[mid, i] = 1
+        else:
+            out[lo:mid + 1, i] = (np.arange(lo, mid + 1) - lo) / (mid - lo)
+        if hi > mid:
+            out[mid:hi, i] = (hi - np.arange(mid, hi)) / (hi - mid)
+    return [ctx.const(out.astype(tensor_dtype_to_np_dtype(ctx.attr(node, "output_datatype", 1))))]
