@@ -200,3 +200,57 @@ def test_a_whisper_style_mel_bank_matches_onnxruntime():
     got = ov.compile_model(ov.convert_model(m), "CPU")([])[0]
     np.testing.assert_allclose(got, ort_run(m, {})[0], rtol=0, atol=1e-6)
     assert got.shape == (201, 80)
+
+
+def _tf_cases():
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    x, x3 = rng.standard_normal((2, 64)).astype(np.float32), rng.standard_normal((2, 8, 16)).astype(np.float32)
+    return {
+        "abs_rfft": (lambda a: tf.abs(tf.signal.rfft(a)), x),
+        "abs_rfft_padded": (lambda a: tf.abs(tf.signal.rfft(a, fft_length=[100])), x),
+        "real_imag_rfft2d": (lambda a: tf.math.real(tf.signal.rfft2d(a)) + 2 * tf.math.imag(tf.signal.rfft2d(a)), x3),
+        "irfft_of_rfft": (lambda a: tf.signal.irfft(tf.signal.rfft(a)), x),
+        "stft_magnitude": (lambda a: tf.abs(tf.signal.stft(a, frame_length=16, frame_step=8, fft_length=32)), x),
+        "fft_of_complex": (lambda a: tf.abs(tf.signal.fft(tf.complex(a, 2 * a))), x),
+        "ifft2d": (lambda a: tf.math.real(tf.signal.ifft2d(tf.complex(a, a * a))), x3),
+    }
+
+
+@pytest.mark.parametrize("name", ["abs_rfft", "abs_rfft_padded", "real_imag_rfft2d", "irfft_of_rfft", "stft_magnitude",
+                                  "fft_of_complex", "ifft2d"])
+def test_tensorflow_spectra_match_tensorflow(name):
+    """Complex tensors held as [..., 2]: RFFT/IRFFT/FFT/IFFT (1-D, 2-D), tf.complex, abs, real,
+    imag, and tf.signal.stft, against TensorFlow."""
+    tf = pytest.importorskip("tensorflow")
+    f, x = _tf_cases()[name]
+    fn = tf.function(f, input_signature=[tf.TensorSpec(x.shape, tf.float32)])
+    close(ov.compile_model(ov.convert_model(fn), "CPU")([x])[0], fn(x).numpy())
+
+
+@pytest.mark.parametrize("name", ["abs_rfft", "real_imag_rfft2d", "stft_magnitude"])
+def test_tflite_spectra_match_the_interpreter(tmp_path, name):
+    """TFLite's RFFT2D (1-D rffts become RESHAPE -> RFFT2D -> RESHAPE of complex tensors),
+    COMPLEX_ABS, REAL, IMAG, against the TFLite interpreter."""
+    tf = pytest.importorskip("tensorflow")
+    f, x = _tf_cases()[name]
+    fn = tf.function(f, input_signature=[tf.TensorSpec(x.shape, tf.float32)])
+    path = tmp_path / f"{name}.tflite"
+    path.write_bytes(tf.lite.TFLiteConverter.from_concrete_functions([fn.get_concrete_function()], fn).convert())
+    interp = tf.lite.Interpreter(model_path=str(path))
+    interp.allocate_tensors()
+    interp.set_tensor(interp.get_input_details()[0]["index"], x)
+    interp.invoke()
+    close(ov.compile_model(ov.convert_model(path), "CPU")([x])[0],
+          interp.get_tensor(interp.get_output_details()[0]["index"]))
+
+
+def test_complex_tensors_elsewhere_are_clear_refusals():
+    tf = pytest.importorskip("tensorflow")
+    spec = [tf.TensorSpec((2, 16), tf.float32)]
+    squared = tf.function(lambda a: tf.abs(tf.signal.rfft(a) * tf.signal.rfft(a)), input_signature=spec)
+    with pytest.raises(ov.OvccError, match=r"\(Mul\) reads a complex tensor"):
+        ov.convert_model(squared)
+    with pytest.raises(ov.OvccError, match="is complex"):
+        ov.convert_model(tf.function(lambda a: tf.signal.rfft(a), input_signature=spec))

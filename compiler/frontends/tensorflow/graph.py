@@ -25,6 +25,9 @@ from dialects.ov import dtype_of
 
 Converter = Callable[["TfContext", Any, list], Any]
 TF_OPS: dict[str, Converter] = {}
+# ops that read complex tensors (TfContext.complex); pass-throughs keep them complex
+COMPLEX_OPS = frozenset({"RFFT", "RFFT2D", "RFFT3D", "IRFFT", "IRFFT2D", "IRFFT3D", "FFT", "FFT2D", "FFT3D", "IFFT",
+                         "IFFT2D", "IFFT3D", "ComplexAbs", "Real", "Imag", "Identity", "Snapshot", "StopGradient"})
 
 
 def tf_op(*names: str) -> Callable[[Converter], Converter]:
@@ -62,6 +65,9 @@ class TfContext(FrontendContext):
         self.space_to_batch: dict[SSAValue, tuple] = {}
         self.dilated: dict[SSAValue, tuple] = {}
         self.library: dict[str, Any] = {}  # function name -> FunctionDef
+        # complex tensors, held as float [..., 2] (real, imaginary) as OpenVINO's DFT ops hold
+        # them: only the ops of COMPLEX_OPS may read one (spectra.py)
+        self.complex: set[SSAValue] = set()
 
     # --- attributes -----------------------------------------------------------------------
     @staticmethod
@@ -249,6 +255,9 @@ def convert_graph_def(graph_def, io: GraphIO, specs: Sequence[InputSpec], output
         v = values.get(key)
         if not isinstance(v, SSAValue):
             raise ConversionError(f"{where}: output {tensor!r} is not produced by the graph")
+        if v in ctx.complex:
+            raise ConversionError(f"{where}: output {tensor!r} is complex (take its tf.abs, tf.math.real or "
+                                  f"tf.math.imag in the model)")
         result.append((v, list(dict.fromkeys([*names, tensor]))))
     if by_name or outputs:  # placeholders that fed only the parts cut away go
         drop_unused_inputs(ctx.b, [v for v, _ in result])
@@ -282,6 +291,9 @@ def run_nodes(ctx: TfContext, nodes: dict, values: dict, targets: list[tuple[str
             ins.append(values[(name, idx)])
         before = ctx.b.block.last_op
         ext = extension_for(node.op)
+        if node.op not in COMPLEX_OPS and any(isinstance(v, SSAValue) and v in ctx.complex for v in ins):
+            raise ConversionError(f"{where}: node {prefix + node.name!r} ({node.op}) reads a complex tensor; complex "
+                                  f"values are supported by {', '.join(sorted(COMPLEX_OPS))}")
         try:
             if ext is not None:  # the user's conversion comes first, as in OpenVINO
                 res = convert_node(ext, node.op, prefix + node.name, ins, _attributes(ctx, node), ctx.b)

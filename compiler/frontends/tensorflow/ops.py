@@ -720,3 +720,60 @@ def _one_hot(ctx, node, ins):
 def _reverse(ctx, node, ins):
     return ctx.b.out("Reverse", [ins[0], ctx.as_i64(ins[1])], mode="index")
 
+
+
+# --- spectra: complex tensors as float [..., 2] (compiler.frontends.spectra) ---------------------
+
+def _fft_length(ctx: TfContext, v: SSAValue) -> list[int]:
+    n = ctx.ints(v)
+    if n is None:
+        raise ConversionError("fft_length must be constant")
+    return n
+
+
+@tf_op("RFFT", "RFFT2D", "RFFT3D", "IRFFT", "IRFFT2D", "IRFFT3D", "FFT", "FFT2D", "FFT3D", "IFFT", "IFFT2D", "IFFT3D")
+def _fft(ctx: TfContext, node, ins):
+    from compiler.frontends.spectra import fft
+
+    kind = node.op.rstrip("23D")
+    dims = {"2D": 2, "3D": 3}.get(node.op[-2:], 1)
+    x = ins[0]
+    if (x in ctx.complex) == (kind == "RFFT"):
+        raise ConversionError(f"{node.op} of a {'complex' if x in ctx.complex else 'real'} tensor")
+    if kind in ("RFFT", "IRFFT"):
+        y = fft(ctx, "RDFT" if kind == "RFFT" else "IRDFT", x, dims, _fft_length(ctx, ins[1]))
+    else:
+        y = fft(ctx, "DFT" if kind == "FFT" else "IDFT", x, dims)
+    if kind != "IRFFT":
+        ctx.complex.add(y)
+    return y
+
+
+@tf_op("ComplexAbs")
+def _complex_abs(ctx: TfContext, node, ins):
+    from compiler.frontends.spectra import magnitude
+
+    return magnitude(ctx, ins[0])
+
+
+@tf_op("Real", "Imag")
+def _real_imag(ctx: TfContext, node, ins):
+    from compiler.frontends.spectra import part
+
+    if ins[0] not in ctx.complex:  # of a real tensor: itself, or zeros
+        zero = ctx.const(np.zeros((), ctx.dtype(ins[0])))
+        return ins[0] if node.op == "Real" else ctx.b.out("Multiply", [ins[0], zero])
+    return part(ctx, ins[0], 0 if node.op == "Real" else 1)
+
+
+@tf_op("Complex")
+def _complex(ctx: TfContext, node, ins):
+    from compiler.frontends.spectra import from_parts
+
+    re, im = ins
+    if ctx.shape(re) != ctx.shape(im):
+        re, im = (ctx.b.out("Add", [v, ctx.b.out("Multiply", [w, ctx.const(np.zeros((), ctx.dtype(w)))])])
+                  for v, w in ((re, im), (im, re)))
+    z = from_parts(ctx, re, im)
+    ctx.complex.add(z)
+    return z

@@ -56,6 +56,7 @@ NP_TYPES = {"FLOAT32": np.float32, "FLOAT16": np.float16, "FLOAT64": np.float64,
 
 Converter = Any
 TFLITE_OPS: dict[str, Converter] = {}
+COMPLEX_OPS = frozenset({"RFFT2D", "COMPLEX_ABS", "REAL", "IMAG", "RESHAPE"})  # operators that read complex tensors
 
 
 def tfl_op(*names: str):
@@ -81,6 +82,8 @@ class TfliteContext(FrontendContext):
         self.space_to_batch: dict[SSAValue, tuple] = {}
         self.dilated: dict[SSAValue, tuple] = {}
         self.type_names = _names(fb.TensorType)
+        # complex tensors as float [..., 2] (compiler.frontends.spectra): only COMPLEX_OPS read them
+        self.complex: set[SSAValue] = set()
         self.pad_names = _names(fb.Padding)
         self.act_names = _names(fb.ActivationFunctionType)
 
@@ -398,6 +401,9 @@ def _convert(ctx: TfliteContext, specs: Sequence[InputSpec], outputs: Sequence[s
     result = []
     for i in out_ids:
         v = ctx.get(i)
+        if v in ctx.complex:
+            raise ConversionError(f"{ctx.where}: output {ctx.tensor_name(i)!r} is complex (COMPLEX_ABS, REAL or "
+                                  f"IMAG of it can be an output)")
         if ctx.is_quantized_activation(i) and dtype_of(v.type).kind == "f":  # back to the integer type
             scales, zps, _ = ctx.quant(i)
             info = np.iinfo(ctx.np_type(i))
@@ -441,6 +447,9 @@ def run_ops(ctx: TfliteContext, keep: set[int] = frozenset()) -> None:
         before = ctx.b.block.last_op
         layer = ctx.prefix + (ctx.tensor_name(outs[0]) if outs else name)
         ext = extension_for(*_type_names(name))
+        if name not in COMPLEX_OPS and any(i >= 0 and ctx.values.get(i) in ctx.complex for i in ins):
+            raise ConversionError(f"{ctx.where}: operator {layer!r} ({name}) reads a complex tensor; complex values "
+                                  f"are supported by {', '.join(sorted(COMPLEX_OPS))}")
         try:
             if ext is not None:  # the user's conversion comes first, as in OpenVINO
                 res = convert_node(ext, name, layer, [ctx.get(i) for i in ins], _options(op), ctx.b)

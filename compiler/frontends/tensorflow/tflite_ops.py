@@ -286,6 +286,13 @@ def _concat(ctx, op, ins, outs):
 @tfl_op("RESHAPE")
 def _reshape(ctx, op, ins, outs):
     x = ctx.get(ins[0])
+    if x in ctx.complex:  # (real, imaginary) pairs stay innermost: to the output's static shape
+        shape = ctx.tensor_shape(outs[0])
+        if None in shape:
+            raise ConversionError("a complex tensor reshaped to a shape known only at run time")
+        z = ctx.b.out("Reshape", [x, ctx.i64([*shape, 2])], special_zero=False)
+        ctx.complex.add(z)
+        return z
     if len(ins) > 1 and ins[1] >= 0:
         shape = ctx.as_i64(ctx.get(ins[1]))
     else:
@@ -521,3 +528,38 @@ def _if(ctx: TfliteContext, op, ins, outs):
                                lambda: call_subgraph(ctx, else_i, args, f"{name}/else/"))
     taken = bool(np.asarray(known).reshape(-1)[0])
     return call_subgraph(ctx, then_i if taken else else_i, args, f"{name}/{'then' if taken else 'else'}/")
+
+
+# --- spectra: complex tensors as float [..., 2] (compiler.frontends.spectra) ---------------------
+
+@tfl_op("RFFT2D")
+def _rfft2d(ctx: TfliteContext, op, ins, outs):
+    from compiler.frontends.spectra import fft
+
+    lengths = ctx.ints(ins[1])
+    if lengths is None:
+        raise ConversionError("fft_length must be constant")
+    y = fft(ctx, "RDFT", ctx.get(ins[0]), 2, lengths)
+    ctx.complex.add(y)
+    return y
+
+
+@tfl_op("COMPLEX_ABS")
+def _complex_abs(ctx: TfliteContext, op, ins, outs):
+    from compiler.frontends.spectra import magnitude
+
+    return magnitude(ctx, ctx.get(ins[0]))
+
+
+@tfl_op("REAL")
+def _real(ctx: TfliteContext, op, ins, outs):
+    from compiler.frontends.spectra import part
+
+    return part(ctx, ctx.get(ins[0]), 0)
+
+
+@tfl_op("IMAG")
+def _imag(ctx: TfliteContext, op, ins, outs):
+    from compiler.frontends.spectra import part
+
+    return part(ctx, ctx.get(ins[0]), 1)
