@@ -54,6 +54,65 @@ NP_TYPES = {"FLOAT32": np.float32, "FLOAT16": np.float16, "FLOAT64": np.float64,
             "UINT8": np.uint8, "INT16": np.int16, "UINT16": np.uint16, "INT32": np.int32, "UINT32": np.uint32,
             "INT64": np.int64, "UINT64": np.uint64, "BOOL": np.bool_}
 
+def densify(values: np.ndarray, sparsity, shape: list[int]) -> np.ndarray:
+    """The dense array of a TFLite sparse tensor: `values` in the order of the traversal of its
+    n + k dims (`traversal_order`: the n dims, then k block dims of the sizes `block_map`
+    blocks them by), each dim dense (all dense_size positions) or SPARSE_CSR (positions
+    array_indices[array_segments[p]:array_segments[p + 1]] under parent position p), as
+    TFLite's FormatConverter reads it. Level by level over all paths at once, in order."""
+    order = [int(v) for v in (sparsity.traversalOrder if sparsity.traversalOrder is not None else [])]
+    bmap = [int(v) for v in (sparsity.blockMap if sparsity.blockMap is not None else [])]
+    dims = list(sparsity.dimMetadata or [])
+    n = len(shape)
+    if sorted(order) != list(range(n + len(bmap))) or len(dims) != len(order) or any(not 0 <= b < n for b in bmap):
+        raise ValueError(f"traversal order {order} and block map {bmap} do not fit rank {n}")
+    if sorted(order[:n]) != list(range(n)):
+        raise ValueError(f"traversal order {order}: block dims must come after the tensor's dims")
+    idx = np.zeros((1, 0), np.int64)  # one row of traversal indices per path so far
+    parent = np.zeros(1, np.int64)  # each path's position at its level (DENSE) or in the indices (CSR)
+    sizes = []
+    for level, dm in enumerate(dims):
+        if dm.format == 0:  # DENSE
+            size = int(dm.denseSize)
+            if size < 0:
+                raise ValueError(f"dim {level}: dense size {size}")
+            sizes.append(size)
+            child = np.tile(np.arange(size, dtype=np.int64), len(parent))
+            parent = (np.repeat(parent, size) * size + child)
+            idx = np.concatenate([np.repeat(idx, size, axis=0), child[:, None]], axis=1)
+        else:  # SPARSE_CSR
+            seg = np.asarray(dm.arraySegments.values if dm.arraySegments is not None else [], np.int64)
+            ind = np.asarray(dm.arrayIndices.values if dm.arrayIndices is not None else [], np.int64)
+            if seg.size < int(parent.max(initial=-1)) + 2 or np.any(np.diff(seg) < 0) or seg[0] < 0 \
+                    or seg[-1] > ind.size:
+                raise ValueError(f"dim {level}: malformed segments")
+            counts = seg[parent + 1] - seg[parent]
+            pos = np.repeat(seg[parent] - np.cumsum(counts) + counts, counts) + np.arange(int(counts.sum()))
+            child = ind[pos]
+            sizes.append(None)
+            parent = pos
+            idx = np.concatenate([np.repeat(idx, counts, axis=0), child[:, None]], axis=1)
+    if idx.shape[0] != values.size:
+        raise ValueError(f"{values.size} values for {idx.shape[0]} stored positions")
+    block = [1] * n
+    for j, b in enumerate(bmap):  # a block dim's size: its dense size in the traversal
+        level = order.index(n + j)
+        if sizes[level] is None:
+            raise ValueError("a block dim must be dense")
+        block[b] = sizes[level]
+    orig = np.zeros((idx.shape[0], n), np.int64)
+    for level in range(n):
+        orig[:, order[level]] = idx[:, level]
+    for level in range(n, len(order)):
+        b = bmap[order[level] - n]
+        orig[:, b] = orig[:, b] * block[b] + idx[:, level]
+    if np.any(orig < 0) or np.any(orig >= np.asarray(shape, np.int64)):
+        raise ValueError(f"an index lies outside the shape {shape}")
+    out = np.zeros(shape, values.dtype)
+    out[tuple(orig.T)] = values
+    return out
+
+
 Converter = Any
 TFLITE_OPS: dict[str, Converter] = {}
 COMPLEX_OPS = frozenset({"RFFT2D", "COMPLEX_ABS", "REAL", "IMAG", "RESHAPE"})  # operators that read complex tensors
@@ -133,6 +192,11 @@ class TfliteContext(FrontendContext):
             raise ModelFileError(f"{self.where}: tensor {self.tensor_name(i)!r} has {len(data)} bytes of data, not a "
                                  f"whole number of {dt} values")
         arr = np.frombuffer(np.asarray(data, np.uint8).tobytes(), dt)
+        if t.sparsity is not None:  # TFLite's sparse format (DENSIFY reads such constants)
+            try:
+                return densify(arr, t.sparsity, shape)
+            except ValueError as e:
+                raise ModelFileError(f"{self.where}: sparse tensor {self.tensor_name(i)!r}: {e}") from None
         if arr.size != int(np.prod(shape, dtype=np.int64)):
             raise ModelFileError(f"{self.where}: tensor {self.tensor_name(i)!r} holds {arr.size} values for shape "
                                  f"{shape}")
@@ -463,8 +527,8 @@ def run_ops(ctx: TfliteContext, keep: set[int] = frozenset()) -> None:
         for i, v in zip(outs, results):
             if v is None or i in keep:
                 continue
-            if ctx.is_quantized_activation(i) and dtype_of(v.type).kind == "f" and not (
-                    name in VALUE_PRESERVING and _same_quant(ctx, ins, i)):
+            if ctx.is_quantized_activation(i) and dtype_of(v.type).kind == "f" and name != "DENSIFY" and not (
+                    name in VALUE_PRESERVING and _same_quant(ctx, ins, i)):  # (DENSIFY: a constant's values)
                 v = fake_quantize(ctx, v, i)
             ctx.values[i] = v
             add_tensor_name(v, ctx.prefix + ctx.tensor_name(i))

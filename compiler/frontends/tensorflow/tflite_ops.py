@@ -563,3 +563,9 @@ def _imag(ctx: TfliteContext, op, ins, outs):
     from compiler.frontends.spectra import part
 
     return part(ctx, ctx.get(ins[0]), 1)
+
+
+@tfl_op("DENSIFY")
+def _densify(ctx: TfliteContext, op, ins, outs):
+    """A sparse constant made dense: at conversion time (TfliteContext.raw densifies it)."""
+    return ctx.get(ins[0])
