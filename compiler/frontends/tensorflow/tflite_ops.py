@@ -569,3 +569,25 @@ def _imag(ctx: TfliteContext, op, ins, outs):
 def _densify(ctx: TfliteContext, op, ins, outs):
     """A sparse constant made dense: at conversion time (TfliteContext.raw densifies it)."""
     return ctx.get(ins[0])
+
+
+@tfl_op("CUSTOM:Convolution2DTransposeBias")
+def _transpose_conv_bias(ctx: TfliteContext, op, ins, outs):
+    """MediaPipe's transposed convolution with bias (its segmentation models): inputs data
+    (NHWC), weights (OHWI), bias; custom options TfLiteTransposeConvParams (padding 1 SAME /
+    2 VALID, stride_width, stride_height as int32). The output's size as MediaPipe computes it:
+    in * stride (SAME) or (in - 1) * stride + kernel (VALID)."""
+    raw = bytes(np.asarray(op.customOptions if op.customOptions is not None else [], np.uint8))
+    if len(raw) < 12:
+        raise ConversionError(f"custom options of {len(raw)} bytes, not the 12 of (padding, stride_w, stride_h)")
+    pad, sw, sh = (int(v) for v in np.frombuffer(raw[:12], "<i4"))
+    if pad not in (1, 2) or sw < 1 or sh < 1:
+        raise ConversionError(f"padding {pad} (1 SAME, 2 VALID) and strides {sw}, {sh} are not supported")
+    x, w = ctx.get(ins[0]), ctx.get(ins[1])
+    xs, ws = shape_of(x.type), shape_of(w.type)
+    if len(xs) != 4 or len(ws) != 4 or None in xs[1:3] or None in ws:
+        raise ConversionError("needs 4-D data of a static spatial size and 4-D weights")
+    size = [xs[1] * sh, xs[2] * sw] if pad == 1 else [(xs[1] - 1) * sh + ws[1], (xs[2] - 1) * sw + ws[2]]
+    y = layout.deconv(ctx.b, x, layout.permute(ctx.b, w, [3, 0, 1, 2]), size, [sh, sw], [1, 1],
+                      "SAME" if pad == 1 else "VALID", True)
+    return _bias(ctx, y, ins, 2)
