@@ -148,6 +148,10 @@ class Model:
         self.friendly_name = friendly_name
         # weights meant to be stored as f16 (mo.convert_model(compress_to_fp16=True)); serialize obeys it
         self.compressed_weights = False
+        # a stateful source model's variables, made explicit (TFLite resource variables): input
+        # `name` is a variable's value before a call, output `name/next` its value after;
+        # these are the values its initialization gives them (what the first call is fed)
+        self.initial_state: dict[str, np.ndarray] = dict(getattr(module, "ovcc_initial_state", {}))
 
     @property
     def function(self) -> func.FuncOp:
@@ -204,6 +208,7 @@ class Model:
     def clone(self) -> Model:
         copy = Model(self.module.clone(), self.friendly_name)
         copy.compressed_weights = self.compressed_weights
+        copy.initial_state = {k: v.copy() for k, v in self.initial_state.items()}
         return copy
 
     def reshape(self, shapes: Any) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -113,6 +114,19 @@ def densify(values: np.ndarray, sparsity, shape: list[int]) -> np.ndarray:
     return out
 
 
+@dataclass
+class Variable:
+    """A resource variable during conversion: its value at the start of a call (the model input
+    `name`, made on its first read), its latest value in the call (`value`), whether the call
+    assigns it (then the model output `name/next`), and what CALL_ONCE initializes it to."""
+
+    name: str
+    initial: np.ndarray | None = None
+    input: SSAValue | None = None
+    value: SSAValue | None = None
+    assigned: bool = False
+
+
 Converter = Any
 TFLITE_OPS: dict[str, Converter] = {}
 COMPLEX_OPS = frozenset({"RFFT2D", "COMPLEX_ABS", "REAL", "IMAG", "RESHAPE"})  # operators that read complex tensors
@@ -143,6 +157,10 @@ class TfliteContext(FrontendContext):
         self.type_names = _names(fb.TensorType)
         # complex tensors as float [..., 2] (compiler.frontends.spectra): only COMPLEX_OPS read them
         self.complex: set[SSAValue] = set()
+        # resource variables, made explicit state (tflite_ops: VAR_HANDLE, READ_VARIABLE, ...)
+        self.handles: dict[tuple[int, int], str] = {}  # (id(subgraph), tensor) -> variable name
+        self.variables: dict[str, Variable] = {}
+        self.initializing = False  # inside CALL_ONCE's subgraph
         self.pad_names = _names(fb.Padding)
         self.act_names = _names(fb.ActivationFunctionType)
 
@@ -463,6 +481,7 @@ def _convert(ctx: TfliteContext, specs: Sequence[InputSpec], outputs: Sequence[s
     if outputs:
         out_ids = [lookup[o] for o in outputs]
     result = []
+    state = [(var.value, [f"{var.name}/next"]) for var in ctx.variables.values() if var.assigned]
     for i in out_ids:
         v = ctx.get(i)
         if v in ctx.complex:
@@ -476,9 +495,13 @@ def _convert(ctx: TfliteContext, specs: Sequence[InputSpec], outputs: Sequence[s
             qv = ctx.b.out("Clamp", [qv], min=float(info.min), max=float(info.max))
             v = ctx.b.out("Convert", [qv], destination_type=ctx.np_type(i))
         result.append((v, list(dict.fromkeys(sig_names.get(i, []) + [ctx.tensor_name(i)]))))
+    result += state
     if by_name or outputs:  # inputs that fed only the parts cut away go
         drop_unused_inputs(ctx.b, [v for v, _ in result])
-    return ctx.b.finish(result)
+    module = ctx.b.finish(result)
+    module.ovcc_initial_state = {var.name: var.initial for var in ctx.variables.values()
+                                 if var.initial is not None and (var.input is not None or var.assigned)}
+    return module
 
 
 def _type_names(name: str) -> tuple[str, ...]:

@@ -591,3 +591,67 @@ def _transpose_conv_bias(ctx: TfliteContext, op, ins, outs):
     y = layout.deconv(ctx.b, x, layout.permute(ctx.b, w, [3, 0, 1, 2]), size, [sh, sw], [1, 1],
                       "SAME" if pad == 1 else "VALID", True)
     return _bias(ctx, y, ins, 2)
+
+
+# --- resource variables as explicit state (compiler.model.Model.initial_state) ------------------
+
+def _variable(ctx: TfliteContext, handle: int):
+    from compiler.frontends.tensorflow.tflite import Variable
+
+    name = ctx.handles.get((id(ctx.sg), handle))
+    if name is None:
+        raise ConversionError(f"tensor {ctx.tensor_name(handle)!r} is not a VAR_HANDLE's resource")
+    return ctx.variables.setdefault(name, Variable(name))
+
+
+@tfl_op("VAR_HANDLE")
+def _var_handle(ctx: TfliteContext, op, ins, outs):
+    def text(v):
+        return v.decode(errors="replace") if isinstance(v, bytes) else str(v or "")
+    container, shared = text(ctx.opt(op, "container", b"")), text(ctx.opt(op, "sharedName", b""))
+    name = f"{container}/{shared}" if container else shared or ctx.tensor_name(outs[0])
+    ctx.handles[(id(ctx.sg), outs[0])] = name
+    return None
+
+
+@tfl_op("ASSIGN_VARIABLE")
+def _assign_variable(ctx: TfliteContext, op, ins, outs):
+    var = _variable(ctx, ins[0])
+    value = ctx.get(ins[1])
+    if ctx.initializing:  # CALL_ONCE's subgraph: the variable's initial value, known now
+        known = ctx.known(value)
+        if known is None:
+            raise ConversionError(f"variable {var.name!r} is initialized to a value known only at run time")
+        var.initial = np.asarray(known)
+        return None
+    var.value, var.assigned = value, True
+    return None
+
+
+@tfl_op("READ_VARIABLE")
+def _read_variable(ctx: TfliteContext, op, ins, outs):
+    var = _variable(ctx, ins[0])
+    if var.value is None:  # its value before this call: a model input
+        if ctx.initializing:
+            raise ConversionError(f"variable {var.name!r} is read while it is initialized")
+        if var.initial is not None:
+            shape, dtype = list(var.initial.shape), var.initial.dtype
+        else:
+            shape, dtype = ctx.tensor_shape(outs[0]), ctx.np_type(outs[0])
+        var.input = var.value = ctx.b.add_input([var.name], shape, dtype)
+    return var.value
+
+
+@tfl_op("CALL_ONCE")
+def _call_once(ctx: TfliteContext, op, ins, outs):
+    """The initialization subgraph, run at conversion time: it gives the variables the values
+    the first call starts from (Model.initial_state)."""
+    from compiler.frontends.tensorflow.tflite import call_subgraph
+
+    saved = ctx.initializing
+    ctx.initializing = True
+    try:
+        call_subgraph(ctx, ctx.opt(op, "initSubgraphIndex"), [], f"{ctx.prefix}init/")
+    finally:
+        ctx.initializing = saved
+    return None
