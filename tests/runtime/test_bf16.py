@@ -179,7 +179,7 @@ def _transformer_block():
 
 
 @pytest.mark.skipif(not NATIVE_BF16, reason="this CPU has no native bf16")
-@pytest.mark.parametrize("name", ["squeezenet", "inception_v1", "transformer"])
+@pytest.mark.parametrize("name", ["squeezenet", "inception_v1", "resnet50", "densenet121", "shufflenet", "transformer"])
 def test_bf16_models_are_as_close_to_onnxruntime_as_openvinos_bf16(name):
     model, x = _transformer_block() if name == "transformer" else (light_model(name), None)
     if x is None:
