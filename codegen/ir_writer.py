@@ -3,7 +3,10 @@
 Every op is written as the layer its class declares (`IR_TYPE`, `OPSET`) with its attributes
 spelled as the op declares them; `ov.Fused` groups are written as the ops inside them. Constant
 blobs are stored once each (identical bytes share one range of the .bin). With compression,
-f32 constants are stored as f16 followed by a Convert marked as decompression, as OpenVINO does."""
+f32 constants are stored as f16 followed by a Convert marked as decompression, as OpenVINO does;
+and as OpenVINO does, a model that is optimized already (it holds a FakeQuantize, or weights
+decompressed from integers) is not compressed: f16 would move its quantizers' ranges off the
+grids they were calibrated on (0.0 no longer a level) and round its weights' scales."""
 
 from __future__ import annotations
 
@@ -166,6 +169,29 @@ def _serialize(model: Model, compress_to_fp16: bool) -> tuple[str, bytes]:
     return xml, b"".join(w.blobs)
 
 
+def is_optimized(model: Model) -> bool:
+    """OpenVINO's `is_model_optimized`: a FakeQuantize, or a Multiply of integer weights made
+    float (Convert of an 8-bit integer constant, optionally less a zero point) by a constant."""
+    def from_integers(v: SSAValue) -> bool:
+        conv = getattr(v, "op", None)
+        if isinstance(conv, OvOp) and conv.IR_TYPE == "Subtract":
+            conv = getattr(conv.inputs[0], "op", None)
+        if not (isinstance(conv, OvOp) and conv.IR_TYPE == "Convert"):
+            return False
+        src = getattr(conv.inputs[0], "op", None)
+        return isinstance(src, Const) and src.array.dtype.kind in "iu" and src.array.dtype.itemsize == 1
+
+    for op in model.module.walk():
+        if not isinstance(op, OvOp):
+            continue
+        if op.IR_TYPE == "FakeQuantize":
+            return True
+        if op.IR_TYPE == "Multiply" and any(from_integers(a) and isinstance(getattr(b, "op", None), Const)
+                                             for a, b in (op.inputs, op.inputs[::-1])):
+            return True
+    return False
+
+
 def prepare(model: Model, compress_to_fp16: bool = False) -> Model:
     """A copy of the model as the IR holds it: fused groups inlined, constants folded; with
     f16 compression BatchNorm is also folded into the weights first, as OpenVINO does
@@ -180,6 +206,7 @@ def prepare(model: Model, compress_to_fp16: bool = False) -> Model:
 
 
 def ir_xml_text(model: Model, compress_to_fp16: bool = True) -> str:
+    compress_to_fp16 = compress_to_fp16 and not is_optimized(model)
     return _serialize(prepare(model, compress_to_fp16), compress_to_fp16)[0]
 
 
@@ -228,5 +255,6 @@ def write_ir(model: Model, path: Path, compress_to_fp16: bool = True, bin_path: 
     for p in (path, Path(bin_path) if bin_path is not None else None):
         if p is not None and not p.parent.exists():
             p.parent.mkdir(parents=True, exist_ok=True)
+    compress_to_fp16 = compress_to_fp16 and not is_optimized(model)
     xml, data = _serialize(prepare(model, compress_to_fp16), compress_to_fp16)
     _atomic_pair(path, xml, data, Path(bin_path) if bin_path is not None else None)

@@ -83,10 +83,28 @@ def test_quantized_cnn_runs_on_int8_kernels(cnn):
     assert _cos(ov.compile_model(m, "CPU", F32)([x])[0], cq([x])[0]) >= 0.999
 
 
+def test_a_quantized_model_is_saved_uncompressed(cnn, tmp_path):
+    """As OpenVINO's save_model does, f16 compression (the default) leaves a model with
+    FakeQuantize ops in f32: rounded to f16 the ranges would leave the calibrated grids (0.0 no
+    longer a level: the int8 kernels would refuse the layer) and the weights' scales would move."""
+    _, q = cnn
+    ov.save_model(q, tmp_path / "q.xml")
+    assert 'element_type="f16"' not in (tmp_path / "q.xml").read_text()
+    back = ov.read_model(tmp_path / "q.xml")
+
+    def ranges(model):
+        return [[constant_of(v).tolist() for v in op.operands[1:]] for op in model.function.walk()
+                if getattr(op, "IR_TYPE", "") == "FakeQuantize"]
+    assert ranges(back) == ranges(q) and len(ranges(q)) == 3
+    assert len(analyze(back.function.body.block, True).acts) == 3
+    ov.save_model(ov.convert_model(_cnn()), tmp_path / "f.xml")  # a float model is compressed
+    assert 'element_type="f16"' in (tmp_path / "f.xml").read_text()
+
+
 def test_openvino_runs_our_quantized_ir_within_one_step(cnn, tmp_path):
     openvino = pytest.importorskip("openvino")
     _, q = cnn
-    ov.save_model(q, tmp_path / "q.xml", compress_to_fp16=False)
+    ov.save_model(q, tmp_path / "q.xml")
     theirs = openvino.Core().compile_model(str(tmp_path / "q.xml"), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
     ours = ov.compile_model(q, "CPU", F32)
     # bound: one level of the last quantizer (the fc input's step d) on every fc input moves
