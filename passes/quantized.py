@@ -91,6 +91,9 @@ class Quantized:
     # quantizers taken over by int8 kernels that other ops read too: (its output, its ops, the
     # (id(op), operand index) uses the kernels take over)
     shared: list[tuple[SSAValue, list[OvOp], set[tuple[int, int]]]] = field(default_factory=list)
+    # values that only int8 kernels read, all through quantizers of one grid: their producer may
+    # store the levels (u8) instead of the values (`LowerCtx.hold_levels`)
+    levels: dict[SSAValue, ActQuant] = field(default_factory=dict)
 
 
 def _op(v: SSAValue, *types: str) -> OvOp | None:
@@ -350,11 +353,20 @@ def analyze(block, int8: bool | str) -> Quantized:
         out.keep.update(id(o) for o in qops)
         if act.form == "int":  # the Convert that makes the integers float stays, ungrouped
             out.keep.add(id(act.x.op))
+    readers: dict[SSAValue, list[tuple[OvOp, ActQuant]]] = {}  # quantizer input -> its skipped quantizers
     for x, (qops, users) in claims.items():  # a quantizer every user takes over needs no step
         if all((id(u.operation), u.index) in users for u in x.uses):
             out.skip.update(id(o) for o in qops)
+            act = next(out.acts[id(_anchor_inputs(u.operation)[0])] for u in x.uses)
+            if act.form in ("fq", "qdq"):
+                readers.setdefault(act.x, []).append((qops[-1], act))
         else:
             out.shared.append((x, qops, users))
+    for v, qs in readers.items():
+        acts = {(a.form, a.lo, a.hi, a.n, a.d, a.z, a.nan) for _, a in qs}
+        if len(acts) == 1 and {id(u.operation) for u in v.uses} == {id(q) for q, _ in qs} and \
+                all(u.index == 0 for u in v.uses):
+            out.levels[v] = qs[0][1]
     out.keep |= out.skip
     return out
 

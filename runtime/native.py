@@ -43,6 +43,7 @@ class CompileStats:
     int8_isa: str | None = None  # the int8 kernel family quantized ops may use
     int8_ops: int = 0  # Convolutions/MatMuls that run on int8 kernels
     bf16_activations: int = 0  # tensors stored as bf16 between bf16 convolutions
+    int8_levels: int = 0  # tensors stored as their quantizer's u8 levels between int8 kernels
     specialized_on: tuple[str, ...] = ()  # inputs whose values this code was compiled for
 
 
@@ -225,6 +226,7 @@ def compile_program(model, cache_dir: Path | None, max_threads: int, profile: bo
     stats.int8_isa = precision.int8
     stats.int8_ops = sum(1 for s in program.steps if any(f"|{i}:" in s.kernel.key for i in ("vnni", "amx8", "avx2i8")))
     stats.bf16_activations = program.bf16_activations
+    stats.int8_levels = program.int8_levels
     program.release_ir()
     exe = Executable(program, library, max_threads, stats, [p.shape for p in model.outputs])
     exe.key = key

@@ -319,6 +319,7 @@ def _conv_gemm(ctx, label, x_v, wflat, ep, output, x_shape, out_shape, k, stride
     pattern = [tuple(x == 0 for x in st) + ((st[3] == 1),) for st in strides4]
     full_rows = cout_g % mr == 0
     act_key = (act.form, act.lo, act.hi, act.n, act.nan) if quant is not None else None  # compiled into levels()
+    ctx.hold_levels(output)
     out_buf = ctx.buf(output)
     held = [x_buf.dtype.str, out_buf.dtype.str]  # bf16 where activations are stored as bf16
     key = (f"convgemm|{'pw' if pointwise else 'pairs' if word_grid else 'pad'}|{gm.key()}|{act_key}|{prepacked}|"
@@ -817,6 +818,7 @@ def _depthwise_args(ctx: LowerCtx, x_buf: Buf, filt: np.ndarray, ep: Epilogue, o
         b = ctx.buf(e)
         args.append((f"e{i}", b.dtype, max(int(np.prod(shape_of(e.type), dtype=np.int64)), 1)))
         bufs.append(b)
+    ctx.hold_levels(output)
     out_buf = ctx.buf(output)
     args.append(("out", out_buf.dtype, out_buf.size))
     bufs.append(out_buf)

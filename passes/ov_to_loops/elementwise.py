@@ -162,6 +162,8 @@ def lower_eltwise_group(ctx: LowerCtx, ops: Sequence[OvOp], inputs: Sequence[SSA
     dag = dag_from_ops(ops, inputs, outputs)
     slopes = {op.inputs[1] for op in ops if op.IR_TYPE == "PRelu"}
     views = [input_view(out_shape, shape_of(v.type), v in slopes) for v in inputs]
+    for v in outer_outputs or outputs:
+        ctx.hold_levels(v)
     out_bufs = [ctx.buf(v) for v in (outer_outputs or outputs)]
     held = [i for i, (v, b) in enumerate(zip(outputs, out_bufs)) if b.dtype != dtype_of(v.type)]  # bf16 storage
     kernel, extent, cost = eltwise_kernel(out_shape, [dtype_of(v.type) for v in inputs], views, dag,

@@ -72,6 +72,8 @@ class KB:
                                      if isinstance(t, tuple) and np.dtype(t[0]) == np.bool_}
         # bf16 buffers that hold f32 activations (`hold_f32`): loads widen, stores round to nearest even
         self.bf16_held: set[SSAValue] = set()
+        # u8 buffers that hold a quantizer's levels of f32 values (`hold_levels`)
+        self.level_held: dict[SSAValue, object] = {}
         for (n, _), a in zip(args, block.args):
             a.name_hint = n
         self.b = Builder(InsertPoint.at_end(block))
@@ -202,9 +204,21 @@ class KB:
             if a is not None and a.type.element_type == bf16:
                 self.bf16_held.add(a)
 
+    def hold_levels(self, name: str, act) -> None:
+        """This u8 buffer argument holds the levels of quantizer `act` (passes.quantized.ActQuant)
+        of f32 values: the kernel stores f32 values, which become their levels, and loads the
+        levels as f32 numbers (which its int8 readers take as levels: ActQuant form "lvl")."""
+        a = self.args.get(name)
+        if a is not None:
+            self.level_held[a] = act
+
     def _widen(self, buf: SSAValue, v: SSAValue) -> SSAValue:
         """bf16 to f32 exactly, as integers (the bits shifted up): LLVM widens bfloat vectors one
-        lane at a time."""
+        lane at a time. u8 levels to f32 numbers."""
+        if buf in self.level_held:
+            n = v.type.get_shape()[0] if isinstance(v.type, VectorType) else None
+            wide = self.emit(arith.ExtUIOp(v, VectorType(i32, [n]) if n else i32))
+            return self.emit(arith.SIToFPOp(wide, VectorType(f32, [n]) if n else f32))
         if buf not in self.bf16_held:
             return v
         if isinstance(v.type, VectorType):
@@ -215,6 +229,12 @@ class KB:
         return self.emit(arith.BitcastOp(self.emit(arith.ShLIOp(bits, self.const(16, np.int32))), f32))
 
     def _narrow(self, buf: SSAValue, v: SSAValue) -> SSAValue:
+        if buf in self.level_held:
+            from passes.ov_to_loops.microkernel import levels
+
+            n = v.type.get_shape()[0] if isinstance(v.type, VectorType) else None
+            t = buf.type.element_type
+            return self.emit(arith.TruncIOp(levels(self, v, self.level_held[buf]), VectorType(t, [n]) if n else t))
         if buf not in self.bf16_held:
             return v
         t = VectorType(bf16, v.type.get_shape()) if isinstance(v.type, VectorType) else bf16

@@ -324,7 +324,7 @@ def lower_matmul(ctx: LowerCtx, mm: OvOp, ep: Epilogue, output: SSAValue, inputs
 
     a_buf = ctx.buf(a_v)
     b_buf = ctx.const_buf(packed) if packed is not None else ctx.buf(b_v)
-    args = [("a", F32, a_buf.size), ("b", F32, b_buf.size)]
+    args = [("a", a_buf.dtype, a_buf.size), ("b", F32, b_buf.size)]
     bufs = [a_buf, b_buf]
     if quant is not None:
         args += [("mult", F32, mult.size), ("corr", np.dtype(np.int32), corr.size)]
@@ -332,8 +332,9 @@ def lower_matmul(ctx: LowerCtx, mm: OvOp, ep: Epilogue, output: SSAValue, inputs
     for i, e in enumerate(ep.inputs):
         args.append((f"e{i}", dtype_of(e.type), max(int(np.prod(shape_of(e.type), dtype=np.int64)), 1)))
         bufs.append(ctx.buf(e))
+    ctx.hold_levels(output)
     out_buf = ctx.buf(output)
-    args.append(("out", dtype_of(output.type), out_buf.size))
+    args.append(("out", out_buf.dtype, out_buf.size))
     bufs.append(out_buf)
     ctx.step(Kernel(key, args, build, scratch), bufs, extent, float(nbatch * M * N * K), [out_buf], "MatMul")
 

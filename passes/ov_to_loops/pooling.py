@@ -64,7 +64,9 @@ def _pool(ctx: LowerCtx, op: OvOp) -> None:
     inv = None if is_max else ctx.const_buf(_avg_counts(xs, k, s, pb, pe, out, op.attr.exclude_pad))
     axis = op.attr.axis if is_max else 0
     low = float("-inf") if dt.kind == "f" else int(np.iinfo(dt).min)
-    xb, ob = ctx.buf(x), ctx.buf(op.outputs[0])  # bf16 where activations are (conv.bf16_activations)
+    if dt == F32:
+        ctx.hold_levels(op.outputs[0])
+    xb, ob = ctx.buf(x), ctx.buf(op.outputs[0])  # bf16 or u8 levels where activations are stored so
     key = f"pool{op.IR_TYPE}{xs}{k}{s}{dil}{pb}{out}{want_idx}{axis}{dt.str}{xb.dtype.str}{ob.dtype.str}"
     kvol = int(np.prod(k))
 

@@ -91,6 +91,7 @@ class Program:
     scratch_bytes_per_thread: int
     steps: list[Step]
     bf16_activations: int = 0  # tensors stored as bf16 between bf16 layers (conv.bf16_activations)
+    int8_levels: int = 0  # tensors stored as u8 levels between int8 kernels (LowerCtx.hold_levels)
 
     @property
     def constants(self) -> list[np.ndarray]:
@@ -132,6 +133,7 @@ class LowerCtx:
         self.int8_isa = int8_isa  # the int8 kernel family for quantized ops: "amx" | "vnni" | None
         self.quantized = None  # passes.quantized.Quantized of the function being lowered
         self.bf16_activations = 0  # how many values are stored as bf16
+        self.level_acts: dict[int, object] = {}  # value id -> the quantizer whose levels it holds (u8)
         self.slots: list[Slot] = [Slot("arena")]
         self.values: dict[SSAValue, _Value] = {}
         self.infos: list[_Value] = []
@@ -207,7 +209,24 @@ class LowerCtx:
         from passes.quantized import channel_scale
 
         wq = self.quantized.weights[w][1]
-        return self.quantized.acts[id(anchor)], wq, channel_scale(anchor, w, wq)
+        act = self.quantized.acts[id(anchor)]
+        if self.value(act.x).id in self.level_acts:  # its producer stored the levels
+            act = act.as_levels()
+        return act, wq, channel_scale(anchor, w, wq)
+
+    def hold_levels(self, v: SSAValue) -> bool:
+        """Store `v` as the u8 levels of the quantizer that every reader of it applies (they
+        are int8 kernels that take the levels: `Quantized.levels`), if it may: a kernel about
+        to write v calls this, and then writes f32 values that the store turns into levels
+        (`KB.hold_levels`). A quarter of the memory traffic, and no quantizing by the readers."""
+        act = self.quantized.levels.get(v) if self.quantized is not None else None
+        info = self.value(v)
+        if act is None or info.alias_of is not None or info.fixed is not None or \
+                info.dtype != np.float32:
+            return False
+        info.dtype = np.dtype(np.uint8)
+        self.level_acts[info.id] = act
+        return True
     def callback_buf(self, fn: Callable[[list[int]], None], nargs: int) -> Buf:
         """A slot the runtime fills with a native pointer to `fn` (a step's kernel calls it)."""
         self.slots.append(Slot("callback", nargs, callback=fn))
@@ -245,6 +264,17 @@ class LowerCtx:
             if np.dtype(dtype) != np.dtype(buf.dtype):  # a kernel written for one element type only
                 raise CompileError(f"{label or 'an op'}: {np.dtype(buf.dtype)} data are not supported on CPU "
                                    f"(argument {name} must be {np.dtype(dtype)})")
+        roots = [self.root(self.infos[b.value_id]).id if b.value_id >= 0 else -1 for b in args]
+        held = [(name, self.level_acts[r]) for (name, _, _), r in zip(kernel.buffers, roots) if r in self.level_acts]
+        if held:  # the kernel reads and writes f32 values; its loads and stores convert (KB.hold_levels)
+            inner = kernel.build
+
+            def build(kb: KB, inner=inner, held=held) -> None:
+                for name, act in held:
+                    kb.hold_levels(name, act)
+                inner(kb)
+            kernel = Kernel(kernel.key + "|levels:" + repr([(n, a.form, a.lo, a.hi, a.n, a.nan) for n, a in held]),
+                            kernel.buffers, build, kernel.scratch_elems)
         writes_ = list(writes)
         reads = [a for a in args if a not in writes_]
         self.steps.append(Step(kernel, list(args), max(int(extent), 1), cost, reads, writes_, label))
@@ -318,7 +348,8 @@ def build_program(ctx: LowerCtx, profile: bool = False) -> Program:
     read_only = {i for i, sl in enumerate(ctx.slots) if sl.kind in ("input", "const")}
     graph = _build_graph(ctx.steps, scratch_offset, scratch, len(ctx.slots) - 1 if profile else None, read_only)
     module = ModuleOp([*funcs, graph])
-    return Program(module, ctx.slots, scratch_offset, scratch_offset, scratch, ctx.steps, ctx.bf16_activations)
+    return Program(module, ctx.slots, scratch_offset, scratch_offset, scratch, ctx.steps, ctx.bf16_activations,
+                   len(ctx.level_acts))
 
 
 def _build_kernel(k: Kernel) -> func.FuncOp:

@@ -253,3 +253,51 @@ def test_int8_convolution_of_special_values_matches_the_interpreter(isa, cin, k,
     want = ov.compile_model(ov.convert_model(m), "REFERENCE")([x])[0]
     assert np.isfinite(want).all()
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * np.abs(want).max())
+
+
+def _qdq(x, name, out):
+    return [helper.make_node("QuantizeLinear", [x, f"{name}_s", f"{name}_z"], [f"{name}_q"]),
+            helper.make_node("DequantizeLinear", [f"{name}_q", f"{name}_s", f"{name}_z"], [out])]
+
+
+def _conv_node(x, name, out, k, stride, pad):
+    return [helper.make_node("DequantizeLinear", [f"{name}_w", f"{name}_ws", f"{name}_wz"], [f"{name}_wd"], axis=0),
+            helper.make_node("Conv", [x, f"{name}_wd", f"{name}_b"], [out], kernel_shape=[k, k],
+                             strides=[stride] * 2, pads=[pad] * 4)]
+
+
+@pytest.mark.parametrize("isa", EACH_ISA)
+def test_int8_levels_stored_between_quantized_convolutions(isa):
+    """A tensor that only int8 kernels read, all through one quantizer, is stored as its u8
+    levels by the kernel that computes it (ties, saturation, inf and NaN as the quantizer rounds
+    them); its readers (a padded, a strided and a 1x1 convolution) take the levels as they are.
+    Power-of-two scales keep every sum exact, so the result must equal the interpreter's."""
+    rng = np.random.default_rng(7)
+    c = 64
+    x = rng.normal(0, 2, (1, c, 10, 10)).astype(np.float32)
+    x.flat[::13] = np.resize(np.array([np.nan, np.inf, -np.inf, 4.0, -4.015625], np.float32), x.flat[::13].shape)
+    inits = {}
+    for name, cout, k in (("a", c, 3), ("b", c, 3), ("b2", c, 1), ("c", 32, 1)):
+        inits[f"{name}_w"] = rng.integers(-128, 128, (cout, c, k, k)).astype(np.int8)
+        inits[f"{name}_ws"] = np.exp2(-rng.integers(7, 10, cout)).astype(np.float32)
+        inits[f"{name}_wz"] = np.zeros(cout, np.int8)
+        inits[f"{name}_b"] = (rng.integers(-512, 512, cout) * 2.0 ** -6).astype(np.float32)
+    inits["a_b"][:4] = [np.inf, -np.inf, np.nan, 1e30]
+    nodes = (_qdq("x", "q0", "xd") + _conv_node("xd", "a", "ya", 3, 1, 1) +
+             [helper.make_node("Relu", ["ya"], ["ra"])] + _qdq("ra", "q1", "rd") +
+             _conv_node("rd", "b", "yb", 3, 2, 1) + _conv_node("rd", "b2", "y2", 1, 2, 0) +
+             _qdq("yb", "q2", "bd") + _conv_node("bd", "c", "y1", 1, 1, 0))
+    m = make_model(nodes, [("x", np.float32, list(x.shape))], [("y1", np.float32, None), ("y2", np.float32, None)],
+                   inits)
+    for name, scale, zp in (("q0", 2.0 ** -4, 128), ("q1", 2.0 ** -1, 0), ("q2", 2.0 ** 1, 128)):
+        m.graph.initializer.extend(_q(name, scale, zp))
+    compiled = ov.compile_model(ov.convert_model(m), "CPU", {**F32, "OVCC_INT8_ISA": isa})
+    want = ov.compile_model(ov.convert_model(m), "REFERENCE")([x])
+    got = compiled([x])
+    if isa == "avx2":  # 1x1 convolutions stay in f32 kernels there, which read the values
+        assert compiled.stats.int8_ops == 2 and compiled.stats.int8_levels == 0, compiled.stats
+    else:
+        assert compiled.stats.int8_ops == 4 and compiled.stats.int8_levels == 2, compiled.stats
+    for i in range(2):
+        assert np.isfinite(want[i]).all() and np.ptp(want[i]) > 0
+        np.testing.assert_array_equal(got[i], want[i])
